@@ -1,0 +1,292 @@
+"""The engine: turns requests into running operations on an actor host.
+
+It discovers resources and builds the graph (protect) or reads it from the checkpoint
+(restore, delete), checks that every resource type has a plugin and that every
+parameter matches its plugin's schema, and only then sends the one Start message. After
+that nobody orchestrates: the actors unlock each other.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import structlog
+
+from actors.actor_host import ActorHost
+from actors.errors import RequestInvalid
+from actors.events import OperationFinished
+from actors.memory_transport import MemoryTransport
+from actors.messages import OPERATION_NODE, Cancel, Start
+from actors.operation_run import OperationRun
+from actors.requests import (
+    AnyRequest,
+    CancelRequest,
+    DeleteRequest,
+    Parameters,
+    ProtectRequest,
+    ResourceRef,
+    RestoreRequest,
+)
+from actors.transport import EventSubscription, Transport
+from banks.base import Bank
+from plugins.base import OperationType, ProtectablePlugin, ProtectionPlugin
+from plugins.checkpoint import CheckpointIndex, CheckpointStatus, ResourceStatus
+from plugins.checkpoint_store import CheckpointStore
+from plugins.context import RequestContext
+from plugins.errors import ResourceTypeNotSupported
+from plugins.graph import ResourceGraph, build_graph
+from plugins.journal import Journal
+from plugins.provider import Provider, ProviderSet, load_providers
+from plugins.registry import PluginRegistry
+from plugins.resource import Resource
+
+log = structlog.get_logger(__name__)
+
+
+class Engine:
+    """Submits operations to an actor host and answers questions about checkpoints."""
+
+    def __init__(self, providers: ProviderSet, host: ActorHost,
+                 registry: PluginRegistry | None = None) -> None:
+        self.providers = providers
+        self.host = host
+        self.registry = registry if registry is not None else PluginRegistry()
+        self._banks: dict[str, Bank] = {}
+        self._protectables: dict[str, dict[str, ProtectablePlugin]] = {}
+
+    @classmethod
+    @asynccontextmanager
+    async def embedded(cls, providers_dir: Path | str | None = None, *,
+                       registry: PluginRegistry | None = None,
+                       transport: Transport | None = None,
+                       **host_options: Any) -> AsyncIterator[Engine]:
+        """An engine, its host and the in-memory transport in this process."""
+        registry = registry if registry is not None else PluginRegistry()
+        providers = await load_providers(Path(providers_dir) if providers_dir else None, registry)
+        host = ActorHost(transport or MemoryTransport(), **host_options)
+        engine = cls(providers, host, registry)
+        await host.start()
+        try:
+            yield engine
+        finally:
+            await engine.close()
+
+    async def close(self) -> None:
+        """Close the host, the plugins and the banks."""
+        await self.host.close()
+        for bank in self._banks.values():
+            await bank.close()
+
+    # -- providers, banks, protectables -----------------------------------------------
+
+    def provider(self, id_or_name: str | None = None) -> Provider:
+        """The named provider, or the default one.
+
+        Raises:
+            ProviderNotFound: listing the providers there are.
+        """
+        return self.providers.get(id_or_name) if id_or_name else self.providers.default()
+
+    async def bank(self, provider: Provider) -> Bank:
+        """The provider's bank, opened once."""
+        bank = self._banks.get(provider.id)
+        if bank is None:
+            bank = self._banks[provider.id] = await provider.open_bank()
+        return bank
+
+    async def store(self, provider: Provider) -> CheckpointStore:
+        """The checkpoints of the provider's bank."""
+        return CheckpointStore(await self.bank(provider))
+
+    def protectables(self, provider: Provider) -> dict[str, ProtectablePlugin]:
+        """The protectable plugins, configured from the provider's file."""
+        found = self._protectables.get(provider.id)
+        if found is None:
+            found = self._protectables[provider.id] = provider.protectables(self.registry)
+        return found
+
+    def protectable(self, provider: Provider, resource_type: str) -> ProtectablePlugin:
+        """The protectable for one type.
+
+        Raises:
+            ResourceTypeNotSupported: listing the known types.
+        """
+        protectables = self.protectables(provider)
+        try:
+            return protectables[resource_type]
+        except KeyError:
+            raise ResourceTypeNotSupported(resource_type, "protectable plugin",
+                                           protectables) from None
+
+    async def list_resources(self, resource_type: str, *, provider: str | None = None,
+                             context: RequestContext | None = None) -> list[Resource]:
+        """Every resource of a type."""
+        plugin = self.protectable(self.provider(provider), resource_type)
+        return await plugin.list_resources(context or RequestContext())
+
+    async def show_resource(self, resource_type: str, resource_id: str, *,
+                            provider: str | None = None,
+                            context: RequestContext | None = None) -> Resource:
+        """One resource.
+
+        Raises:
+            ResourceNotFound: if it does not exist.
+        """
+        plugin = self.protectable(self.provider(provider), resource_type)
+        return await plugin.show_resource(context or RequestContext(), resource_id)
+
+    async def build_graph(self, refs: Sequence[ResourceRef], *, provider: str | None = None,
+                          context: RequestContext | None = None) -> ResourceGraph:
+        """Resolve the selected resources and walk their dependents into a graph.
+
+        Raises:
+            ResourceTypeNotSupported, ResourceNotFound, ResourceGraphLoop.
+        """
+        chosen = self.provider(provider)
+        context = context or RequestContext()
+        protectables = self.protectables(chosen)
+        by_parent: dict[str, list[ProtectablePlugin]] = {}
+        for plugin in protectables.values():
+            for parent_type in plugin.get_parent_resource_types():
+                by_parent.setdefault(parent_type, []).append(plugin)
+
+        async def dependents(parent: Resource) -> list[Resource]:
+            found: list[Resource] = []
+            for plugin in by_parent.get(parent.type, ()):
+                found.extend(await plugin.get_dependent_resources(context, parent))
+            return found
+
+        selected = [await self.protectable(chosen, ref.type).show_resource(context, ref.id)
+                    for ref in refs]
+        return await build_graph(selected, dependents)
+
+    # -- operations -------------------------------------------------------------------
+
+    def subscribe(self, operation_id: str | None = None) -> EventSubscription:
+        """Progress events of one operation (or all) from now on."""
+        return self.host.transport.subscribe(operation_id)
+
+    async def submit(self, request: AnyRequest, *,
+                     graph: ResourceGraph | None = None) -> str:
+        """Validate ``request`` and start its operation; return the operation id.
+
+        Raises:
+            RequestInvalid, ResourceTypeNotSupported, ResourceNotFound, ResourceGraphLoop,
+            InvalidParameters, CheckpointNotFound, InvalidCheckpointState: before anything runs.
+        """
+        if isinstance(request, CancelRequest):
+            await self.cancel(request.operation_id)
+            return request.operation_id
+        provider = self.provider(request.provider_id)
+        store = await self.store(provider)
+        context = RequestContext(project_id=request.project_id)
+        operation_id = request.request_id
+        checkpoint = None
+        if isinstance(request, ProtectRequest):
+            operation_type: OperationType = "protect"
+            if graph is None:
+                graph = await self.build_graph(request.resources, provider=provider.id,
+                                               context=context)
+            checkpoint_id = request.checkpoint_id or str(uuid.uuid4())
+            parameters = request.parameters
+        else:
+            operation_type = "restore" if isinstance(request, RestoreRequest) else "delete"
+            expect = ({CheckpointStatus.AVAILABLE} if operation_type == "restore"
+                      else {CheckpointStatus.AVAILABLE, CheckpointStatus.ERROR})
+            checkpoint = await store.open(request.checkpoint_id, operation_id=operation_id,
+                                          writable=operation_type == "delete", expect=expect)
+            graph = checkpoint.graph
+            checkpoint_id = request.checkpoint_id
+            parameters = request.parameters if isinstance(request, RestoreRequest) else {}
+        plugins = [provider.plugin_for(resource.type) for resource in graph.nodes]
+        validated = validate_parameters(operation_type, graph, plugins, parameters)
+        run = OperationRun(
+            operation_id=operation_id, operation_type=operation_type, provider_id=provider.id,
+            checkpoint_id=checkpoint_id, graph=graph, plugins=plugins, parameters=validated,
+            store=store, journal=Journal(store.bank, operation_id, self.host.worker_id),
+            request=context, request_id=request.request_id, checkpoint=checkpoint)
+        for plugin in {id(p): p for p in plugins}.values():
+            await plugin.setup()
+        self.host.register(run)
+        log.info("operation_submitted", operation_id=operation_id, operation=operation_type,
+                 provider_id=provider.id, checkpoint_id=checkpoint_id, resources=len(graph))
+        await self.host.transport.send(Start(operation_id=operation_id, to=OPERATION_NODE))
+        return operation_id
+
+    async def run(self, request: AnyRequest, *, timeout: float | None = None,
+                  graph: ResourceGraph | None = None) -> OperationFinished:
+        """Submit ``request`` and wait for its end."""
+        operation_id = await self.submit(request, graph=graph)
+        return await self.wait(operation_id, timeout=timeout)
+
+    async def wait(self, operation_id: str, timeout: float | None = None) -> OperationFinished:
+        """Wait for an operation of this engine to end."""
+        return await self.host.wait(operation_id, timeout)
+
+    async def cancel(self, operation_id: str) -> None:
+        """Ask an operation to stop; its checkpoint ends ``error`` with reason ``cancelled``."""
+        await self.host.transport.send(
+            Cancel(operation_id=operation_id, to=OPERATION_NODE, reason="cancelled"))
+
+    # -- checkpoints ------------------------------------------------------------------
+
+    async def list_checkpoints(self, *, provider: str | None = None, marker: str | None = None,
+                               limit: int | None = None) -> list[CheckpointIndex]:
+        """Checkpoints of a provider, newest first."""
+        chosen = self.provider(provider)
+        return await (await self.store(chosen)).list(chosen.id, marker=marker, limit=limit)
+
+    async def show_checkpoint(self, checkpoint_id: str, *, provider: str | None = None,
+                              ) -> tuple[CheckpointIndex, ResourceGraph, list[ResourceStatus]]:
+        """A checkpoint's index, graph and per-resource status.
+
+        Raises:
+            CheckpointNotFound: if there is no such checkpoint.
+        """
+        store = await self.store(self.provider(provider))
+        index = await store.read_index(checkpoint_id)
+        graph = await store.read_graph(checkpoint_id)
+        return index, graph, await store.read_resource_states(checkpoint_id)
+
+
+def validate_parameters(operation: OperationType, graph: ResourceGraph,
+                        plugins: Sequence[ProtectionPlugin],
+                        parameters: Parameters) -> list[msgspec.Struct]:
+    """Each node's parameters: ``parameters[type]`` overlaid by ``parameters["type#id"]``,
+    converted into its plugin's schema.
+
+    Raises:
+        RequestInvalid: if a key names no type or resource of the graph.
+        InvalidParameters: naming the resource and the field, if a value fails its schema.
+    """
+    types = graph.types()
+    for key in parameters:
+        resource_type, _, resource_id = key.partition("#")
+        if resource_id and graph.find(resource_type, resource_id) is None:
+            raise RequestInvalid(f"parameters key {key!r} names no resource of the graph")
+        if not resource_id and resource_type not in types:
+            raise RequestInvalid(f"parameters key {key!r} names no resource type of the graph "
+                                 f"(types: {', '.join(sorted(types))})")
+    by_type: dict[tuple[int, str], msgspec.Struct] = {}
+    validated: list[msgspec.Struct] = []
+    for resource, plugin in zip(graph.nodes, plugins, strict=True):
+        specific = parameters.get(resource.key)
+        if specific is None:
+            cache_key = (id(plugin), resource.type)
+            value = by_type.get(cache_key)
+            if value is None:
+                value = by_type[cache_key] = plugin.validate_parameters(
+                    operation, resource, parameters.get(resource.type, {}))
+        else:
+            merged = {**parameters.get(resource.type, {}), **specific}
+            value = plugin.validate_parameters(operation, resource, merged)
+        validated.append(value)
+    return validated
+
+
+__all__ = ["DeleteRequest", "Engine", "ProtectRequest", "RestoreRequest", "validate_parameters"]

@@ -1,0 +1,38 @@
+"""Everything the actors of one operation share: graph, plugins, parameters, checkpoint."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import msgspec
+
+from plugins.base import OperationType, ProtectionPlugin
+from plugins.checkpoint import Checkpoint
+from plugins.checkpoint_store import CheckpointStore
+from plugins.context import RequestContext
+from plugins.graph import ResourceGraph
+from plugins.journal import Journal
+
+
+@dataclass(slots=True)
+class OperationRun:
+    """One operation as a worker holds it.
+
+    ``plugins[i]`` and ``parameters[i]`` belong to graph node ``i``. ``checkpoint`` is set
+    before Start for restore and delete, and by the operation actor's pre for protect.
+    """
+
+    operation_id: str
+    operation_type: OperationType
+    provider_id: str
+    checkpoint_id: str
+    graph: ResourceGraph
+    plugins: list[ProtectionPlugin]
+    parameters: list[msgspec.Struct]
+    store: CheckpointStore
+    journal: Journal
+    request: RequestContext
+    request_id: str | None = None
+    checkpoint: Checkpoint | None = None
+    started_at: float = field(default_factory=time.time)

@@ -1,0 +1,102 @@
+"""Operation requests: what a user (or any AMQP client) asks for, as JSON.
+
+The ``request_id`` is chosen by the client for idempotency and becomes the operation id;
+when omitted one is generated.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Final
+
+import msgspec
+
+from actors.errors import RequestInvalid
+
+REQUEST_VERSION: Final = 1
+MAX_RESOURCES: Final = 1_000_000
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class ResourceRef(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A resource named by type and id."""
+
+    type: str
+    id: str
+
+    @property
+    def key(self) -> str:
+        """``type#id``."""
+        return f"{self.type}#{self.id}"
+
+
+Parameters = dict[str, dict[str, Any]]
+
+
+class Request(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind",
+              forbid_unknown_fields=True):
+    """The header every request carries."""
+
+    v: int = REQUEST_VERSION
+    request_id: str = msgspec.field(default_factory=_new_id)
+    project_id: str | None = None
+
+
+class ProtectRequest(Request, frozen=True, kw_only=True, tag="protect"):
+    """Protect ``resources`` (and everything they depend on) into a new checkpoint."""
+
+    provider_id: str | None = None
+    resources: list[ResourceRef]
+    parameters: Parameters = msgspec.field(default_factory=dict)
+    checkpoint_id: str | None = None
+    extra: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class RestoreRequest(Request, frozen=True, kw_only=True, tag="restore"):
+    """Restore every resource of a checkpoint."""
+
+    checkpoint_id: str
+    provider_id: str | None = None
+    parameters: Parameters = msgspec.field(default_factory=dict)
+
+
+class DeleteRequest(Request, frozen=True, kw_only=True, tag="delete"):
+    """Delete a checkpoint and what its plugins created for it."""
+
+    checkpoint_id: str
+    provider_id: str | None = None
+
+
+class CancelRequest(Request, frozen=True, kw_only=True, tag="cancel"):
+    """Stop a running operation; its checkpoint ends ``error`` with reason ``cancelled``."""
+
+    operation_id: str
+
+
+AnyRequest = ProtectRequest | RestoreRequest | DeleteRequest | CancelRequest
+
+_decoder = msgspec.json.Decoder(AnyRequest)
+
+
+def decode_request(raw: bytes) -> AnyRequest:
+    """Decode and check a JSON request.
+
+    Raises:
+        RequestInvalid: naming the field at fault, for malformed JSON, an unknown kind,
+            a wrong version or a missing field.
+    """
+    try:
+        request = _decoder.decode(raw)
+    except msgspec.ValidationError as error:
+        raise RequestInvalid(f"request does not match its schema: {error}") from error
+    except msgspec.DecodeError as error:
+        raise RequestInvalid(f"request is not valid JSON: {error}") from error
+    if request.v != REQUEST_VERSION:
+        raise RequestInvalid(f"request version {request.v} is not supported "
+                             f"(this worker speaks v{REQUEST_VERSION})")
+    if isinstance(request, ProtectRequest) and not request.resources:
+        raise RequestInvalid("protect request selects no resources (field 'resources')")
+    return request

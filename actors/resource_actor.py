@@ -1,0 +1,242 @@
+"""The resource actor: one per resource per operation.
+
+It follows the seed's ordering and nothing else:
+
+- its pre starts when every parent finished its pre (roots: when the operation opened);
+- its parallel starts when its own pre finished;
+- its post starts when its own parallel finished *and* every child finished its post;
+- when its post finished it tells its parents (roots tell the operation).
+
+It learns all of this from messages only. See ``actors.actor_state`` for the states.
+State changes happen synchronously between awaits; the messages and events a change
+produces are collected in an ``Outbox`` and sent afterwards, so a message handled while
+an activity's completion is being sent always sees a consistent state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+import structlog
+
+from actors.actor_state import FINAL_STATES, RUNNING_STATES, ActorState, check_transition
+from actors.events import (
+    ActivityFailed,
+    ActivityFinished,
+    ActivityStarted,
+    ResourceStopped,
+)
+from actors.failure import FailureInfo
+from actors.messages import (
+    OPERATION_NODE,
+    Cancel,
+    ChildPostDone,
+    Failed,
+    Message,
+    ParentPreDone,
+    Stopped,
+)
+from actors.outbox import Outbox
+from plugins.base import Phase
+from plugins.context import ActivityContext
+
+if TYPE_CHECKING:
+    from actors.actor_host import ActorHost
+    from actors.operation_run import OperationRun
+
+log = structlog.get_logger(__name__)
+
+_NEXT_PHASE: dict[Phase, Phase | None] = {"pre": "parallel", "parallel": "post", "post": None}
+_PHASE_STATE: dict[Phase, ActorState] = {
+    "pre": ActorState.PRE, "parallel": ActorState.PARALLEL, "post": ActorState.POST,
+}
+
+
+class ResourceActor:
+    """Drives one resource through pre, parallel and post."""
+
+    __slots__ = ("_children_done", "_context", "_parents_done", "_stop_reason", "_task",
+                 "host", "node", "parallel_finished", "run", "state")
+
+    def __init__(self, host: ActorHost, run: OperationRun, node: int) -> None:
+        self.host = host
+        self.run = run
+        self.node = node
+        self.state = ActorState.WAITING
+        self.parallel_finished = False
+        self._parents_done: set[int] = set()
+        self._children_done: set[int] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._context: ActivityContext | None = None
+        self._stop_reason: str | None = None
+
+    # -- messages ---------------------------------------------------------------------
+
+    async def handle(self, message: Message) -> None:
+        """Apply one message; duplicates (redeliveries) change nothing."""
+        outbox = Outbox()
+        match message:
+            case ParentPreDone(sender=sender):
+                self._parents_done.add(sender)
+                if self.state is ActorState.WAITING and self._all_parents_done():
+                    self._start_phase("pre", outbox)
+            case ChildPostDone(sender=sender):
+                self._children_done.add(sender)
+                if self.state is ActorState.WAITING_CHILDREN and self._all_children_done():
+                    self._start_phase("post", outbox)
+            case Cancel(reason=reason):
+                self._stop(reason, outbox)
+            case _:
+                log.warning("unexpected_message", kind=type(message).__name__, node=self.node)
+        await outbox.flush(self.host.transport)
+
+    def _all_parents_done(self) -> bool:
+        parents = self.run.graph.parents[self.node]
+        return len(self._parents_done) >= (len(parents) or 1)
+
+    def _all_children_done(self) -> bool:
+        return len(self._children_done) >= len(self.run.graph.children[self.node])
+
+    # -- transitions ------------------------------------------------------------------
+
+    def _enter(self, target: ActorState) -> None:
+        check_transition(self.state, target, self.run.graph.nodes[self.node].key)
+        self.state = target
+
+    def _event_fields(self, activity: str) -> dict[str, object]:
+        resource = self.run.graph.nodes[self.node]
+        return {
+            "operation_id": self.run.operation_id, "node": self.node,
+            "resource_type": resource.type, "resource_id": resource.id,
+            "resource_name": resource.name, "activity": activity, "state": self.state.value,
+            "worker": self.host.worker_id,
+        }
+
+    def _activity_name(self, phase: Phase) -> str:
+        return f"{self.run.operation_type}_{phase}"
+
+    def _start_phase(self, phase: Phase, outbox: Outbox) -> None:
+        """Enter ``phase``; run its activity, or finish it at once when it is a no-op."""
+        self._enter(_PHASE_STATE[phase])
+        name = self._activity_name(phase)
+        outbox.event(ActivityStarted(**self._event_fields(name)))  # type: ignore[arg-type]
+        activity = self.run.plugins[self.node].activity(self.run.operation_type, phase)
+        if activity is None:
+            self.run.journal.append(self.node, name, "done")
+            self._finish_phase(phase, outbox)
+            return
+        self._task = asyncio.create_task(self._run_activity(phase, activity),
+                                         name=f"{self.run.operation_id}:{self.node}:{phase}")
+
+    def _finish_phase(self, phase: Phase, outbox: Outbox) -> None:
+        graph = self.run.graph
+        if phase == "pre":
+            for child in graph.children[self.node]:
+                outbox.send(ParentPreDone(operation_id=self.run.operation_id, to=child,
+                                          sender=self.node))
+            outbox.event(ActivityFinished(**self._event_fields(  # type: ignore[arg-type]
+                self._activity_name(phase))))
+            self._start_phase("parallel", outbox)
+        elif phase == "parallel":
+            self.parallel_finished = True
+            if self._all_children_done():
+                outbox.event(ActivityFinished(**self._event_fields(  # type: ignore[arg-type]
+                    self._activity_name(phase))))
+                self._start_phase("post", outbox)
+            else:
+                self._enter(ActorState.WAITING_CHILDREN)
+                outbox.event(ActivityFinished(**self._event_fields(  # type: ignore[arg-type]
+                    self._activity_name(phase))))
+        else:
+            self._enter(ActorState.DONE)
+            outbox.event(ActivityFinished(**self._event_fields(  # type: ignore[arg-type]
+                self._activity_name(phase))))
+            parents = graph.parents[self.node] or [OPERATION_NODE]
+            for parent in parents:
+                outbox.send(ChildPostDone(operation_id=self.run.operation_id, to=parent,
+                                          sender=self.node))
+
+    # -- activities -------------------------------------------------------------------
+
+    async def _run_activity(self, phase: Phase, activity: object) -> None:
+        run = self.run
+        resource = run.graph.nodes[self.node]
+        plugin = run.plugins[self.node]
+        name = self._activity_name(phase)
+        progress = self.host.progress_reporter(self._event_fields(name))
+        context = ActivityContext(operation_id=run.operation_id, operation_type=run.operation_type,
+                                  activity=name, request=run.request, progress=progress)
+        self._context = context
+        outbox = Outbox()
+        try:
+            async with self.host.activity_slots:
+                await self.host.runner.run(
+                    activity,  # type: ignore[arg-type]
+                    (run.checkpoint, context, resource, run.parameters[self.node]),
+                    timeout=plugin.timeout, poll_interval=plugin.poll_interval,
+                    label=f"{name} of {resource.key}",
+                )
+            progress.finish()
+            await run.journal.record(self.node, name, "done")
+        except asyncio.CancelledError:
+            if self._stop_reason is None:
+                raise  # the host is shutting down, not a stop of this operation
+            self._enter(ActorState.CANCELLED)
+            run.journal.append(self.node, name, "cancelled", self._stop_reason)
+            outbox.event(ResourceStopped(**self._event_fields(name),  # type: ignore[arg-type]
+                                         reason=self._stop_reason))
+            self._reply_stopped(outbox)
+        except Exception as error:
+            self._fail(phase, error, outbox)
+        else:
+            if self._stop_reason is not None:
+                # finished just as the stop arrived: it is recorded done, but we go no further
+                self._enter(ActorState.CANCELLED)
+                outbox.event(ResourceStopped(**self._event_fields(name),  # type: ignore[arg-type]
+                                             reason=self._stop_reason))
+                self._reply_stopped(outbox)
+            else:
+                self._finish_phase(phase, outbox)
+        finally:
+            self._context = None
+        await outbox.flush(self.host.transport)
+
+    def _fail(self, phase: Phase, error: Exception, outbox: Outbox) -> None:
+        failure = FailureInfo.from_exception(error)
+        resource = self.run.graph.nodes[self.node]
+        log.error("activity_failed", operation_id=self.run.operation_id, resource=resource.key,
+                  activity=self._activity_name(phase), error=failure.summary(),
+                  traceback=failure.traceback)
+        self._enter(ActorState.FAILED)
+        name = self._activity_name(phase)
+        outbox.event(ActivityFailed(**self._event_fields(name),  # type: ignore[arg-type]
+                                    failure=failure))
+        outbox.send(Failed(operation_id=self.run.operation_id, to=OPERATION_NODE,
+                           sender=self.node, activity=name, failure=failure))
+        self.run.journal.append(self.node, name, "failed", failure.summary())
+        if self._stop_reason is not None:
+            self._reply_stopped(outbox)
+
+    # -- stopping ---------------------------------------------------------------------
+
+    def _stop(self, reason: str, outbox: Outbox) -> None:
+        if self._stop_reason is not None:
+            return  # a redelivered Cancel
+        self._stop_reason = reason
+        if self.state in FINAL_STATES:
+            self._reply_stopped(outbox)
+        elif self.state in RUNNING_STATES and self._task is not None and not self._task.done():
+            if self._context is not None:
+                self._context.cancelled.set()
+            self._task.cancel()  # the task replies Stopped when it has unwound
+        else:
+            self._enter(ActorState.SKIPPED)
+            self.run.journal.append(self.node, self._activity_name("post"), "skipped", reason)
+            outbox.event(ResourceStopped(  # type: ignore[arg-type]
+                **self._event_fields(self._activity_name("post")), reason=reason))
+            self._reply_stopped(outbox)
+
+    def _reply_stopped(self, outbox: Outbox) -> None:
+        outbox.send(Stopped(operation_id=self.run.operation_id, to=OPERATION_NODE,
+                            sender=self.node, state=self.state.value))

@@ -1,0 +1,182 @@
+"""The two plugin interfaces: protectables discover resources, protections act on them.
+
+A protection plugin implements any of the nine activities
+
+    activity_<protect|restore|delete>_<pre|parallel|post>(checkpoint, context, resource, parameters)
+
+Missing ones are no-ops. An activity may be a plain function (run in a worker thread, so
+blocking SDK calls never stall the event loop), a coroutine function, a generator (each
+``next()`` runs in a worker thread; the runtime waits ``poll_interval`` between steps) or
+an async generator (the runtime waits ``poll_interval`` between steps on the loop).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import msgspec
+
+from plugins.context import RequestContext
+from plugins.errors import InvalidParameters
+from plugins.resource import Resource
+
+if TYPE_CHECKING:
+    from plugins.checkpoint import Checkpoint
+
+OperationType = Literal["protect", "restore", "delete"]
+Phase = Literal["pre", "parallel", "post"]
+OPERATIONS: tuple[OperationType, ...] = ("protect", "restore", "delete")
+PHASES: tuple[Phase, ...] = ("pre", "parallel", "post")
+ANY_TYPE = "*"
+
+
+class NoParameters(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The schema of a plugin that takes no parameters: any key given is an error."""
+
+
+class ProtectablePlugin(abc.ABC):
+    """Discovers resources of one type and the dependents of parent resources."""
+
+    resource_type: ClassVar[str]
+    parent_resource_types: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, config: Mapping[str, str] | None = None) -> None:
+        self.config: Mapping[str, str] = dict(config or {})
+
+    def get_resource_type(self) -> str:
+        """The type this plugin discovers."""
+        return self.resource_type
+
+    def get_parent_resource_types(self) -> frozenset[str]:
+        """Types whose resources may have resources of this type as dependents."""
+        return self.parent_resource_types
+
+    @abc.abstractmethod
+    async def list_resources(
+        self, context: RequestContext, parameters: Mapping[str, Any] | None = None
+    ) -> list[Resource]:
+        """List the resources of this type visible to ``context``."""
+
+    @abc.abstractmethod
+    async def show_resource(
+        self,
+        context: RequestContext,
+        resource_id: str,
+        parameters: Mapping[str, Any] | None = None,
+    ) -> Resource:
+        """Return one resource.
+
+        Raises:
+            ResourceNotFound: if it does not exist.
+        """
+
+    async def get_dependent_resources(
+        self, context: RequestContext, parent: Resource
+    ) -> list[Resource]:
+        """Return the resources of this type that ``parent`` depends on (none by default)."""
+        return []
+
+
+Activity = Callable[..., Any]
+
+
+class ProtectionPlugin:
+    """Protects, restores and deletes resources of the types it supports.
+
+    Subclasses set ``supported_resource_types`` (``{"*"}`` for every type) and the three
+    schemas, and implement activities. ``config`` is the plugin's section of the provider
+    file; ``timeout`` (seconds per activity) and ``poll_interval`` (seconds between
+    generator steps) are read from it for every plugin.
+    """
+
+    supported_resource_types: ClassVar[frozenset[str]] = frozenset()
+    Parameters: ClassVar[type[msgspec.Struct]] = NoParameters
+    RestoreParameters: ClassVar[type[msgspec.Struct]] = NoParameters
+    SavedInfo: ClassVar[type[msgspec.Struct]] = NoParameters
+    default_timeout: ClassVar[float | None] = 3600.0
+    default_poll_interval: ClassVar[float] = 1.0
+
+    def __init__(self, config: Mapping[str, str] | None = None) -> None:
+        self.config: Mapping[str, str] = dict(config or {})
+        self.timeout = _positive_float(self.config, "timeout", self.default_timeout)
+        poll = _positive_float(self.config, "poll_interval", self.default_poll_interval)
+        self.poll_interval: float = poll if poll is not None else self.default_poll_interval
+
+    def supports(self, resource_type: str) -> bool:
+        """True if this plugin handles ``resource_type``."""
+        types = self.supported_resource_types
+        return ANY_TYPE in types or resource_type in types
+
+    def parameters_schema(self, resource_type: str) -> type[msgspec.Struct]:
+        """The msgspec schema of protect parameters for ``resource_type``."""
+        return self.Parameters
+
+    def restore_parameters_schema(self, resource_type: str) -> type[msgspec.Struct]:
+        """The msgspec schema of restore parameters for ``resource_type``."""
+        return self.RestoreParameters
+
+    def saved_info_schema(self, resource_type: str) -> type[msgspec.Struct]:
+        """The msgspec schema of what this plugin saves in the checkpoint."""
+        return self.SavedInfo
+
+    def schema_for(self, operation: OperationType, resource_type: str) -> type[msgspec.Struct]:
+        """The parameter schema an operation validates against (delete takes none)."""
+        if operation == "protect":
+            return self.parameters_schema(resource_type)
+        if operation == "restore":
+            return self.restore_parameters_schema(resource_type)
+        return NoParameters
+
+    def validate_parameters(
+        self, operation: OperationType, resource: Resource, raw: Mapping[str, Any]
+    ) -> msgspec.Struct:
+        """Convert raw parameters into the plugin's schema.
+
+        Raises:
+            InvalidParameters: naming the resource and the field at fault.
+        """
+        schema = self.schema_for(operation, resource.type)
+        try:
+            return msgspec.convert(dict(raw), schema, str_keys=True)
+        except msgspec.ValidationError as error:
+            raise InvalidParameters(f"{operation} of {resource.key}", str(error)) from error
+
+    def activity(self, operation: OperationType, phase: Phase) -> Activity | None:
+        """The bound activity method, or None when the plugin does not implement it."""
+        method: Activity | None = getattr(self, f"activity_{operation}_{phase}", None)
+        return method
+
+    async def setup(self) -> None:
+        """Open clients before the first activity (no-op by default)."""
+
+    async def close(self) -> None:
+        """Release clients (no-op by default)."""
+
+
+def _positive_float(config: Mapping[str, str], key: str, default: float | None) -> float | None:
+    raw = config.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidParameters(f"plugin option {key!r}", f"{raw!r} is not a number") from None
+    if value <= 0:
+        raise InvalidParameters(f"plugin option {key!r}", f"{raw!r} must be positive")
+    return value
+
+
+__all__ = [
+    "ANY_TYPE",
+    "OPERATIONS",
+    "PHASES",
+    "Activity",
+    "Checkpoint",
+    "NoParameters",
+    "OperationType",
+    "Phase",
+    "ProtectablePlugin",
+    "ProtectionPlugin",
+]

@@ -1,0 +1,95 @@
+"""Errors raised by plugins and their registry.
+
+    PluginError
+    ├── PluginNotFound            no entry point of that name in a group (lists what exists)
+    ├── PluginLoadError           the entry point failed to import or is not the right class
+    ├── ResourceTypeNotSupported  no protectable, or no protection plugin, for a type
+    ├── ResourceNotFound          show_resource of an id that does not exist
+    ├── ResourceGraphLoop         a dependency cycle while building the graph (names it)
+    ├── InvalidParameters         parameters that fail a plugin's schema (names type and field)
+    └── CheckpointError           a checkpoint that cannot be read or is in the wrong state
+        ├── CheckpointNotFound
+        └── InvalidCheckpointState
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class PluginError(Exception):
+    """Base of every plugin-layer error."""
+
+
+class PluginNotFound(PluginError, LookupError):
+    """No plugin of that name is registered."""
+
+    def __init__(self, group: str, name: str, available: Iterable[str]) -> None:
+        self.group = group
+        self.name = name
+        self.available = sorted(available)
+        super().__init__(
+            f"no {group} plugin named {name!r}; available: {', '.join(self.available) or 'none'}"
+        )
+
+
+class PluginLoadError(PluginError):
+    """A plugin's entry point could not be loaded or is not a plugin class."""
+
+
+class ResourceTypeNotSupported(PluginError, LookupError):
+    """A resource type has no protectable or protection plugin."""
+
+    def __init__(self, resource_type: str, what: str, available: Iterable[str] = ()) -> None:
+        self.resource_type = resource_type
+        known = sorted(available)
+        hint = f"; known types: {', '.join(known)}" if known else ""
+        super().__init__(f"no {what} for resource type {resource_type!r}{hint}")
+
+
+class ResourceNotFound(PluginError, LookupError):
+    """The resource does not exist."""
+
+    def __init__(self, resource_type: str, resource_id: str, reason: str = "") -> None:
+        self.resource_type = resource_type
+        self.resource_id = resource_id
+        suffix = f": {reason}" if reason else ""
+        super().__init__(f"resource {resource_type}#{resource_id} not found{suffix}")
+
+
+class ResourceGraphLoop(PluginError):
+    """The dependency walk came back to a resource already on its path."""
+
+    def __init__(self, cycle: list[str]) -> None:
+        self.cycle = cycle
+        super().__init__("resource graph has a loop: " + " -> ".join(cycle))
+
+
+class InvalidParameters(PluginError, ValueError):
+    """Parameters that do not match a plugin's schema."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        self.where = where
+        self.reason = reason
+        super().__init__(f"invalid parameters for {where}: {reason}")
+
+
+class CheckpointError(PluginError):
+    """A checkpoint cannot be used as asked."""
+
+
+class CheckpointNotFound(CheckpointError, LookupError):
+    """No checkpoint with that id in the bank."""
+
+    def __init__(self, checkpoint_id: str) -> None:
+        self.checkpoint_id = checkpoint_id
+        super().__init__(f"checkpoint {checkpoint_id!r} not found")
+
+
+class InvalidCheckpointState(CheckpointError):
+    """The checkpoint's status does not allow the operation or transition."""
+
+    def __init__(self, checkpoint_id: str, status: str, wanted: str) -> None:
+        self.checkpoint_id = checkpoint_id
+        self.status = status
+        super().__init__(f"checkpoint {checkpoint_id!r} is {status!r}; {wanted}")

@@ -1,0 +1,145 @@
+"""Test plugins, in one place: recording, failing, slow and shaped activities.
+
+Every fake records what really ran in ``self.calls`` as ``(resource key, activity)``, so
+tests can compare what the plugin saw with what the events say.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, ClassVar
+
+import msgspec
+
+from plugins.base import ProtectionPlugin
+from plugins.resource import Resource
+
+TEST_TYPE = "Test::Node"
+
+
+class FakeParameters(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Per-resource behaviour, set through ordinary protect parameters."""
+
+    delay: float = 0.0
+    fail_at: str | None = None  # e.g. "protect_parallel"
+    hang_at: str | None = None
+
+
+class _Recording(ProtectionPlugin):
+    supported_resource_types: ClassVar[frozenset[str]] = frozenset({"*"})
+    Parameters = FakeParameters
+    RestoreParameters = FakeParameters
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config)
+        self.calls: list[tuple[str, str]] = []
+        self.running: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def _enter(self, resource: Resource, activity: str, parameters: FakeParameters) -> None:
+        with self._lock:
+            self.calls.append((resource.key, activity))
+        if getattr(parameters, "fail_at", None) == activity:  # delete takes no parameters
+            raise RuntimeError(f"{resource.key} failed in {activity} on purpose")
+
+
+class RecordingProtection(_Recording):
+    """Coroutine activities that sleep ``delay`` seconds (the simulated work)."""
+
+    async def _act(self, resource: Resource, activity: str, parameters: FakeParameters) -> None:
+        self._enter(resource, activity, parameters)
+        if getattr(parameters, "hang_at", None) == activity:
+            await asyncio.Event().wait()
+        if getattr(parameters, "delay", 0.0):
+            await asyncio.sleep(parameters.delay)
+
+    async def activity_protect_pre(self, checkpoint, context, resource, parameters) -> None:
+        await self._act(resource, "protect_pre", parameters)
+
+    async def activity_protect_parallel(self, checkpoint, context, resource, parameters) -> None:
+        await self._act(resource, "protect_parallel", parameters)
+
+    async def activity_protect_post(self, checkpoint, context, resource, parameters) -> None:
+        await self._act(resource, "protect_post", parameters)
+
+    async def activity_restore_pre(self, checkpoint, context, resource, parameters) -> None:
+        await self._act(resource, "restore_pre", parameters)
+
+    async def activity_restore_parallel(self, checkpoint, context, resource, parameters) -> None:
+        await self._act(resource, "restore_parallel", parameters)
+
+    async def activity_restore_post(self, checkpoint, context, resource, parameters) -> None:
+        await self._act(resource, "restore_post", parameters)
+
+    async def activity_delete_pre(self, checkpoint, context, resource, parameters) -> None:
+        await self._act(resource, "delete_pre", parameters)
+
+    async def activity_delete_parallel(self, checkpoint, context, resource, parameters) -> None:
+        await self._act(resource, "delete_parallel", parameters)
+
+    async def activity_delete_post(self, checkpoint, context, resource, parameters) -> None:
+        await self._act(resource, "delete_post", parameters)
+
+
+class ShapesProtection(_Recording):
+    """One activity of each shape: plain, coroutine, generator, async generator."""
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config)
+        self.polls: dict[str, int] = {}
+        self.threads: dict[str, str] = {}
+
+    def activity_protect_pre(self, checkpoint, context, resource, parameters) -> None:
+        self._enter(resource, "protect_pre", parameters)
+        self.threads["protect_pre"] = threading.current_thread().name
+
+    def activity_protect_parallel(self, checkpoint, context, resource, parameters) -> Iterator[None]:
+        self._enter(resource, "protect_parallel", parameters)
+        for _ in range(5):
+            self.polls["protect_parallel"] = self.polls.get("protect_parallel", 0) + 1
+            self.threads["protect_parallel"] = threading.current_thread().name
+            yield
+        context.progress(100, 100)
+
+    async def activity_protect_post(self, checkpoint, context, resource, parameters) -> None:
+        self._enter(resource, "protect_post", parameters)
+        await asyncio.sleep(0)
+
+    async def activity_delete_parallel(self, checkpoint, context, resource,
+                                       parameters) -> AsyncIterator[None]:
+        self._enter(resource, "delete_parallel", parameters)
+        for _ in range(5):
+            self.polls["delete_parallel"] = self.polls.get("delete_parallel", 0) + 1
+            yield
+
+
+class PollingGeneratorProtection(_Recording):
+    """A generator that polls forever: only its timeout ends it; records its clean-up."""
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config)
+        self.cleaned_up = threading.Event()
+
+    def activity_protect_parallel(self, checkpoint, context, resource, parameters) -> Iterator[None]:
+        self._enter(resource, "protect_parallel", parameters)
+        try:
+            while True:
+                yield
+        finally:
+            self.cleaned_up.set()
+
+
+class BlockingProtection(_Recording):
+    """A plain function that blocks its thread: proves the event loop is not blocked."""
+
+    def activity_protect_parallel(self, checkpoint, context, resource, parameters) -> None:
+        self._enter(resource, "protect_parallel", parameters)
+        time.sleep(parameters.delay)
+
+
+def node(i: int | str) -> Resource:
+    """A test resource."""
+    return Resource(type=TEST_TYPE, id=str(i), name=f"node-{i}")
