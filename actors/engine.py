@@ -250,6 +250,8 @@ class Engine:
         """
         store = await self.store(self.provider(provider))
         index = await store.read_index(checkpoint_id)
+        if index.status == CheckpointStatus.DELETED:  # only the index is kept, as a tombstone
+            return index, ResourceGraph([], []), []
         graph = await store.read_graph(checkpoint_id)
         return index, graph, await store.read_resource_states(checkpoint_id)
 
