@@ -37,6 +37,7 @@ from actors.messages import (
 from actors.outbox import Outbox
 from actors.resource_status import summarize
 from plugins.checkpoint import CheckpointStatus, checkpoint_lease_key
+from plugins.operation_record import OperationRecord, write_operation_record
 
 if TYPE_CHECKING:
     from actors.actor_host import ActorHost
@@ -135,6 +136,10 @@ class OperationActor:
             self.state = OperationState.SEALING
             await self._finish_failed()
             return
+        try:
+            await write_operation_record(run.store.bank, self._record("running"))
+        except Exception as error:  # the record is for watchers; the operation goes on
+            log.warning("operation_record_failed", operation_id=run.operation_id, error=str(error))
         outbox = Outbox()
         outbox.event(OperationStarted(
             operation_id=run.operation_id, operation_type=run.operation_type,
@@ -233,8 +238,23 @@ class OperationActor:
                 await self.host.bank_of(self.run).release_lease(
                     checkpoint_lease_key(self.run.checkpoint_id), self.host.worker_id)
 
+    def _record(self, status: str, error: str | None = None) -> OperationRecord:
+        run = self.run
+        return OperationRecord(
+            id=run.operation_id, type=run.operation_type, provider_id=run.provider_id,
+            checkpoint_id=run.checkpoint_id, status=status, started_at=run.started_at,
+            finished_at=None if status == "running" else time.time(),
+            resource_count=len(run.graph), error=error,
+            error_resource=self._error_resource if error else None,
+            request_id=run.request_id, worker=self.host.worker_id)
+
     async def _announce(self, status: str, error: str | None = None) -> None:
         run = self.run
+        try:
+            await write_operation_record(run.store.bank, self._record(status, error))
+        except Exception as record_error:
+            log.warning("operation_record_failed", operation_id=run.operation_id,
+                        error=str(record_error))
         event = OperationFinished(
             operation_id=run.operation_id, operation_type=run.operation_type,
             checkpoint_id=run.checkpoint_id, status=status, error=error,

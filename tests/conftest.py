@@ -25,13 +25,20 @@ FAKE_PLUGINS = {
 }
 
 
-def write_provider(directory: Path, plugin: str, *, bank: str = "memory",
-                   sections: str = "", provider_id: str = "test-provider") -> Path:
+def write_provider(
+    directory: Path,
+    plugin: str,
+    *,
+    bank: str = "memory",
+    sections: str = "",
+    provider_id: str = "test-provider",
+) -> Path:
     """Write a one-plugin provider file; return the directory."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "test.conf").write_text(
         f"[provider]\nname = Test\nid = {provider_id}\ndescription = test provider\n"
-        f"bank = {bank}\nplugin = {plugin}\n{sections}\n")
+        f"bank = {bank}\nplugin = {plugin}\n{sections}\n"
+    )
     return directory
 
 
@@ -51,8 +58,9 @@ def engine_for(tmp_path: Path, registry: PluginRegistry):
     """``async with engine_for("recording") as engine``: an embedded engine on a memory bank."""
 
     def factory(plugin: str, *, bank: str = "memory", sections: str = "", **host_options):
-        providers = write_provider(tmp_path / f"providers-{plugin}", plugin, bank=bank,
-                                   sections=sections)
+        providers = write_provider(
+            tmp_path / f"providers-{plugin}", plugin, bank=bank, sections=sections
+        )
         return Engine.embedded(providers, registry=registry, **host_options)
 
     return factory

@@ -96,7 +96,9 @@ class ShapesProtection(_Recording):
         self._enter(resource, "protect_pre", parameters)
         self.threads["protect_pre"] = threading.current_thread().name
 
-    def activity_protect_parallel(self, checkpoint, context, resource, parameters) -> Iterator[None]:
+    def activity_protect_parallel(
+        self, checkpoint, context, resource, parameters
+    ) -> Iterator[None]:
         self._enter(resource, "protect_parallel", parameters)
         for _ in range(5):
             self.polls["protect_parallel"] = self.polls.get("protect_parallel", 0) + 1
@@ -108,8 +110,9 @@ class ShapesProtection(_Recording):
         self._enter(resource, "protect_post", parameters)
         await asyncio.sleep(0)
 
-    async def activity_delete_parallel(self, checkpoint, context, resource,
-                                       parameters) -> AsyncIterator[None]:
+    async def activity_delete_parallel(
+        self, checkpoint, context, resource, parameters
+    ) -> AsyncIterator[None]:
         self._enter(resource, "delete_parallel", parameters)
         for _ in range(5):
             self.polls["delete_parallel"] = self.polls.get("delete_parallel", 0) + 1
@@ -123,7 +126,9 @@ class PollingGeneratorProtection(_Recording):
         super().__init__(config)
         self.cleaned_up = threading.Event()
 
-    def activity_protect_parallel(self, checkpoint, context, resource, parameters) -> Iterator[None]:
+    def activity_protect_parallel(
+        self, checkpoint, context, resource, parameters
+    ) -> Iterator[None]:
         self._enter(resource, "protect_parallel", parameters)
         try:
             while True:

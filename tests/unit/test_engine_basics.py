@@ -21,7 +21,8 @@ async def test_a_protect_of_a_small_graph_runs_every_activity_once_in_seed_order
         plugin = engine.provider().plugins["recording"]
         calls = [f"{key.split('#')[1]} {activity.split('_')[1]}" for key, activity in plugin.calls]
         assert sorted(calls) == sorted(
-            f"{n} {p}" for n in ("project", "server", "volume") for p in ("pre", "parallel", "post"))
+            f"{n} {p}" for n in ("project", "server", "volume") for p in ("pre", "parallel", "post")
+        )
         assert calls.index("project pre") < calls.index("server pre") < calls.index("volume pre")
         assert calls.index("volume post") < calls.index("server post") < calls.index("project post")
         await events.close()
@@ -37,11 +38,11 @@ async def test_a_protect_of_a_small_graph_runs_every_activity_once_in_seed_order
 async def test_restore_and_delete_replay_the_graph_stored_in_the_checkpoint(engine_for):
     async with engine_for("recording") as engine:
         protected = await engine.run(ProtectRequest(resources=[]), graph=chain_graph(), timeout=10)
-        restored = await engine.run(RestoreRequest(checkpoint_id=protected.checkpoint_id),
-                                    timeout=10)
+        restored = await engine.run(
+            RestoreRequest(checkpoint_id=protected.checkpoint_id), timeout=10
+        )
         assert restored.status == "succeeded", restored.error
-        deleted = await engine.run(DeleteRequest(checkpoint_id=protected.checkpoint_id),
-                                   timeout=10)
+        deleted = await engine.run(DeleteRequest(checkpoint_id=protected.checkpoint_id), timeout=10)
         assert deleted.status == "succeeded", deleted.error
         index, _, _ = await engine.show_checkpoint(protected.checkpoint_id)
         assert index.status == "deleted"

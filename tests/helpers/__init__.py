@@ -1,0 +1,1 @@
+"""Helpers shared by tests: tree builders, snapshots, subprocess scripts."""
