@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import msgspec
 
 from plugins.context import RequestContext
-from plugins.errors import InvalidParameters
+from plugins.errors import InvalidParameters, InvalidPluginOption
 from plugins.resource import Resource
 
 if TYPE_CHECKING:
@@ -43,7 +43,8 @@ class ProtectablePlugin(abc.ABC):
     parent_resource_types: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, config: Mapping[str, str] | None = None) -> None:
-        self.config: Mapping[str, str] = dict(config or {})
+        # kept as given: the provider hands a mapping that hides secret values in its repr
+        self.config: Mapping[str, str] = config if config is not None else {}
 
     def get_resource_type(self) -> str:
         """The type this plugin discovers."""
@@ -99,7 +100,8 @@ class ProtectionPlugin:
     default_poll_interval: ClassVar[float] = 1.0
 
     def __init__(self, config: Mapping[str, str] | None = None) -> None:
-        self.config: Mapping[str, str] = dict(config or {})
+        # kept as given: the provider hands a mapping that hides secret values in its repr
+        self.config: Mapping[str, str] = config if config is not None else {}
         self.timeout = _positive_float(self.config, "timeout", self.default_timeout)
         poll = _positive_float(self.config, "poll_interval", self.default_poll_interval)
         self.poll_interval: float = poll if poll is not None else self.default_poll_interval
@@ -162,9 +164,9 @@ def _positive_float(config: Mapping[str, str], key: str, default: float | None) 
     try:
         value = float(raw)
     except ValueError:
-        raise InvalidParameters(f"plugin option {key!r}", f"{raw!r} is not a number") from None
+        raise InvalidPluginOption(key, f"{raw!r} is not a number") from None
     if value <= 0:
-        raise InvalidParameters(f"plugin option {key!r}", f"{raw!r} must be positive")
+        raise InvalidPluginOption(key, f"{raw!r} must be positive")
     return value
 
 

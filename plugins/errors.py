@@ -7,6 +7,7 @@
     ├── ResourceNotFound          show_resource of an id that does not exist
     ├── ResourceGraphLoop         a dependency cycle while building the graph (names it)
     ├── InvalidParameters         parameters that fail a plugin's schema (names type and field)
+    ├── InvalidPluginOption       a plugin option in the provider file that is not valid
     └── CheckpointError           a checkpoint that cannot be read or is in the wrong state
         ├── CheckpointNotFound
         └── InvalidCheckpointState
@@ -72,6 +73,14 @@ class InvalidParameters(PluginError, ValueError):
         self.where = where
         self.reason = reason
         super().__init__(f"invalid parameters for {where}: {reason}")
+
+
+class InvalidPluginOption(PluginError, ValueError):
+    """A plugin option (from its provider-file section) with a value it cannot take."""
+
+    def __init__(self, option: str, reason: str) -> None:
+        self.option = option
+        super().__init__(f"option {option!r}: {reason}")
 
 
 class CheckpointError(PluginError):

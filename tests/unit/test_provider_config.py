@@ -159,8 +159,8 @@ BAD_FILES = [
         "bad plugin option",
         GOOD + "\n[noop]\npoll_interval = 1\ntimeout = abc\n",
         7,
-        "invalid options for protection plugin 'noop' in [noop]: invalid parameters for plugin "
-        "option 'timeout': 'abc' is not a number",
+        "invalid options for protection plugin 'noop' in [noop]: option 'timeout': "
+        "'abc' is not a number",
     ),
     (
         "one type claimed twice",

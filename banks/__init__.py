@@ -1,0 +1,16 @@
+"""Banks: where checkpoints are kept. The interface, sections, and the implementations."""
+
+from banks.base import Bank, Lease, ObjectInfo
+from banks.errors import BankError, BankFull, BankUnavailable, ObjectNotFound
+from banks.section import BankSection
+
+__all__ = [
+    "Bank",
+    "BankError",
+    "BankFull",
+    "BankSection",
+    "BankUnavailable",
+    "Lease",
+    "ObjectInfo",
+    "ObjectNotFound",
+]
