@@ -148,4 +148,5 @@ def decode_event(raw: bytes) -> AnyEvent:
     Raises:
         msgspec.DecodeError: if the bytes are not an event.
     """
-    return _decoder.decode(raw)
+    event: AnyEvent = _decoder.decode(raw)
+    return event

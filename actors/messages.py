@@ -87,7 +87,7 @@ def decode_message(raw: bytes) -> Message:
         MessageDecodeError: carrying the raw bytes, if they are not a message we know.
     """
     try:
-        message = _decoder.decode(raw)
+        message: Message = _decoder.decode(raw)
     except msgspec.DecodeError as error:
         raise MessageDecodeError(str(error), raw) from error
     if message.v != MESSAGE_VERSION:
@@ -102,6 +102,7 @@ def decode_messages(raw: bytes) -> list[Message]:
         MessageDecodeError: carrying the raw bytes.
     """
     try:
-        return _batch_decoder.decode(raw)
+        messages: list[Message] = _batch_decoder.decode(raw)
+        return messages
     except msgspec.DecodeError as error:
         raise MessageDecodeError(str(error), raw) from error

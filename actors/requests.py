@@ -89,7 +89,7 @@ def decode_request(raw: bytes) -> AnyRequest:
             a wrong version or a missing field.
     """
     try:
-        request = _decoder.decode(raw)
+        request: AnyRequest = _decoder.decode(raw)
     except msgspec.ValidationError as error:
         raise RequestInvalid(f"request does not match its schema: {error}") from error
     except msgspec.DecodeError as error:

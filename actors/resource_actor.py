@@ -16,7 +16,7 @@ an activity's completion is being sent always sees a consistent state.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -38,7 +38,7 @@ from actors.messages import (
     Stopped,
 )
 from actors.outbox import Outbox
-from plugins.base import Phase
+from plugins.base import Activity, Phase
 from plugins.context import ActivityContext
 
 if TYPE_CHECKING:
@@ -49,15 +49,27 @@ log = structlog.get_logger(__name__)
 
 _NEXT_PHASE: dict[Phase, Phase | None] = {"pre": "parallel", "parallel": "post", "post": None}
 _PHASE_STATE: dict[Phase, ActorState] = {
-    "pre": ActorState.PRE, "parallel": ActorState.PARALLEL, "post": ActorState.POST,
+    "pre": ActorState.PRE,
+    "parallel": ActorState.PARALLEL,
+    "post": ActorState.POST,
 }
 
 
 class ResourceActor:
     """Drives one resource through pre, parallel and post."""
 
-    __slots__ = ("_children_done", "_context", "_parents_done", "_stop_reason", "_task",
-                 "host", "node", "parallel_finished", "run", "state")
+    __slots__ = (
+        "_children_done",
+        "_context",
+        "_parents_done",
+        "_stop_reason",
+        "_task",
+        "host",
+        "node",
+        "parallel_finished",
+        "run",
+        "state",
+    )
 
     def __init__(self, host: ActorHost, run: OperationRun, node: int) -> None:
         self.host = host
@@ -104,12 +116,16 @@ class ResourceActor:
         check_transition(self.state, target, self.run.graph.nodes[self.node].key)
         self.state = target
 
-    def _event_fields(self, activity: str) -> dict[str, object]:
+    def _event_fields(self, activity: str) -> dict[str, Any]:
         resource = self.run.graph.nodes[self.node]
         return {
-            "operation_id": self.run.operation_id, "node": self.node,
-            "resource_type": resource.type, "resource_id": resource.id,
-            "resource_name": resource.name, "activity": activity, "state": self.state.value,
+            "operation_id": self.run.operation_id,
+            "node": self.node,
+            "resource_type": resource.type,
+            "resource_id": resource.id,
+            "resource_name": resource.name,
+            "activity": activity,
+            "state": self.state.value,
             "worker": self.host.worker_id,
         }
 
@@ -120,61 +136,66 @@ class ResourceActor:
         """Enter ``phase``; run its activity, or finish it at once when it is a no-op."""
         self._enter(_PHASE_STATE[phase])
         name = self._activity_name(phase)
-        outbox.event(ActivityStarted(**self._event_fields(name)))  # type: ignore[arg-type]
+        outbox.event(ActivityStarted(**self._event_fields(name)))
         activity = self.run.plugins[self.node].activity(self.run.operation_type, phase)
         if activity is None:
             self.run.journal.append(self.node, name, "done")
             self._finish_phase(phase, outbox)
             return
-        self._task = asyncio.create_task(self._run_activity(phase, activity),
-                                         name=f"{self.run.operation_id}:{self.node}:{phase}")
+        self._task = asyncio.create_task(
+            self._run_activity(phase, activity), name=f"{self.run.operation_id}:{self.node}:{phase}"
+        )
 
     def _finish_phase(self, phase: Phase, outbox: Outbox) -> None:
         graph = self.run.graph
         if phase == "pre":
             for child in graph.children[self.node]:
-                outbox.send(ParentPreDone(operation_id=self.run.operation_id, to=child,
-                                          sender=self.node))
-            outbox.event(ActivityFinished(**self._event_fields(  # type: ignore[arg-type]
-                self._activity_name(phase))))
+                outbox.send(
+                    ParentPreDone(operation_id=self.run.operation_id, to=child, sender=self.node)
+                )
+            outbox.event(ActivityFinished(**self._event_fields(self._activity_name(phase))))
             self._start_phase("parallel", outbox)
         elif phase == "parallel":
             self.parallel_finished = True
             if self._all_children_done():
-                outbox.event(ActivityFinished(**self._event_fields(  # type: ignore[arg-type]
-                    self._activity_name(phase))))
+                outbox.event(ActivityFinished(**self._event_fields(self._activity_name(phase))))
                 self._start_phase("post", outbox)
             else:
                 self._enter(ActorState.WAITING_CHILDREN)
-                outbox.event(ActivityFinished(**self._event_fields(  # type: ignore[arg-type]
-                    self._activity_name(phase))))
+                outbox.event(ActivityFinished(**self._event_fields(self._activity_name(phase))))
         else:
             self._enter(ActorState.DONE)
-            outbox.event(ActivityFinished(**self._event_fields(  # type: ignore[arg-type]
-                self._activity_name(phase))))
+            outbox.event(ActivityFinished(**self._event_fields(self._activity_name(phase))))
             parents = graph.parents[self.node] or [OPERATION_NODE]
             for parent in parents:
-                outbox.send(ChildPostDone(operation_id=self.run.operation_id, to=parent,
-                                          sender=self.node))
+                outbox.send(
+                    ChildPostDone(operation_id=self.run.operation_id, to=parent, sender=self.node)
+                )
 
     # -- activities -------------------------------------------------------------------
 
-    async def _run_activity(self, phase: Phase, activity: object) -> None:
+    async def _run_activity(self, phase: Phase, activity: Activity) -> None:
         run = self.run
         resource = run.graph.nodes[self.node]
         plugin = run.plugins[self.node]
         name = self._activity_name(phase)
         progress = self.host.progress_reporter(self._event_fields(name))
-        context = ActivityContext(operation_id=run.operation_id, operation_type=run.operation_type,
-                                  activity=name, request=run.request, progress=progress)
+        context = ActivityContext(
+            operation_id=run.operation_id,
+            operation_type=run.operation_type,
+            activity=name,
+            request=run.request,
+            progress=progress,
+        )
         self._context = context
         outbox = Outbox()
         try:
             async with self.host.activity_slots:
                 await self.host.runner.run(
-                    activity,  # type: ignore[arg-type]
+                    activity,
                     (run.checkpoint, context, resource, run.parameters[self.node]),
-                    timeout=plugin.timeout, poll_interval=plugin.poll_interval,
+                    timeout=plugin.timeout,
+                    poll_interval=plugin.poll_interval,
                     label=f"{name} of {resource.key}",
                 )
             progress.finish()
@@ -184,8 +205,7 @@ class ResourceActor:
                 raise  # the host is shutting down, not a stop of this operation
             self._enter(ActorState.CANCELLED)
             run.journal.append(self.node, name, "cancelled", self._stop_reason)
-            outbox.event(ResourceStopped(**self._event_fields(name),  # type: ignore[arg-type]
-                                         reason=self._stop_reason))
+            outbox.event(ResourceStopped(**self._event_fields(name), reason=self._stop_reason))
             self._reply_stopped(outbox)
         except Exception as error:
             self._fail(phase, error, outbox)
@@ -193,8 +213,7 @@ class ResourceActor:
             if self._stop_reason is not None:
                 # finished just as the stop arrived: it is recorded done, but we go no further
                 self._enter(ActorState.CANCELLED)
-                outbox.event(ResourceStopped(**self._event_fields(name),  # type: ignore[arg-type]
-                                             reason=self._stop_reason))
+                outbox.event(ResourceStopped(**self._event_fields(name), reason=self._stop_reason))
                 self._reply_stopped(outbox)
             else:
                 self._finish_phase(phase, outbox)
@@ -205,15 +224,26 @@ class ResourceActor:
     def _fail(self, phase: Phase, error: Exception, outbox: Outbox) -> None:
         failure = FailureInfo.from_exception(error)
         resource = self.run.graph.nodes[self.node]
-        log.error("activity_failed", operation_id=self.run.operation_id, resource=resource.key,
-                  activity=self._activity_name(phase), error=failure.summary(),
-                  traceback=failure.traceback)
+        log.error(
+            "activity_failed",
+            operation_id=self.run.operation_id,
+            resource=resource.key,
+            activity=self._activity_name(phase),
+            error=failure.summary(),
+            traceback=failure.traceback,
+        )
         self._enter(ActorState.FAILED)
         name = self._activity_name(phase)
-        outbox.event(ActivityFailed(**self._event_fields(name),  # type: ignore[arg-type]
-                                    failure=failure))
-        outbox.send(Failed(operation_id=self.run.operation_id, to=OPERATION_NODE,
-                           sender=self.node, activity=name, failure=failure))
+        outbox.event(ActivityFailed(**self._event_fields(name), failure=failure))
+        outbox.send(
+            Failed(
+                operation_id=self.run.operation_id,
+                to=OPERATION_NODE,
+                sender=self.node,
+                activity=name,
+                failure=failure,
+            )
+        )
         self.run.journal.append(self.node, name, "failed", failure.summary())
         if self._stop_reason is not None:
             self._reply_stopped(outbox)
@@ -233,10 +263,17 @@ class ResourceActor:
         else:
             self._enter(ActorState.SKIPPED)
             self.run.journal.append(self.node, self._activity_name("post"), "skipped", reason)
-            outbox.event(ResourceStopped(  # type: ignore[arg-type]
-                **self._event_fields(self._activity_name("post")), reason=reason))
+            outbox.event(
+                ResourceStopped(**self._event_fields(self._activity_name("post")), reason=reason)
+            )
             self._reply_stopped(outbox)
 
     def _reply_stopped(self, outbox: Outbox) -> None:
-        outbox.send(Stopped(operation_id=self.run.operation_id, to=OPERATION_NODE,
-                            sender=self.node, state=self.state.value))
+        outbox.send(
+            Stopped(
+                operation_id=self.run.operation_id,
+                to=OPERATION_NODE,
+                sender=self.node,
+                state=self.state.value,
+            )
+        )

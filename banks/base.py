@@ -13,8 +13,11 @@ Semantics every implementation keeps:
 - ``list`` returns keys in ascending byte order, strictly after ``marker``, at most
   ``limit`` of them.
 - ``delete`` of a missing key is not an error (deletes are retried).
-- A lease is an object with an owner and an expiry: ``acquire_lease`` succeeds when no
-  lease exists, it has expired, or the same owner holds it.
+- A lease has an owner and an expiry: ``acquire_lease`` succeeds when no lease exists,
+  it has expired, or the same owner holds it. Lease keys are a namespace of their own:
+  a lease never appears in ``list`` and never collides with an object of the same key.
+- Times are Unix wall-clock seconds; hosts sharing a bank are expected to run NTP, and
+  lease ttls should be large against their clock skew (tens of seconds, not one).
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ def validate_prefix(prefix: str) -> str:
     """
     if prefix == "/":
         return prefix
-    validate_key(prefix.rstrip("/") if prefix.endswith("/") else prefix)
+    validate_key(prefix[:-1] if prefix.endswith("/") else prefix)
     return prefix
 
 

@@ -92,8 +92,9 @@ class BankSection:
         """
         self._check_writable()
         removed = 0
-        while keys := await self.bank.list(self.prefix, limit=1000):
-            for key in keys:
-                await self.bank.delete(key)
-            removed += len(keys)
+        # one pass with a marker: a store whose listing lags behind deletes (S3, Swift)
+        # must not make this loop over keys it already removed
+        async for key in self.bank.list_all(self.prefix):
+            await self.bank.delete(key)
+            removed += 1
         return removed

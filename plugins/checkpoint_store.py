@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import time
 from collections.abc import Iterable
 
@@ -171,12 +172,12 @@ class CheckpointStore:
         return found
 
     async def write_resource_states(self, checkpoint_id: str,
-                                    states: list[ResourceStatus]) -> None:
+                                    states: builtins.list[ResourceStatus]) -> None:
         """Store the per-resource outcome of the protect run."""
         await self.bank.put(checkpoint_prefix(checkpoint_id) + "resources",
                             msgspec.json.encode(states))
 
-    async def read_resource_states(self, checkpoint_id: str) -> list[ResourceStatus]:
+    async def read_resource_states(self, checkpoint_id: str) -> builtins.list[ResourceStatus]:
         """The per-resource outcome written when the checkpoint was sealed (empty before)."""
         try:
             data = await self.bank.get(checkpoint_prefix(checkpoint_id) + "resources")

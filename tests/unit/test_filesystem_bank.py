@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import platformdirs
 import pytest
 
 from banks import filesystem_bank
@@ -235,7 +236,7 @@ async def test_listing_a_prefix_reads_only_directories_under_it(
         scanned.append(str(Path(path).relative_to(bank.root / "objects")))
         return real_scandir(path)
 
-    monkeypatch.setattr(filesystem_bank.os, "scandir", recording_scandir)
+    monkeypatch.setattr(os, "scandir", recording_scandir)
 
     assert await bank.list("/b/sub1") == ["/b/sub1/key"]
     assert scanned == ["b", "b/sub1"]
@@ -465,7 +466,7 @@ async def test_open_falls_back_to_the_environment_then_the_user_data_dir(
 
     monkeypatch.delenv("STRONGBOX_BANK_PATH")
     monkeypatch.setattr(
-        filesystem_bank.platformdirs, "user_data_dir", lambda app: str(tmp_path / "data" / app)
+        platformdirs, "user_data_dir", lambda app: str(tmp_path / "data" / app)
     )
     bank = await FilesystemBank.open({})
     assert bank.root == tmp_path / "data" / "strongbox" / "bank"
