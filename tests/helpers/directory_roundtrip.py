@@ -35,13 +35,19 @@ async def round_trip(source: Path, bank_dir: Path, target: Path) -> dict[str, fl
     plugin = DirectoryProtection()  # the shipped defaults: 1 MiB chunks, 4 files at once
     item = directory_resource(source)
     started = time.perf_counter()
-    await plugin.activity_protect_parallel(checkpoint_for(bank, item, writable=True),
-                                           activity_context("protect"), item,
-                                           DirectoryParameters())
+    await plugin.activity_protect_parallel(
+        checkpoint_for(bank, item, writable=True),
+        activity_context("protect"),
+        item,
+        DirectoryParameters(),
+    )
     protected = time.perf_counter()
-    await plugin.activity_restore_parallel(checkpoint_for(bank, item, writable=False),
-                                           activity_context("restore"), item,
-                                           DirectoryRestoreParameters(target=str(target)))
+    await plugin.activity_restore_parallel(
+        checkpoint_for(bank, item, writable=False),
+        activity_context("restore"),
+        item,
+        DirectoryRestoreParameters(target=str(target)),
+    )
     restored = time.perf_counter()
     await bank.close()
     return {

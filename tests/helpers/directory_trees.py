@@ -6,13 +6,20 @@ import hashlib
 import os
 import stat
 from pathlib import Path
+from typing import Literal
 
 import msgspec
 
 from banks.base import Bank
+from banks.section import BankSection
 from plugins.checkpoint import Checkpoint, CheckpointIndex, CheckpointStatus
 from plugins.context import ActivityContext, RequestContext
 from plugins.graph import ResourceGraph
+from plugins.local.directory_protection import (
+    DirectoryParameters,
+    DirectoryProtection,
+    DirectoryRestoreParameters,
+)
 from plugins.resource import Resource
 
 BASE_MTIME_NS = 1_600_000_000_123_456_789
@@ -58,8 +65,9 @@ def snapshot(root: Path) -> dict[str, Entry]:
                 found[relative] = Entry("dir", mode, mtime)
                 pending.append(relative)
             elif stat.S_ISREG(status.st_mode):
-                found[relative] = Entry("file", mode, mtime, digest=file_digest(child.path),
-                                        size=status.st_size)
+                found[relative] = Entry(
+                    "file", mode, mtime, digest=file_digest(child.path), size=status.st_size
+                )
             else:
                 found[relative] = Entry("other", mode, mtime)
     return found
@@ -84,12 +92,19 @@ def directory_resource(root: Path) -> Resource:
     return Resource(type="Strongbox::Directory", id=str(root), name=root.name)
 
 
-def checkpoint_for(bank: Bank, resource: Resource, *, writable: bool,
-                   operation_id: str = "op") -> Checkpoint:
+def checkpoint_for(
+    bank: Bank, resource: Resource, *, writable: bool, operation_id: str = "op"
+) -> Checkpoint:
     """A checkpoint holding just ``resource``, as the engine would hand it to an activity."""
-    index = CheckpointIndex(id="cp-1", provider_id="test-provider",
-                            status=CheckpointStatus.PROTECTING, created_at=0.0, updated_at=0.0,
-                            protect_operation_id="op", owner="test")
+    index = CheckpointIndex(
+        id="cp-1",
+        provider_id="test-provider",
+        status=CheckpointStatus.PROTECTING,
+        created_at=0.0,
+        updated_at=0.0,
+        protect_operation_id="op",
+        owner="test",
+    )
     graph = ResourceGraph([resource], [[]])
     return Checkpoint(bank, index, graph, operation_id=operation_id, writable=writable)
 
@@ -106,6 +121,78 @@ class ProgressLog:
 
 def activity_context(operation: str, progress: ProgressLog | None = None) -> ActivityContext:
     """An activity context for ``operation``'s parallel phase."""
-    return ActivityContext(operation_id="op", operation_type=operation,
-                           activity=f"{operation}_parallel", request=RequestContext(),
-                           progress=progress)
+    return ActivityContext(
+        operation_id="op",
+        operation_type=operation,
+        activity=f"{operation}_parallel",
+        request=RequestContext(),
+        progress=progress,
+    )
+
+
+# Small chunks, so that even the test tree's files take several chunks each.
+PLUGIN = DirectoryProtection({"chunk_size": "65536", "concurrency": "3"})
+UNDECODABLE = os.fsdecode(b"caf\xe9.txt")
+
+
+def build_awkward_tree(root: Path) -> None:
+    """Files of several sizes and modes, empty and read-only directories, three symlinks."""
+    (root / "nested" / "deeper" / "empty_leaf").mkdir(parents=True)
+    (root / "empty_dir").mkdir()
+    (root / "cache").mkdir()
+    (root / "locked").mkdir()
+    (root / "empty.txt").write_bytes(b"")
+    (root / "small.txt").write_bytes(b"hello, world\n")
+    (root / "medium.bin").write_bytes(os.urandom(100_000))
+    (root / "nested" / "deeper" / "big.bin").write_bytes(os.urandom(3 * 65536 + 17))
+    (root / "nested" / "secret").write_bytes(b"s3cret")
+    (root / "nested" / "script.sh").write_bytes(b"#!/bin/sh\necho hi\n")
+    (root / "nested" / "readonly.txt").write_bytes(b"do not touch")
+    (root / "locked" / "inside.txt").write_bytes(b"behind a read-only door")
+    (root / "cache" / "blob.o").write_bytes(b"object code")
+    (root / "trace.log").write_bytes(b"log line\n")
+    (root / UNDECODABLE).write_bytes(b"latin-1 name")
+    (root / "link_to_file").symlink_to("small.txt")
+    (root / "link_to_dir").symlink_to("nested")
+    (root / "dangling").symlink_to("does/not/exist")
+    (root / "nested" / "secret").chmod(0o600)
+    (root / "nested" / "script.sh").chmod(0o755)
+    (root / "nested" / "readonly.txt").chmod(0o444)
+    (root / "locked").chmod(0o500)
+    set_times(root, all_paths(root))
+
+
+async def protect(
+    bank: Bank, root: Path, progress: ProgressLog | None = None, **parameters: object
+) -> None:
+    """Run the protect activity of :data:`PLUGIN` on the tree at ``root``."""
+    resource = directory_resource(root)
+    checkpoint = checkpoint_for(bank, resource, writable=True)
+    await PLUGIN.activity_protect_parallel(
+        checkpoint,
+        activity_context("protect", progress),
+        resource,
+        DirectoryParameters(**parameters),
+    )
+
+
+async def restore(
+    bank: Bank,
+    root: Path,
+    target: Path,
+    progress: ProgressLog | None = None,
+    existing: Literal["fail", "overwrite", "skip"] = "fail",
+) -> None:
+    """Run the restore activity of :data:`PLUGIN` from ``root``'s section into ``target``."""
+    resource = directory_resource(root)
+    checkpoint = checkpoint_for(bank, resource, writable=False, operation_id="restore-op")
+    parameters = DirectoryRestoreParameters(target=str(target), existing=existing)
+    await PLUGIN.activity_restore_parallel(
+        checkpoint, activity_context("restore", progress), resource, parameters
+    )
+
+
+def section_of(bank: Bank, root: Path, *, writable: bool = True) -> BankSection:
+    """The plugin's bank section for the tree at ``root``."""
+    resource = directory_resource(root)
+    return checkpoint_for(bank, resource, writable=writable).bank_section(resource)

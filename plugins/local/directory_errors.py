@@ -1,0 +1,50 @@
+"""Errors of the directory plugins.
+
+    PluginError                      (plugins.errors)
+    └── DirectoryPluginError
+        ├── DirectoryProtectError    a file or directory that cannot be read during protect
+        ├── DirectoryRestoreError    a restore that cannot proceed (existing file, bad target)
+        │   └── UnsafeManifestEntry  an entry that could write outside the target; refused
+        └── ManifestError            a manifest that is missing, malformed or of unknown version
+
+Every message names the path at fault and the resource (or target) it concerns.
+"""
+
+from __future__ import annotations
+
+from plugins.errors import PluginError
+
+
+class DirectoryPluginError(PluginError):
+    """Base of the directory plugins' errors."""
+
+
+class DirectoryProtectError(DirectoryPluginError):
+    """A path of the tree could not be protected."""
+
+    def __init__(self, resource_key: str, path: str, reason: str) -> None:
+        self.resource_key = resource_key
+        self.path = path
+        super().__init__(f"cannot protect {path!r} of {resource_key}: {reason}")
+
+
+class DirectoryRestoreError(DirectoryPluginError):
+    """A path of the tree could not be restored."""
+
+    def __init__(self, resource_key: str, path: str, target: str, reason: str) -> None:
+        self.resource_key = resource_key
+        self.path = path
+        self.target = target
+        super().__init__(f"cannot restore {path!r} of {resource_key} into {target!r}: {reason}")
+
+
+class UnsafeManifestEntry(DirectoryRestoreError):
+    """A manifest entry that is absolute, climbs with ``..`` or passes through a non-directory."""
+
+
+class ManifestError(DirectoryPluginError):
+    """The manifest of a checkpoint cannot be used."""
+
+    def __init__(self, resource_key: str, reason: str) -> None:
+        self.resource_key = resource_key
+        super().__init__(f"directory manifest of {resource_key}: {reason}")

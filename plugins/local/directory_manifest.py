@@ -1,0 +1,166 @@
+"""The manifest of a protected directory tree, and the checks a restore makes on it.
+
+Stored at ``manifest`` in the resource's bank section, JSON, versioned by ``v``, written
+after every data object, so its presence means the checkpoint's data is complete::
+
+    {"v": 1, "root": "/srv/data", "root_mode": 493, "root_mtime_ns": 1700000000000000000,
+     "entries": [
+       {"path": "docs", "kind": "dir", "mode": 493, "mtime_ns": ...},
+       {"path": "docs/a.txt", "kind": "file", "mode": 420, "mtime_ns": ..., "size": 12,
+        "data": "data/00000001"},
+       {"path": "docs/latest", "kind": "symlink", "mode": 511, "mtime_ns": ...,
+        "target": "a.txt"}],
+     "skipped": [{"path": "tmp/gone", "reason": "vanished before it was read"}]}
+
+Paths are relative, POSIX, parents before children. Fields at their default are
+omitted. A name that is not valid UTF-8 is stored readable in ``path`` (backslash
+escapes) and exactly in ``raw_path`` (base64 bytes); likewise ``target``/``raw_target``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Literal
+
+import msgspec
+
+from plugins.local.directory_errors import ManifestError, UnsafeManifestEntry
+
+MANIFEST_VERSION = 1
+MANIFEST_KEY = "manifest"
+SAVED_INFO_KEY = "saved_info"
+DATA_PREFIX = "data/"
+
+EntryKind = Literal["file", "dir", "symlink"]
+_DATA_KEY = re.compile(r"data/[0-9]{1,12}")
+
+
+class ManifestEntry(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One file, directory or symlink of the tree."""
+
+    path: str
+    kind: EntryKind
+    mode: int = 0
+    mtime_ns: int = 0
+    size: int = 0
+    target: str | None = None
+    data: str | None = None
+    raw_path: bytes | None = None
+    raw_target: bytes | None = None
+
+    def fs_path(self) -> str:
+        """The relative path as the OS spells it (undecodable bytes as surrogates)."""
+        return os.fsdecode(self.raw_path) if self.raw_path is not None else self.path
+
+    def fs_target(self) -> str:
+        """The symlink's target as the OS spells it ('' for other kinds)."""
+        if self.raw_target is not None:
+            return os.fsdecode(self.raw_target)
+        return self.target or ""
+
+
+class SkippedEntry(msgspec.Struct, frozen=True):
+    """A path seen by the walk but not protected, and why."""
+
+    path: str
+    reason: str
+
+
+class Manifest(msgspec.Struct, frozen=True, kw_only=True):
+    """The whole tree: the root's own metadata and every entry below it."""
+
+    v: int = MANIFEST_VERSION
+    root: str
+    root_mode: int
+    root_mtime_ns: int
+    entries: list[ManifestEntry]
+    skipped: list[SkippedEntry] = []
+
+
+class _VersionOnly(msgspec.Struct):
+    v: int
+
+
+_encoder = msgspec.json.Encoder()
+_version_decoder = msgspec.json.Decoder(_VersionOnly)
+_manifest_decoder = msgspec.json.Decoder(Manifest)
+
+
+def storable_name(name: str) -> tuple[str, bytes | None]:
+    """Split an OS name into (readable text, exact bytes or None when the text is exact)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raw = os.fsencode(name)
+        return raw.decode("utf-8", "backslashreplace"), raw
+    return name, None
+
+
+def encode_manifest(manifest: Manifest) -> bytes:
+    """Serialize ``manifest`` to its stored JSON form."""
+    return _encoder.encode(manifest)
+
+
+def decode_manifest(data: bytes, resource_key: str) -> Manifest:
+    """Read a stored manifest.
+
+    Raises:
+        ManifestError: if it is malformed or of a version this code does not read.
+    """
+    try:
+        version = _version_decoder.decode(data).v
+    except msgspec.DecodeError as error:
+        raise ManifestError(resource_key, f"malformed: {error}") from error
+    if version != MANIFEST_VERSION:
+        raise ManifestError(resource_key, f"format v{version} is not supported")
+    try:
+        return _manifest_decoder.decode(data)
+    except msgspec.DecodeError as error:
+        raise ManifestError(resource_key, f"malformed: {error}") from error
+
+
+def check_entries(manifest: Manifest, resource_key: str, target: str) -> None:
+    """Refuse a manifest that could write outside ``target``, before anything is written.
+
+    Every path must be relative, non-empty, free of ``.``, ``..`` and empty segments and
+    of NUL, appear once, and have as parent either the root or a ``dir`` entry of the
+    manifest: so no entry can be written through a symlink the manifest itself creates.
+
+    Raises:
+        UnsafeManifestEntry: naming the first entry at fault and the target.
+        ManifestError: if a file has no valid data key or a symlink no target.
+    """
+    directories = {entry.fs_path() for entry in manifest.entries if entry.kind == "dir"}
+    seen: set[str] = set()
+    for entry in manifest.entries:
+        path = entry.fs_path()
+        reason = _unsafe_reason(path, seen, directories)
+        if reason is not None:
+            raise UnsafeManifestEntry(resource_key, entry.path, target, reason)
+        seen.add(path)
+        if entry.kind == "file" and (entry.data is None or not _DATA_KEY.fullmatch(entry.data)):
+            raise ManifestError(resource_key, f"file {entry.path!r} has no valid data key")
+        if entry.kind == "symlink" and not entry.fs_target():
+            raise ManifestError(resource_key, f"symlink {entry.path!r} has no target")
+        if not 0 <= entry.mode <= 0o7777 or entry.size < 0:
+            raise ManifestError(resource_key, f"entry {entry.path!r} has an invalid mode or size")
+
+
+def _unsafe_reason(path: str, seen: set[str], directories: set[str]) -> str | None:
+    parent = path.rpartition("/")[0]
+    checks = (
+        (not path, "empty path"),
+        ("\x00" in path, "path holds a NUL byte"),
+        (path.startswith("/"), "absolute path"),
+        (
+            any(part in ("", ".", "..") for part in path.split("/")),
+            "path has a '..', '.' or empty segment",
+        ),
+        (path in seen, "path appears twice"),
+        (
+            bool(parent) and parent not in directories,
+            f"its parent {parent!r} is not a directory of the manifest",
+        ),
+    )
+    return next((reason for failed, reason in checks if failed), None)

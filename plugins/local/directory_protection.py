@@ -1,0 +1,245 @@
+"""The protection plugin of local directory trees (``Strongbox::Directory``).
+
+Bank section layout, per resource::
+
+    data/<n>      one object per regular file, its bytes as read (n: 8 digits)
+    saved_info    DirectorySavedInfo, JSON
+    manifest      the tree (see ``directory_manifest``), JSON, written last
+
+Plugin options (the ``[directory]`` provider section): ``chunk_size`` in bytes (default
+1 MiB, 4 KiB to 64 MiB) and ``concurrency``, files moved at once (default 4, 1 to 64).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Literal
+
+import msgspec
+import structlog
+
+from banks.errors import ObjectNotFound
+from plugins.base import ProtectionPlugin
+from plugins.checkpoint import Checkpoint
+from plugins.context import ActivityContext
+from plugins.errors import InvalidParameters
+from plugins.local.directory_errors import (
+    DirectoryPluginError,
+    DirectoryProtectError,
+    DirectoryRestoreError,
+    ManifestError,
+    UnsafeManifestEntry,
+)
+from plugins.local.directory_manifest import (
+    MANIFEST_KEY,
+    SAVED_INFO_KEY,
+    Manifest,
+    decode_manifest,
+    encode_manifest,
+)
+from plugins.local.directory_protectable import DIRECTORY_TYPE
+from plugins.local.directory_restore import TreeRestorer
+from plugins.local.directory_upload import TreeUploader
+from plugins.local.directory_walk import TreeWalker, walk_tree
+from plugins.resource import Resource
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_CHUNK_SIZE = 1 << 20
+CHUNK_SIZE_BOUNDS = (4 << 10, 64 << 20)
+DEFAULT_CONCURRENCY = 4
+CONCURRENCY_BOUNDS = (1, 64)
+
+
+class DirectoryParameters(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Protect parameters: ``exclude`` lists glob patterns relative to the root.
+
+    A pattern without ``/`` matches a name at any depth (``*.tmp``, ``.cache``); one
+    with ``/`` matches the relative path (``logs/*.gz``); a leading ``/`` anchors a name
+    to the root. An excluded directory is skipped whole.
+    """
+
+    exclude: list[str] = []
+
+
+class DirectoryRestoreParameters(
+    msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True
+):
+    """Restore parameters: where to, and what to do with a file already there."""
+
+    target: str | None = None
+    existing: Literal["fail", "overwrite", "skip"] = "fail"
+
+    def __post_init__(self) -> None:
+        if self.target is not None and not os.path.isabs(self.target):
+            raise ValueError(f"target {self.target!r} must be an absolute path")
+
+
+class DirectorySavedInfo(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """What a protect stored: the root and counts of what it found."""
+
+    root: str
+    files: int
+    directories: int
+    symlinks: int
+    total_bytes: int
+    skipped: int = 0
+
+
+def _bounded_int(config: Mapping[str, str], key: str, default: int, bounds: tuple[int, int]) -> int:
+    raw = config.get(key)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidParameters(f"plugin option {key!r}", f"{raw!r} is not an integer") from None
+    low, high = bounds
+    if not low <= value <= high:
+        raise InvalidParameters(f"plugin option {key!r}", f"{value} is not in [{low}, {high}]")
+    return value
+
+
+class DirectoryProtection(ProtectionPlugin):
+    """Streams a directory tree into the bank file by file, and restores it safely.
+
+    Raises (from the activities):
+        DirectoryProtectError: a file or directory of the tree cannot be read.
+        DirectoryRestoreError: a restore clash, a missing bank object, an unwritable target.
+        UnsafeManifestEntry: a manifest entry that could write outside the target.
+        ManifestError: no manifest (the protect never completed) or an unreadable one.
+    """
+
+    supported_resource_types = frozenset({DIRECTORY_TYPE})
+    Parameters = DirectoryParameters
+    RestoreParameters = DirectoryRestoreParameters
+    SavedInfo = DirectorySavedInfo
+
+    def __init__(self, config: Mapping[str, str] | None = None) -> None:
+        super().__init__(config)
+        self.chunk_size = _bounded_int(
+            self.config, "chunk_size", DEFAULT_CHUNK_SIZE, CHUNK_SIZE_BOUNDS
+        )
+        self.concurrency = _bounded_int(
+            self.config, "concurrency", DEFAULT_CONCURRENCY, CONCURRENCY_BOUNDS
+        )
+
+    async def activity_protect_parallel(
+        self,
+        checkpoint: Checkpoint,
+        context: ActivityContext,
+        resource: Resource,
+        parameters: DirectoryParameters,
+    ) -> None:
+        """Walk the tree, stream its files, then write the saved info and the manifest.
+
+        Raises:
+            DirectoryProtectError: naming the path that cannot be read.
+        """
+        section = checkpoint.bank_section(resource)
+        # A retried protect starts clean, so no stale manifest can outlive new data.
+        await section.delete_all()
+        walker = TreeWalker(resource.id, resource.key, parameters.exclude)
+        root_status, walked = await walk_tree(walker)
+        uploader = TreeUploader(
+            section=section,
+            context=context,
+            resource_key=resource.key,
+            root=resource.id,
+            chunk_size=self.chunk_size,
+            concurrency=self.concurrency,
+        )
+        entries = await uploader.upload(walked)
+        skipped = walker.skipped + uploader.skipped
+        manifest = Manifest(
+            root=resource.id,
+            root_mode=root_status.st_mode & 0o7777,
+            root_mtime_ns=root_status.st_mtime_ns,
+            entries=entries,
+            skipped=skipped,
+        )
+        kinds = [entry.kind for entry in entries]
+        info = DirectorySavedInfo(
+            root=resource.id,
+            files=kinds.count("file"),
+            directories=kinds.count("dir"),
+            symlinks=kinds.count("symlink"),
+            total_bytes=uploader.done,
+            skipped=len(skipped),
+        )
+        await section.put(SAVED_INFO_KEY, msgspec.json.encode(info))
+        await section.put(MANIFEST_KEY, encode_manifest(manifest))
+        log.info(
+            "directory_protected",
+            operation_id=context.operation_id,
+            resource=resource.key,
+            files=info.files,
+            directories=info.directories,
+            symlinks=info.symlinks,
+            bytes=info.total_bytes,
+            skipped=info.skipped,
+        )
+
+    async def activity_restore_parallel(
+        self,
+        checkpoint: Checkpoint,
+        context: ActivityContext,
+        resource: Resource,
+        parameters: DirectoryRestoreParameters,
+    ) -> None:
+        """Restore the tree into ``parameters.target`` or the original root.
+
+        Raises:
+            ManifestError: if the checkpoint holds no readable manifest for the resource.
+            UnsafeManifestEntry: if an entry could write outside the target.
+            DirectoryRestoreError: naming the path that cannot be restored.
+        """
+        section = checkpoint.bank_section(resource)
+        try:
+            data = await section.get(MANIFEST_KEY)
+        except ObjectNotFound as error:
+            raise ManifestError(resource.key, "missing: the protect did not complete") from error
+        manifest = decode_manifest(data, resource.key)
+        target = parameters.target or manifest.root
+        restorer = TreeRestorer(
+            section=section,
+            context=context,
+            resource_key=resource.key,
+            manifest=manifest,
+            target=target,
+            existing=parameters.existing,
+            chunk_size=self.chunk_size,
+            concurrency=self.concurrency,
+        )
+        await restorer.restore()
+        await checkpoint.record_restored(resource, target)
+
+    async def activity_delete_parallel(
+        self,
+        checkpoint: Checkpoint,
+        context: ActivityContext,
+        resource: Resource,
+        parameters: msgspec.Struct,
+    ) -> None:
+        """Remove every object the protect stored for the resource."""
+        removed = await checkpoint.bank_section(resource).delete_all()
+        log.info(
+            "directory_checkpoint_deleted",
+            operation_id=context.operation_id,
+            resource=resource.key,
+            objects=removed,
+        )
+
+
+__all__ = [
+    "DirectoryParameters",
+    "DirectoryPluginError",
+    "DirectoryProtectError",
+    "DirectoryProtection",
+    "DirectoryRestoreError",
+    "DirectoryRestoreParameters",
+    "DirectorySavedInfo",
+    "ManifestError",
+    "UnsafeManifestEntry",
+]
