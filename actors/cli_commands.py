@@ -76,7 +76,7 @@ class Output:
                 longest = max((len(row[position]) for row in cells), default=0)
                 # ids (the first column) are what people copy: never cut them
                 table.add_column(header, no_wrap=position == 0, overflow="fold",
-                                 min_width=longest if position == 0 else min(longest, 25))
+                                 min_width=longest if position == 0 else None)
             for row in cells:
                 table.add_row(*row)
             self.console.print(table, markup=False)

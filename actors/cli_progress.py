@@ -107,8 +107,9 @@ class RichProgressRenderer(EventRenderer):
 
     def handle(self, event: Event) -> None:
         match event:
-            case OperationStarted(resource_count=count):
+            case OperationStarted(resource_count=count, operation_type=kind):
                 self._resources = count
+                self._progress.update(self._overall, description=kind)
             case ActivityStarted():
                 self._show(event, _phase(event.activity))
             case ActivityProgress(bytes_done=done, bytes_total=total):
@@ -148,11 +149,10 @@ class RichProgressRenderer(EventRenderer):
             self._progress.remove_task(self._bars.pop(node))
             bar = None
         description = f"{_label(event)} {phase}"
-        if bar is None:
-            if len(self._bars) >= MAX_RESOURCE_BARS:
-                return None
-            bar = self._bars[node] = self._progress.add_task("", total=None, detail="")
-        self._progress.update(bar, description=description)
+        if bar is not None:
+            self._progress.update(bar, description=description)
+        elif len(self._bars) < MAX_RESOURCE_BARS:
+            bar = self._bars[node] = self._progress.add_task(description, total=None, detail="")
         return bar
 
     def _end(self, node: int) -> None:

@@ -9,6 +9,7 @@ plugins and bank as ``strongbox protect`` and ``strongbox restore``.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import shutil
@@ -123,7 +124,6 @@ async def run_demo(work: Path, *, providers_dir: Path | None = None,
         subscription = engine.subscribe()
         forward = None
         if on_event is not None:
-            import asyncio
 
             async def pump() -> None:
                 async for event in subscription:

@@ -33,6 +33,10 @@ def _listing_name(index: CheckpointIndex) -> str:
     return f"{newest_first:013d}@{encode_segment(index.id)}"
 
 
+def _created_ms(listing_key: str) -> int:
+    return _TIME_HORIZON_MS - int(listing_key.rsplit("/", 1)[1].split("@", 1)[0])
+
+
 def _by_provider(provider_id: str | None) -> str:
     if provider_id is None:
         return "/indices/all/"
@@ -145,18 +149,26 @@ class CheckpointStore:
 
     async def list(self, provider_id: str | None = None, *, marker: str | None = None,
                    limit: int | None = None,
-                   status: CheckpointStatus | None = None) -> list[CheckpointIndex]:
-        """Checkpoints newest first, after the checkpoint id ``marker``, at most ``limit``.
+                   status: CheckpointStatus | None = None,
+                   since: float | None = None,
+                   until: float | None = None) -> list[CheckpointIndex]:
+        """Checkpoints newest first, after the checkpoint id ``marker``, at most ``limit``,
+        created within ``[since, until]`` (Unix times) when given.
 
         Raises:
             CheckpointNotFound: if ``marker`` names no checkpoint.
         """
         prefix = _by_provider(provider_id)
         after = prefix + _listing_name(await self.read_index(marker)) if marker else None
+        if until is not None:  # the listing is newest first: start at ``until``
+            start = prefix + f"{_TIME_HORIZON_MS - int(until * 1000):013d}"
+            after = max(after, start) if after else start
         found: list[CheckpointIndex] = []
         while limit is None or len(found) < limit:
             keys = await self.bank.list(prefix, marker=after, limit=100)
             for key in keys:
+                if since is not None and _created_ms(key) < since * 1000:
+                    return found  # everything after this one is older still
                 checkpoint_id = decode_segment(key.rsplit("@", 1)[1])
                 try:
                     index = await self.read_index(checkpoint_id)

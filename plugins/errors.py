@@ -100,5 +100,5 @@ class InvalidCheckpointState(CheckpointError):
 
     def __init__(self, checkpoint_id: str, status: str, wanted: str) -> None:
         self.checkpoint_id = checkpoint_id
-        self.status = status
-        super().__init__(f"checkpoint {checkpoint_id!r} is {status!r}; {wanted}")
+        self.status = str(status)
+        super().__init__(f"checkpoint {checkpoint_id!r} is '{self.status}'; {wanted}")

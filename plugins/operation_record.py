@@ -12,6 +12,7 @@ from banks.base import Bank
 from banks.errors import ObjectNotFound
 from banks.keys import encode_segment
 
+
 class OperationRecord(msgspec.Struct, kw_only=True):
     """What an operation is and how it ended."""
 
