@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from banks.memory_bank import MemoryBank
@@ -81,8 +83,6 @@ async def test_creating_a_checkpoint_twice_is_refused():
 
 
 async def test_the_journal_group_commits_concurrent_entries_into_few_segments():
-    import asyncio
-
     bank = MemoryBank()
     journal = Journal(bank, "op", "writer-1")
     await asyncio.gather(*(journal.record(n, "protect_pre", "done") for n in range(500)))
