@@ -11,11 +11,17 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TextIO
 
+import msgspec
 import structlog
+from rich import box
+from rich.console import Console
+from rich.table import Table
 
 from actors import cli_commands as commands
+from actors import cli_demo
 from actors.engine import Engine
 from actors.errors import StrongboxError
 from actors.logging_setup import LEVELS, configure_logging, resolve_level
@@ -24,13 +30,58 @@ from plugins.errors import PluginError
 
 log = structlog.get_logger(__name__)
 
-Command = Callable[[Engine, argparse.Namespace, commands.Output], Awaitable[None]]
+Command = Callable[[Engine, argparse.Namespace, "Output"], Awaitable[None]]
 EXPECTED_ERRORS = (StrongboxError, PluginError, BankError)
 INTERRUPTED = 130
 # Failures the user already sees as the one error line (and in the event stream); their
 # logs come back with -v.
-REPORTED_FAILURES = ("activity_failed", "operation_open_failed", "operation_seal_failed",
-                     "command_failed")
+REPORTED_FAILURES = ("activity_failed", "operation_open_failed", "operation_seal_failed")
+
+
+class Output:
+    """Where a command writes: JSON documents, plain lines, tables, or live progress."""
+
+    def __init__(self, *, json: bool, stream: TextIO | None = None) -> None:
+        self.stream = stream if stream is not None else sys.stdout
+        self.json = json
+        self.terminal = self.stream.isatty()
+        self.console = Console(file=self.stream, highlight=False)
+
+    @property
+    def live(self) -> bool:
+        """Progress bars (a terminal, no ``--json``) rather than JSON lines."""
+        return self.terminal and not self.json
+
+    def line(self, text: str = "") -> None:
+        """One line of plain text."""
+        self.stream.write(text + "\n")
+
+    def document(self, value: Any) -> None:
+        """One JSON document on one line."""
+        self.stream.write(msgspec.json.encode(value).decode() + "\n")
+
+    def table(self, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+        """A rich table on a terminal, tab-separated lines (header first) otherwise."""
+        cells = [["" if cell is None else str(cell) for cell in row] for row in rows]
+        if self.terminal:
+            table = Table(box=box.SIMPLE_HEAD, pad_edge=False, highlight=False)
+            for position, header in enumerate(headers):
+                longest = max((len(row[position]) for row in cells), default=0)
+                # ids (the first column) are what people copy: never cut them
+                table.add_column(header, no_wrap=position == 0, overflow="fold",
+                                 min_width=longest if position == 0 else None)
+            for row in cells:
+                table.add_row(*row)
+            self.console.print(table, markup=False)
+        else:
+            for row in [list(headers), *cells]:
+                self.line("\t".join(cell.replace("\t", " ") for cell in row))
+
+    def fields(self, pairs: Sequence[tuple[str, object]]) -> None:
+        """``name  value`` lines, aligned."""
+        width = max((len(name) for name, _ in pairs), default=0)
+        for name, value in pairs:
+            self.line(f"{name:<{width}}  {'-' if value in (None, '') else value}")
 
 
 def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -113,14 +164,26 @@ def build_parser() -> argparse.ArgumentParser:
     add(checkpoints, "show", commands.checkpoints_show, "show one checkpoint"
         ).add_argument("id")
 
+    demo = add(groups, "demo", _demo_placeholder,
+               "protect a sample directory tree, restore it elsewhere, compare the two")
+    demo.add_argument("--work", default="var/demo", metavar="DIR",
+                      help="where the sample, its bank and the restore go (default: var/demo)")
+
     watch = add(groups, "watch", commands.watch, "follow an operation run by another process")
     watch.add_argument("operation_id")
     watch.add_argument("--timeout", type=float, metavar="S", help="give up after S seconds")
     return parser
 
 
+async def _demo_placeholder(engine: Engine, args: argparse.Namespace, out: Output) -> None:
+    """Never called: ``demo`` opens its own engine after choosing its bank."""
+
+
 async def _run(args: argparse.Namespace) -> None:
-    out = commands.Output(json=args.json)
+    out = Output(json=args.json)
+    if args.command is _demo_placeholder:
+        await cli_demo.demo(args, out)
+        return
     async with Engine.embedded(args.providers_dir) as engine:
         await args.command(engine, args, out)
 

@@ -8,18 +8,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import sys
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final, TextIO
+from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 import structlog
-from rich import box
-from rich.console import Console
-from rich.table import Table
 
 from actors.cli_progress import failure_reason, follow_operation, make_renderer, summary
 from actors.engine import Engine
@@ -40,55 +36,12 @@ from plugins.provider import Provider
 from plugins.provider_config import REDACTED, is_secret_key
 from plugins.resource import parse_resource_key
 
+if TYPE_CHECKING:
+    from actors.cli import Output
+
 log = structlog.get_logger(__name__)
 
 CANCEL_GRACE: Final = 10.0  # seconds an interrupted operation gets to stop cleanly
-
-
-class Output:
-    """Where a command writes: JSON documents, plain lines, tables, or live progress."""
-
-    def __init__(self, *, json: bool, stream: TextIO | None = None) -> None:
-        self.stream = stream if stream is not None else sys.stdout
-        self.json = json
-        self.terminal = self.stream.isatty()
-        self.console = Console(file=self.stream, highlight=False)
-
-    @property
-    def live(self) -> bool:
-        """Progress bars (a terminal, no ``--json``) rather than JSON lines."""
-        return self.terminal and not self.json
-
-    def line(self, text: str = "") -> None:
-        """One line of plain text."""
-        self.stream.write(text + "\n")
-
-    def document(self, value: Any) -> None:
-        """One JSON document on one line."""
-        self.stream.write(msgspec.json.encode(value).decode() + "\n")
-
-    def table(self, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-        """A rich table on a terminal, tab-separated lines (header first) otherwise."""
-        cells = [["" if cell is None else str(cell) for cell in row] for row in rows]
-        if self.terminal:
-            table = Table(box=box.SIMPLE_HEAD, pad_edge=False, highlight=False)
-            for position, header in enumerate(headers):
-                longest = max((len(row[position]) for row in cells), default=0)
-                # ids (the first column) are what people copy: never cut them
-                table.add_column(header, no_wrap=position == 0, overflow="fold",
-                                 min_width=longest if position == 0 else None)
-            for row in cells:
-                table.add_row(*row)
-            self.console.print(table, markup=False)
-        else:
-            for row in [list(headers), *cells]:
-                self.line("\t".join(cell.replace("\t", " ") for cell in row))
-
-    def fields(self, pairs: Sequence[tuple[str, object]]) -> None:
-        """``name  value`` lines, aligned."""
-        width = max((len(name) for name, _ in pairs), default=0)
-        for name, value in pairs:
-            self.line(f"{name:<{width}}  {'-' if value in (None, '') else value}")
 
 
 # -- parsing ----------------------------------------------------------------------------
@@ -265,7 +218,7 @@ async def run_operation(engine: Engine, request: AnyRequest, out: Output,
             try:
                 finished = await engine.wait(operation_id)
             except asyncio.CancelledError:  # Ctrl-C: stop the operation, then give up
-                log.warning("operation_interrupted", operation_id=operation_id)
+                log.info("operation_interrupted", operation_id=operation_id)
                 await engine.cancel(operation_id)
                 with contextlib.suppress(TimeoutError):
                     await engine.wait(operation_id, timeout=CANCEL_GRACE)

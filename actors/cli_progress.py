@@ -91,7 +91,6 @@ class RichProgressRenderer(EventRenderer):
     """
 
     def __init__(self, console: Console, label: str) -> None:
-        self._console = console
         self._progress = Progress(
             # markup off: resource names are user data and may contain "[...]"
             SpinnerColumn(), TextColumn("{task.description}", markup=False), BarColumn(),

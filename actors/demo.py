@@ -15,7 +15,7 @@ import os
 import shutil
 import stat
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import msgspec
@@ -23,7 +23,7 @@ import structlog
 
 from actors.engine import Engine
 from actors.events import OperationFinished
-from actors.requests import ProtectRequest, ResourceRef, RestoreRequest
+from actors.requests import AnyRequest, ProtectRequest, ResourceRef, RestoreRequest
 
 log = structlog.get_logger(__name__)
 
@@ -56,8 +56,16 @@ def describe_tree(root: Path) -> list[TreeEntry]:
             else:
                 kind, digest, size = "file", _sha256(path), info.st_size
             mtime = 0 if kind == "symlink" else info.st_mtime_ns
-            entries.append(TreeEntry(relative, kind, stat.S_IMODE(info.st_mode) if kind != "symlink"
-                                     else 0, mtime, size, digest))
+            entries.append(
+                TreeEntry(
+                    relative,
+                    kind,
+                    stat.S_IMODE(info.st_mode) if kind != "symlink" else 0,
+                    mtime,
+                    size,
+                    digest,
+                )
+            )
     return sorted(entries, key=lambda e: e.path)
 
 
@@ -80,7 +88,8 @@ def make_sample_tree(root: Path, *, large_mib: int = 16) -> None:
     (root / "docs" / "notes" / "todo.md").write_text("- protect\n- restore\n- compare\n")
     for number in range(200):
         (root / "data" / f"record-{number:03d}.json").write_text(
-            msgspec.json.encode({"id": number, "payload": "x" * (number * 37 % 4096)}).decode())
+            msgspec.json.encode({"id": number, "payload": "x" * (number * 37 % 4096)}).decode()
+        )
     with (root / "data" / "large.bin").open("wb") as handle:
         seed = hashlib.sha256(b"strongbox").digest()
         for block in range(large_mib):
@@ -111,36 +120,35 @@ def compare_trees(original: Path, restored: Path) -> list[str]:
     return problems
 
 
-async def run_demo(work: Path, *, providers_dir: Path | None = None,
-                   on_event: Callable[[object], None] | None = None) -> tuple[
-                       OperationFinished, OperationFinished, list[str], int]:
-    """Protect the sample tree under ``work`` and restore it; return both results, the
-    differences found and the number of entries compared."""
+async def run_demo(
+    engine: Engine,
+    work: Path,
+    run: Callable[[AnyRequest, str], Awaitable[OperationFinished]],
+) -> tuple[OperationFinished, OperationFinished, list[str], int]:
+    """Protect the sample tree under ``work`` and restore it next to it.
+
+    ``run(request, label)`` carries out one operation (the CLI renders its progress).
+    Returns both results, the differences found, and how many entries were compared.
+    """
     sample, restored = work / "sample", work / "restored"
-    make_sample_tree(sample)
+    await asyncio.to_thread(make_sample_tree, sample)
     if restored.exists():
-        shutil.rmtree(restored)
-    async with Engine.embedded(providers_dir) as engine:
-        subscription = engine.subscribe()
-        forward = None
-        if on_event is not None:
-
-            async def pump() -> None:
-                async for event in subscription:
-                    on_event(event)
-
-            forward = asyncio.create_task(pump())
-        protected = await engine.run(ProtectRequest(
-            resources=[ResourceRef(DIRECTORY_TYPE, str(sample.resolve()))]))
-        if protected.status != "succeeded":
-            await subscription.close()
-            return protected, protected, [f"protect failed: {protected.error}"], 0
-        restore = await engine.run(RestoreRequest(
+        await asyncio.to_thread(shutil.rmtree, restored)
+    protected = await run(
+        ProtectRequest(
+            provider_id=engine.provider().id,
+            resources=[ResourceRef(DIRECTORY_TYPE, str(sample.resolve()))],
+        ),
+        "protect",
+    )
+    restore = await run(
+        RestoreRequest(
+            provider_id=engine.provider().id,
             checkpoint_id=protected.checkpoint_id,
-            parameters={DIRECTORY_TYPE: {"target": str(restored)}}))
-        await subscription.close()
-        if forward is not None:
-            await forward
-    if restore.status != "succeeded":
-        return protected, restore, [f"restore failed: {restore.error}"], 0
-    return protected, restore, compare_trees(sample, restored), len(describe_tree(sample))
+            parameters={DIRECTORY_TYPE: {"target": str(restored.resolve())}},
+        ),
+        "restore",
+    )
+    problems = await asyncio.to_thread(compare_trees, sample, restored)
+    compared = len(await asyncio.to_thread(describe_tree, sample))
+    return protected, restore, problems, compared

@@ -68,6 +68,7 @@ def configure_logging(level: str = "warning", *, stream: TextIO | None = None,
     ``mute`` names events the entry reports to the user another way (the CLI's one error
     line): they are dropped unless ``level`` is ``info`` or ``debug``.
     """
+    fixed = stream
     stream = stream if stream is not None else sys.stderr
     numeric = logging.getLevelNamesMapping()[level.upper()]
     if json is None:
@@ -88,7 +89,10 @@ def configure_logging(level: str = "warning", *, stream: TextIO | None = None,
     structlog.configure(
         processors=[*processors, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(stream),
+        # without a fixed stream, whatever sys.stderr is at each call: while rich draws
+        # progress bars it proxies sys.stderr so that log lines print above them
+        logger_factory=(structlog.PrintLoggerFactory(fixed) if fixed is not None
+                        else lambda *_: structlog.PrintLogger(sys.stderr)),
         cache_logger_on_first_use=False,
     )
 

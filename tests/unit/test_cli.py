@@ -20,6 +20,7 @@ from actors.cli_commands import parse_parameters, tree_lines
 from actors.cli_progress import JournalFeed, RichProgressRenderer
 from actors.errors import RequestInvalid
 from actors.events import ActivityProgress, ActivityStarted, OperationFinished, decode_event
+from actors.logging_setup import resolve_level
 from plugins.graph import ResourceGraph
 from plugins.journal import JournalEntry
 from plugins.operation_record import OperationRecord
@@ -322,3 +323,15 @@ def test_the_rich_renderer_draws_events_rebuilt_from_a_journal_without_error() -
         renderer.handle(finished)
     assert "[r19]" in stream.getvalue()
     assert "OSError: disk gone" in stream.getvalue()
+
+
+def test_the_log_level_comes_from_the_option_then_v_then_the_environment(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    assert resolve_level() == "warning"
+    monkeypatch.setenv("STRONGBOX_LOG_LEVEL", "ERROR")
+    assert resolve_level() == "error"
+    assert resolve_level(verbosity=1) == "info"
+    assert resolve_level(verbosity=5) == "debug"
+    assert resolve_level("critical", verbosity=2) == "critical"
+    with pytest.raises(ValueError, match="'loud'"):
+        resolve_level("loud")
