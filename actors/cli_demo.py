@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,14 +21,18 @@ if TYPE_CHECKING:
 BANK_ENV = "STRONGBOX_BANK_PATH"
 
 
+def _prepare(work: Path) -> Path:
+    work.mkdir(parents=True, exist_ok=True)
+    return work.resolve()
+
+
 async def demo(args: argparse.Namespace, out: Output) -> None:
     """Run the demo under ``--work``; its bank too, unless STRONGBOX_BANK_PATH says else.
 
     Raises:
         StrongboxError: if the restored tree differs from the original.
     """
-    work = Path(args.work).resolve()
-    work.mkdir(parents=True, exist_ok=True)
+    work = await asyncio.to_thread(_prepare, Path(args.work))
     os.environ.setdefault(BANK_ENV, str(work / "bank"))
     async with Engine.embedded(args.providers_dir) as engine:
 
