@@ -60,70 +60,6 @@ def resolve_providers_dir(directory: Path | str | None = None) -> Path:
     return Path(from_env) if from_env else default_providers_dir()
 
 
-def is_secret_key(key: str) -> bool:
-    """True for option names whose values must never be shown (``bank_swift_key``)."""
-    return any(
-        token.endswith(word) for token in re.split(r"[_\-.]", key.lower()) for word in _SECRET_WORDS
-    )
-
-
-class ProviderConfigError(PluginError):
-    """A provider file is wrong; the message is ``<file>:<line>: <what is wrong>``."""
-
-    def __init__(self, path: Path, line: int | None, problem: str) -> None:
-        self.path = path
-        self.line = line
-        self.problem = problem
-        where = f"{path}:{line}" if line is not None else str(path)
-        super().__init__(f"{where}: {problem}")
-
-
-class RedactedDict(dict[str, str]):
-    """A plain dict of options whose repr hides the values of secret keys."""
-
-    def __repr__(self) -> str:
-        shown = {k: (REDACTED if is_secret_key(k) else v) for k, v in self.items()}
-        return repr(shown)
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One ``key = value`` line: the value and the line it is on."""
-
-    key: str
-    value: str
-    line: int
-
-    def __repr__(self) -> str:
-        value = REDACTED if is_secret_key(self.key) else self.value
-        return f"Entry({self.key!r}, {value!r}, line={self.line})"
-
-
-@dataclass(slots=True)
-class Section:
-    """One ``[name]`` section with its lines in file order."""
-
-    name: str
-    line: int
-    entries: list[Entry] = field(default_factory=list)
-
-    def get(self, key: str) -> Entry | None:
-        """The entry for ``key``, or None."""
-        return next((e for e in self.entries if e.key == key), None)
-
-    def get_all(self, key: str) -> list[Entry]:
-        """Every entry for a repeatable ``key``, in file order."""
-        return [e for e in self.entries if e.key == key]
-
-    def options(self) -> RedactedDict:
-        """The section as a dict of strings (what a plugin or bank receives)."""
-        return RedactedDict((e.key, e.value) for e in self.entries)
-
-    def secret_values(self) -> list[str]:
-        """Values of secret keys, to scrub from messages that quote this section."""
-        return [e.value for e in self.entries if e.value and is_secret_key(e.key)]
-
-
 @dataclass(frozen=True)
 class ProviderConfig:
     """One parsed provider file, before any plugin is looked up."""
@@ -158,66 +94,6 @@ class ProviderConfig:
     def error(self, line: int | None, problem: str) -> ProviderConfigError:
         """A ``ProviderConfigError`` located in this file."""
         return ProviderConfigError(self.path, line, problem)
-
-
-def parse_ini(text: str, path: Path, repeatable: Mapping[str, frozenset[str]]) -> list[Section]:
-    """Parse INI ``text`` into sections, keeping line numbers.
-
-    ``repeatable`` maps a section name to the keys that may appear more than once in it.
-
-    Raises:
-        ProviderConfigError: for a malformed line, a duplicate section or a duplicate key.
-    """
-    sections: list[Section] = []
-    by_name: dict[str, Section] = {}
-    current: Section | None = None
-    continues = False  # the previous line was a value an indented line may continue
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line[0] in "#;":
-            continues = continues and bool(line)
-            continue
-        if continues and current is not None and raw[0] in " \t":
-            last = current.entries[-1]
-            value = f"{last.value}\n{line}" if last.value else line
-            current.entries[-1] = Entry(last.key, value, last.line)
-            continue
-        continues = False
-        if line.startswith("["):
-            if not line.endswith("]"):
-                raise ProviderConfigError(path, number, "section header is not closed with ']'")
-            name = line[1:-1].strip()
-            if not name:
-                raise ProviderConfigError(path, number, "empty section name '[]'")
-            if name in by_name:
-                raise ProviderConfigError(
-                    path,
-                    number,
-                    f"duplicate section [{name}] (first at line {by_name[name].line})",
-                )
-            current = by_name[name] = Section(name, number)
-            sections.append(current)
-            continue
-        key, sep, value = line.partition("=")
-        if not sep:
-            raise ProviderConfigError(
-                path, number, "malformed line: expected 'key = value', '[section]' or a comment"
-            )
-        key = key.strip().lower()
-        if current is None:
-            raise ProviderConfigError(path, number, "'key = value' line before any [section]")
-        if not key:
-            raise ProviderConfigError(path, number, "malformed line: empty key before '='")
-        previous = current.get(key)
-        if previous is not None and key not in repeatable.get(current.name, frozenset()):
-            raise ProviderConfigError(
-                path,
-                number,
-                f"duplicate key {key!r} in [{current.name}] (lines {previous.line} and {number})",
-            )
-        current.entries.append(Entry(key, value.strip(), number))
-        continues = True
-    return sections
 
 
 def parse_provider_file(path: Path) -> ProviderConfig:
@@ -344,13 +220,6 @@ def read_provider_dir(directory: Path) -> list[ProviderConfig]:
             seen[ref.value] = config
         configs.append(config)
     return configs
-
-
-def scrub(text: str, secrets: list[str]) -> str:
-    """``text`` with every secret value replaced by ``***``."""
-    for secret in sorted(secrets, key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
-    return text
 
 
 __all__ = [
