@@ -1,6 +1,7 @@
 """The ``strongbox`` sub-commands: each is ``async (engine, args, out) -> None`` and raises
 our own errors (``StrongboxError``, ``PluginError``, ``BankError``) for ``cli.main`` to
-turn into one line and exit status 1.
+turn into one line and exit status 1. Argument parsing is in ``actors.cli_parsing``,
+trees and times in ``actors.cli_format``.
 """
 
 from __future__ import annotations
@@ -9,32 +10,23 @@ import argparse
 import asyncio
 import contextlib
 from collections import Counter
-from collections.abc import Sequence
-from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 import structlog
 
+from actors.cli_format import local_time, tree_lines
+from actors.cli_parsing import parse_parameters, parse_ref
 from actors.cli_progress import failure_reason, follow_operation, make_renderer, summary
 from actors.engine import Engine
 from actors.errors import OperationCancelled, RequestInvalid, StrongboxError
 from actors.events import OperationFinished
-from actors.requests import (
-    AnyRequest,
-    DeleteRequest,
-    Parameters,
-    ProtectRequest,
-    ResourceRef,
-    RestoreRequest,
-)
+from actors.requests import AnyRequest, DeleteRequest, ProtectRequest, RestoreRequest
 from banks.errors import BankError
 from plugins.errors import PluginError
 from plugins.graph import ResourceGraph
 from plugins.provider import Provider
-from plugins.provider_config import REDACTED, is_secret_key
-from plugins.resource import parse_resource_key
+from plugins.redaction import REDACTED, is_secret_key
 
 if TYPE_CHECKING:
     from actors.cli import Output
@@ -42,58 +34,6 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 CANCEL_GRACE: Final = 10.0  # seconds an interrupted operation gets to stop cleanly
-
-
-# -- parsing ----------------------------------------------------------------------------
-
-
-def parse_ref(text: str) -> ResourceRef:
-    """``TYPE#ID`` as a ResourceRef.
-
-    Raises:
-        RequestInvalid: if ``text`` is not of that form.
-    """
-    try:
-        return ResourceRef(*parse_resource_key(text))
-    except ValueError as error:
-        raise RequestInvalid(str(error)) from None
-
-
-def parse_parameters(raw: str | None, params: Sequence[str]) -> Parameters:
-    """``--parameters`` (JSON, or ``@file``) overlaid by each ``--param
-    TYPE[#ID].FIELD=VALUE``; VALUE is JSON if it parses, else a string.
-
-    Raises:
-        RequestInvalid: naming the option and what is wrong with it.
-    """
-    parameters: Parameters = {}
-    if raw:
-        text: str | bytes = raw
-        if raw.startswith("@"):
-            try:
-                text = Path(raw[1:]).read_bytes()
-            except OSError as error:
-                raise RequestInvalid(f"--parameters: cannot read {raw[1:]!r}: "
-                                     f"{error.strerror}") from None
-        try:
-            parameters = msgspec.json.decode(text, type=Parameters)
-        except msgspec.DecodeError as error:
-            raise RequestInvalid(f"--parameters: {error}") from None
-    for item in params:
-        target, equals, value_text = item.partition("=")
-        key, dot, field = target.rpartition(".")
-        if not equals or not dot or not key or not field.isidentifier():
-            raise RequestInvalid(f"--param {item!r} is not of the form TYPE[#ID].FIELD=VALUE")
-        try:
-            value: Any = msgspec.json.decode(value_text)
-        except msgspec.DecodeError:
-            value = value_text
-        parameters.setdefault(key, {})[field] = value
-    return parameters
-
-
-def _local_time(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp).astimezone().isoformat(timespec="seconds")
 
 
 # -- providers and resources -------------------------------------------------------------
@@ -155,30 +95,6 @@ async def resources_show(engine: Engine, args: argparse.Namespace, out: Output) 
         return
     out.fields([("type", resource.type), ("id", resource.id), ("name", resource.name),
                 *((f"extra.{k}", v) for k, v in sorted(resource.extra.items()))])
-
-
-def tree_lines(graph: ResourceGraph) -> list[str]:
-    """The graph as an indented tree; a shared node's subtree is drawn once."""
-    lines: list[str] = []
-    shown: set[int] = set()
-    stack = [(root, "", "") for root in reversed(graph.roots)]
-    while stack:
-        node, lead, child_lead = stack.pop()
-        resource = graph.nodes[node]
-        label = resource.key
-        if resource.name and resource.name != resource.id:
-            label += f" ({resource.name})"
-        if node in shown:
-            lines.append(f"{lead}{label} [shared, shown above]")
-            continue
-        shown.add(node)
-        lines.append(lead + label + (" [shared]" if len(graph.parents[node]) > 1 else ""))
-        kids = graph.children[node]
-        for position in range(len(kids) - 1, -1, -1):
-            last = position == len(kids) - 1
-            stack.append((kids[position], child_lead + ("└── " if last else "├── "),
-                          child_lead + ("    " if last else "│   ")))
-    return lines
 
 
 async def resources_graph(engine: Engine, args: argparse.Namespace, out: Output) -> None:
@@ -334,11 +250,11 @@ async def checkpoints_list(engine: Engine, args: argparse.Namespace, out: Output
     indices = await engine.list_checkpoints(provider=args.provider, marker=args.marker,
                                             limit=args.limit)
     if out.json:
-        out.document([msgspec.to_builtins(i) | {"created": _local_time(i.created_at)}
+        out.document([msgspec.to_builtins(i) | {"created": local_time(i.created_at)}
                       for i in indices])
         return
     out.table(["ID", "STATUS", "CREATED", "RESOURCES", "ERROR"], [
-        [i.id, i.status, _local_time(i.created_at), i.resource_count, i.error]
+        [i.id, i.status, local_time(i.created_at), i.resource_count, i.error]
         for i in indices])
 
 
@@ -350,11 +266,11 @@ async def checkpoints_show(engine: Engine, args: argparse.Namespace, out: Output
                  "types": dict(sorted(types.items()))}
     if out.json:
         out.document({"index": msgspec.to_builtins(index) | {
-            "created": _local_time(index.created_at)}, "resources": states, "graph": graph_doc})
+            "created": local_time(index.created_at)}, "resources": states, "graph": graph_doc})
         return
     out.fields([("id", index.id), ("status", index.status), ("provider", index.provider_id),
-                ("created", _local_time(index.created_at)),
-                ("updated", _local_time(index.updated_at)),
+                ("created", local_time(index.created_at)),
+                ("updated", local_time(index.updated_at)),
                 ("operation", index.protect_operation_id), ("resources", index.resource_count),
                 ("error", index.error), ("error_resource", index.error_resource),
                 ("graph", f"{len(graph)} nodes, {len(graph.roots)} roots; " + ", ".join(

@@ -5,48 +5,36 @@ every bank and plugin name up in the registry, builds the plugins with their sec
 computes which plugin handles which resource type: a plugin listing a type explicitly wins
 over one supporting ``*``; two explicit plugins for one type, or two ``*`` plugins, are an
 error naming both. The bank is opened later, with ``await provider.open_bank()``.
+The loaded providers are a ``ProviderSet`` (``plugins.provider_set``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 import structlog
 
 from banks.base import Bank
 from plugins.base import ANY_TYPE, ProtectablePlugin, ProtectionPlugin
-from plugins.errors import PluginError, PluginLoadError, PluginNotFound, ResourceTypeNotSupported
+from plugins.errors import PluginLoadError, PluginNotFound, ResourceTypeNotSupported
+from plugins.ini_reader import Entry, ProviderConfigError, Section
 from plugins.provider_config import (
     PROTECTABLE_PREFIX,
-    Entry,
     ProviderConfig,
-    ProviderConfigError,
-    RedactedDict,
-    Section,
     read_provider_dir,
     resolve_providers_dir,
-    scrub,
 )
+from plugins.provider_set import PROVIDER_ENV, ProviderNotFound, ProviderSet
+from plugins.redaction import RedactedDict, scrub
 from plugins.registry import PROTECTABLES, PluginRegistry
-
-PROVIDER_ENV: Final = "STRONGBOX_PROVIDER"
 
 log = structlog.get_logger(__name__)
 _T = TypeVar("_T")
-
-
-class ProviderNotFound(PluginError, LookupError):
-    """No enabled provider matches; the message lists the ones there are."""
-
-    def __init__(self, problem: str, available: Iterable[str]) -> None:
-        self.available = sorted(available)
-        super().__init__(f"{problem}; available: {', '.join(self.available) or 'none'}")
 
 
 @dataclass(eq=False)
@@ -133,81 +121,6 @@ class Provider:
             }
             for kind, schema in kinds.items()
         }
-
-
-class ProviderSet:
-    """The enabled providers by id; ``all`` also holds the disabled ones' configs."""
-
-    def __init__(
-        self, directory: Path, providers: Iterable[Provider], configs: Iterable[ProviderConfig]
-    ) -> None:
-        self.directory = directory
-        self._providers = {p.id: p for p in providers}
-        self.all: dict[str, ProviderConfig] = {c.id.value: c for c in configs}
-
-    def __getitem__(self, provider_id: str) -> Provider:
-        return self.get(provider_id)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._providers)
-
-    def __len__(self) -> int:
-        return len(self._providers)
-
-    def __contains__(self, provider_id: object) -> bool:
-        return provider_id in self._providers
-
-    def values(self) -> list[Provider]:
-        """The enabled providers, in file-name order."""
-        return list(self._providers.values())
-
-    def disabled(self) -> list[ProviderConfig]:
-        """Configs of the providers whose file says ``enabled = false``."""
-        return [c for c in self.all.values() if not c.enabled]
-
-    def get(self, id_or_name: str) -> Provider:
-        """The enabled provider with this id or, failing that, this name.
-
-        Raises:
-            ProviderNotFound: listing the enabled providers (and saying if it is disabled).
-        """
-        found = self._providers.get(id_or_name)
-        found = found or next((p for p in self._providers.values() if p.name == id_or_name), None)
-        if found is not None:
-            return found
-        for config in self.all.values():
-            if id_or_name in (config.id.value, config.name.value):
-                raise ProviderNotFound(
-                    f"provider {id_or_name!r} is disabled in {config.path}", self._labels()
-                )
-        raise ProviderNotFound(f"no provider {id_or_name!r} in {self.directory}", self._labels())
-
-    def default(self) -> Provider:
-        """``$STRONGBOX_PROVIDER`` if set, else the only enabled provider.
-
-        Raises:
-            ProviderNotFound: if the variable names no provider, or none or several are enabled.
-        """
-        wanted = os.environ.get(PROVIDER_ENV)
-        if wanted:
-            try:
-                return self.get(wanted)
-            except ProviderNotFound as error:
-                raise ProviderNotFound(f"${PROVIDER_ENV}: {error}", ()) from error
-        if len(self._providers) == 1:
-            return next(iter(self._providers.values()))
-        if not self._providers:
-            raise ProviderNotFound(f"no enabled provider in {self.directory}", ())
-        raise ProviderNotFound(
-            f"{len(self._providers)} providers are enabled; choose one with ${PROVIDER_ENV}",
-            self._labels(),
-        )
-
-    def _labels(self) -> list[str]:
-        return [f"{p.name} (id {p.id})" for p in self._providers.values()]
-
-    def __repr__(self) -> str:
-        return f"ProviderSet({self.directory}, enabled={list(self._providers)})"
 
 
 async def load_providers(

@@ -17,11 +17,11 @@ A provider file::
 
 Comments are whole lines starting with ``#`` or ``;`` (no inline comments). As in
 configparser, an indented line right after a value continues it (joined with a newline),
-and keys are lowercased. Only ``plugin`` may repeat. This module only parses and checks
-the file's own rules; ``plugins.provider`` checks names against the registry and builds
-the plugins.
+and keys are lowercased (the reader is ``plugins.ini_reader``). Only ``plugin`` may
+repeat. This module only parses and checks the file's own rules; ``plugins.provider``
+checks names against the registry and builds the plugins.
 Values of secret-looking keys (password, secret, key, token) never appear in a message or
-a repr.
+a repr (see ``plugins.redaction``).
 """
 
 from __future__ import annotations
@@ -29,22 +29,21 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from plugins.errors import PluginError
+from plugins.ini_reader import Entry, ProviderConfigError, Section, parse_ini
+from plugins.redaction import REDACTED, RedactedDict, is_secret_key, scrub
 
 PROVIDERS_DIR_ENV: Final = "STRONGBOX_PROVIDERS_DIR"
 PROTECTABLE_PREFIX: Final = "protectable:"
 PROVIDER_SECTION: Final = "provider"
 PROVIDER_KEYS: Final = frozenset({"name", "id", "description", "bank", "plugin", "enabled"})
 _ID = re.compile(r"[A-Za-z0-9_.\-]+")
-_SECRET_WORDS = ("password", "passwd", "secret", "key", "token", "credential", "credentials")
 _BOOLEANS: Final = dict.fromkeys(("true", "yes", "on", "1"), True) | dict.fromkeys(
     ("false", "no", "off", "0"), False
 )
-REDACTED: Final = "***"
 
 
 def default_providers_dir() -> Path:
@@ -224,6 +223,7 @@ def read_provider_dir(directory: Path) -> list[ProviderConfig]:
 
 __all__ = [
     "PROVIDERS_DIR_ENV",
+    "REDACTED",
     "Entry",
     "ProviderConfig",
     "ProviderConfigError",
