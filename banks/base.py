@@ -102,8 +102,9 @@ class Bank(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def list(self, prefix: str = "/", marker: str | None = None,
-                   limit: int | None = None) -> list[str]:
+    async def list(
+        self, prefix: str = "/", marker: str | None = None, limit: int | None = None
+    ) -> list[str]:
         """Return keys starting with ``prefix``, ascending, strictly after ``marker``."""
 
     @abc.abstractmethod

@@ -63,8 +63,9 @@ class MemoryBank(Bank):
             raise ObjectNotFound(key, self.name) from None
         return ObjectInfo(key=key, size=len(data), metadata=dict(metadata), modified_at=modified)
 
-    async def list(self, prefix: str = "/", marker: str | None = None,
-                   limit: int | None = None) -> list[str]:
+    async def list(
+        self, prefix: str = "/", marker: str | None = None, limit: int | None = None
+    ) -> list[str]:
         validate_prefix(prefix)
         start = bisect.bisect_left(self._sorted_keys, prefix)
         if marker is not None and marker >= prefix:

@@ -46,8 +46,9 @@ class BankSection:
         self._check_writable()
         await self.bank.put(self._key(key), data, metadata)
 
-    async def put_stream(self, key: str, chunks: AsyncIterable[bytes],
-                         metadata: Mapping[str, str] | None = None) -> int:
+    async def put_stream(
+        self, key: str, chunks: AsyncIterable[bytes], metadata: Mapping[str, str] | None = None
+    ) -> int:
         """Stream ``chunks`` into the relative ``key``; return the byte count.
 
         Raises:
@@ -68,12 +69,13 @@ class BankSection:
         """Return size and metadata of the object at the relative ``key``."""
         return await self.bank.head(self._key(key))
 
-    async def list(self, prefix: str = "", marker: str | None = None,
-                   limit: int | None = None) -> list[str]:
+    async def list(
+        self, prefix: str = "", marker: str | None = None, limit: int | None = None
+    ) -> list[str]:
         """Return relative keys under the relative ``prefix``, ascending."""
         absolute_marker = self.prefix + marker if marker is not None else None
         keys = await self.bank.list(self.prefix + prefix, absolute_marker, limit)
-        return [key[len(self.prefix):] for key in keys]
+        return [key[len(self.prefix) :] for key in keys]
 
     async def delete(self, key: str) -> None:
         """Remove the object at the relative ``key``.
