@@ -6,13 +6,16 @@ import asyncio
 import sys
 import time
 from collections import Counter
+from contextlib import asynccontextmanager
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from actors.engine import Engine
 from actors.requests import ProtectRequest, RestoreRequest
 from plugins.graph import ResourceGraph
+from tests import broker
 from tests.conftest import write_provider
 from tests.fakes import node
 from tests.ordering import check_seed_orderings, critical_path
@@ -48,18 +51,43 @@ async def run_and_collect(engine: Engine, request, graph: ResourceGraph | None):
     return result, [event async for event in subscription]
 
 
+@pytest.fixture(params=["memory", "amqp"])
+def transport_kind(request) -> tuple[str, str | None]:
+    """The same property over both transports (the AMQP one on the real broker)."""
+    if request.param == "amqp":
+        return "amqp", broker.broker_url()  # skips, or fails under CI, with no broker
+    return "memory", None
+
+
+@asynccontextmanager
+async def engine_on(kind: tuple[str, str | None], providers, registry):
+    """An embedded engine on the memory transport or on the real broker."""
+    _, url = kind
+    if url is None:
+        async with Engine.embedded(providers, registry=registry) as engine:
+            yield engine
+        return
+    namespace = broker.new_namespace()
+    transport = await broker.connect(url, namespace)
+    try:
+        async with Engine.embedded(providers, registry=registry, transport=transport) as engine:
+            yield engine
+    finally:
+        await broker.delete_namespace(url, namespace)
+
+
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(case=dags())
 def test_on_random_dags_every_edge_keeps_the_seed_orderings_and_each_activity_runs_once(
-    case, tmp_path_factory, registry
+    case, tmp_path_factory, registry, transport_kind
 ):
     graph, latencies = case
     providers = write_provider(tmp_path_factory.mktemp("providers"), "recording")
 
     async def scenario() -> None:
-        async with Engine.embedded(providers, registry=registry) as engine:
+        async with engine_on(transport_kind, providers, registry) as engine:
             request = ProtectRequest(resources=[], parameters=delays(graph, latencies))
             result, events = await run_and_collect(engine, request, graph)
             assert result.status == "succeeded", result.error
