@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -20,6 +21,8 @@ from actors.transport import Transport
 from banks.base import Bank
 
 log = structlog.get_logger(__name__)
+
+RESULTS_KEPT = 10_000
 
 
 class _HostedOperation:
@@ -54,7 +57,9 @@ class ActorHost:
         self.lease_ttl = lease_ttl
         self.progress_interval = progress_interval
         self._hosted: dict[str, _HostedOperation] = {}
-        self._results: dict[str, asyncio.Future[OperationFinished]] = {}
+        # outcomes of recent operations, for wait(); bounded so a long-lived worker does
+        # not keep one per operation forever
+        self._results: OrderedDict[str, asyncio.Future[OperationFinished]] = OrderedDict()
 
     async def start(self) -> None:
         """Begin consuming mailbox messages."""
@@ -99,6 +104,11 @@ class ActorHost:
         future = self._results.get(operation_id)
         if future is None:
             future = self._results[operation_id] = asyncio.get_running_loop().create_future()
+            while len(self._results) > RESULTS_KEPT:
+                oldest_id, oldest = next(iter(self._results.items()))
+                if not oldest.done() and oldest_id in self._hosted:
+                    break  # never drop a running operation's future
+                self._results.popitem(last=False)
         return future
 
     async def wait(self, operation_id: str, timeout: float | None = None) -> OperationFinished:

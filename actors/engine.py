@@ -58,6 +58,7 @@ class Engine:
         self.registry = registry if registry is not None else PluginRegistry()
         self._banks: dict[str, Bank] = {}
         self._protectables: dict[str, dict[str, ProtectablePlugin]] = {}
+        self._set_up: dict[int, ProtectionPlugin] = {}
 
     @classmethod
     @asynccontextmanager
@@ -79,6 +80,13 @@ class Engine:
     async def close(self) -> None:
         """Close the host, the plugins and the banks."""
         await self.host.close()
+        for plugin in self._set_up.values():
+            try:
+                await plugin.close()
+            except Exception as error:  # one plugin's close must not keep the banks open
+                log.warning("plugin_close_failed", plugin=type(plugin).__name__,
+                            error=str(error))
+        self._set_up.clear()
         for bank in self._banks.values():
             await bank.close()
 
@@ -211,7 +219,9 @@ class Engine:
             store=store, journal=Journal(store.bank, operation_id, self.host.worker_id),
             request=context, request_id=request.request_id, checkpoint=checkpoint)
         for plugin in {id(p): p for p in plugins}.values():
-            await plugin.setup()
+            if id(plugin) not in self._set_up:  # once per plugin, closed with the engine
+                await plugin.setup()
+                self._set_up[id(plugin)] = plugin
         self.host.register(run)
         log.info("operation_submitted", operation_id=operation_id, operation=operation_type,
                  provider_id=provider.id, checkpoint_id=checkpoint_id, resources=len(graph))

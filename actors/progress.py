@@ -17,7 +17,7 @@ class ProgressReporter:
     event is handed to the loop thread-safely.
     """
 
-    __slots__ = ("_fields", "_interval", "_last", "_last_sent", "_loop", "_transport")
+    __slots__ = ("_fields", "_interval", "_last", "_last_sent", "_loop", "_tasks", "_transport")
 
     def __init__(self, transport: Transport, fields: dict[str, Any], interval: float) -> None:
         self._transport = transport
@@ -26,6 +26,8 @@ class ProgressReporter:
         self._loop = asyncio.get_running_loop()
         self._last: tuple[int, int | None] | None = None
         self._last_sent = 0.0
+        # the loop holds tasks weakly: an unreferenced publish could vanish mid-flight
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def __call__(self, done: int, total: int | None = None) -> None:
         self._last = (done, total)
@@ -47,7 +49,11 @@ class ProgressReporter:
         except RuntimeError:
             running = None
         if running is self._loop:
-            self._loop.create_task(self._transport.publish(event))
+            self._spawn(event)
         else:
-            self._loop.call_soon_threadsafe(
-                lambda: self._loop.create_task(self._transport.publish(event)))
+            self._loop.call_soon_threadsafe(self._spawn, event)
+
+    def _spawn(self, event: ActivityProgress) -> None:
+        task = self._loop.create_task(self._transport.publish(event))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
