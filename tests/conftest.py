@@ -17,6 +17,9 @@ structlog.configure(
     logger_factory=structlog.stdlib.LoggerFactory(),
 )
 
+# The session-scoped ``swift_server`` fixture (a real Swift cluster, started on first use).
+pytest_plugins = ["tests.swift_server.fixture"]
+
 FAKE_PLUGINS = {
     "recording": fakes.RecordingProtection,
     "shapes": fakes.ShapesProtection,
