@@ -1,64 +1,61 @@
 """The RabbitMQ transport: the only module that imports aio-pika.
 
-Topology (``<ns>`` is the namespace, ``strongbox`` by default)::
+Topology in ``actors.amqp_topology`` and docs/messaging.md. An actor lives on shard
+``crc32(operation_id:node) % shards``. Messages bound for one shard in one ``send_many``
+travel as one AMQP message holding a JSON array: the broker's cost is per AMQP message,
+so a resource that unlocks 100 children costs one publish per shard, not 100.
 
-    <ns>.actors          direct exchange   routing key "shard.<n>"
-    <ns>.actors.shard.<n>   durable queues, x-single-active-consumer: one worker drives
-                            a shard (and so every actor hashed to it) at a time, and the
-                            broker hands the shard to another worker when that one dies
-    <ns>.dead            fanout exchange -> <ns>.dead queue: messages we cannot decode
-    <ns>.events          topic exchange, routing key "<operation>.<resource type>.<state>"
-
-An actor lives on shard ``crc32(operation_id:node) % shards``. Messages bound for one shard
-in one ``send_many`` travel as one AMQP message holding a JSON array: the broker's cost is
-per AMQP message, so a resource that unlocks 100 children costs one publish per shard, not
-100. Every publish of actor messages waits for the broker's confirm; a delivery is acked
-only after its handler returned, so its effects (journal entries, outgoing messages) are
-durable first. Events are published without waiting for confirms (a lost progress event
-costs nothing; the operation's outcome is also in the bank) and are fanned out directly
-to subscribers in this process, so a local subscriber never misses its own operation.
+Every publish of actor messages waits for the broker's confirm. A delivery is acked only
+when the handler's settlement completes, that is when the activity it started has ended
+and been journaled and the messages that follow from it are confirmed; if this worker
+dies first, the broker gives the delivery (and the shard) to another worker, which
+rebuilds the actor from the journal. Events are published without waiting for confirms
+(a lost progress event costs nothing; the outcome is also in the bank) and are fanned
+out directly to subscribers in this process.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
-import zlib
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
 import aiormq
 import structlog
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
-from actors.errors import MessageDecodeError, TransportError
+from actors.amqp_topology import (
+    ORIGIN_HEADER,
+    REASON_HEADER,
+    WORKER_HEADER,
+    events_exchange,
+    redact_url,
+    rejected_requests_queue,
+    requests_queue,
+    shard_of,
+)
+from actors.errors import MessageDecodeError, OperationUnavailable, TransportError
 from actors.events import Event, decode_event, encode_event
 from actors.memory_transport import MemorySubscription
 from actors.messages import Message, decode_messages, encode_messages
-from actors.transport import EventSubscription, MessageHandler, Transport
+from actors.transport import (
+    EventSubscription,
+    MessageHandler,
+    RequestHandler,
+    ResetHandler,
+    Transport,
+)
 
 log = structlog.get_logger(__name__)
 
-ORIGIN_HEADER = "x-strongbox-origin"
+__all__ = ["AmqpTransport", "redact_url", "shard_of"]
 
-
-def redact_url(url: str) -> str:
-    """The broker URL without its password, for logs and errors."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def shard_of(operation_id: str, node: int, shards: int) -> int:
-    """The shard an actor lives on: stable across processes and restarts."""
-    return zlib.crc32(f"{operation_id}:{node}".encode()) % shards
+RETRY_DELAY = 1.0
 
 
 class _BrokerSubscription(MemorySubscription):
@@ -67,16 +64,16 @@ class _BrokerSubscription(MemorySubscription):
     def __init__(self, transport: AmqpTransport, operation_id: str | None) -> None:
         super().__init__(transport, operation_id)  # type: ignore[arg-type]
         self._amqp = transport
+        self.bound = asyncio.get_running_loop().create_future()
         self._binding = asyncio.create_task(self._bind())
-        self._queue_name: str | None = None
 
     async def _bind(self) -> None:
         channel = self._amqp._channel
         queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-        self._queue_name = queue.name
         key = "#" if self.operation_id is None else f"{self.operation_id.replace('.', '_')}.#"
         await queue.bind(self._amqp._events, routing_key=key)
         await queue.consume(self._on_event, no_ack=True)
+        self.bound.set_result(None)
 
     async def _on_event(self, message: AbstractIncomingMessage) -> None:
         if message.headers.get(ORIGIN_HEADER) == self._amqp.origin:
@@ -94,17 +91,20 @@ class _BrokerSubscription(MemorySubscription):
 
 
 class AmqpTransport(Transport):
-    """Actor mailboxes on shard queues and events on a topic exchange.
+    """Actor mailboxes on shard queues, requests on a queue, events on a topic exchange.
 
     Use ``await AmqpTransport.connect(url)``; close it with ``await transport.close()``.
     """
 
+    durable = True
+
     def __init__(self, connection: AbstractRobustConnection, *, namespace: str,
-                 shards: int, prefetch: int) -> None:
+                 shards: int, prefetch: int, worker_id: str) -> None:
         self._connection = connection
         self.namespace = namespace
         self.shards = shards
         self.prefetch = prefetch
+        self.worker_id = worker_id
         self.origin = uuid.uuid4().hex
         self._subscriptions: set[MemorySubscription] = set()
         self._consumers: list[asyncio.Task[None]] = []
@@ -112,24 +112,30 @@ class AmqpTransport(Transport):
         self._actors: Any = None
         self._events: Any = None
         self._dead: Any = None
-        self._pending_events: set[asyncio.Task[None]] = set()
+        self._queues: list[Any] = []
+        self._pending: set[asyncio.Task[Any]] = set()
+        self._activated: dict[int, float] = {}
+        self._reset_handlers: list[ResetHandler] = []
+        self._closing = False
         self.sent = 0
         self.published = 0
 
     @classmethod
     async def connect(cls, url: str, *, namespace: str = "strongbox", shards: int = 16,
-                      prefetch: int = 64) -> AmqpTransport:
+                      prefetch: int = 64, worker_id: str = "") -> AmqpTransport:
         """Connect and declare the topology.
 
         Raises:
             TransportError: naming the broker (never its password) if it cannot be reached.
         """
         try:
-            connection = await aio_pika.connect_robust(url)
+            connection = await aio_pika.connect_robust(url, reconnect_interval=1.0)
         except (OSError, aiormq.exceptions.AMQPError) as error:
             raise TransportError(f"cannot reach the broker at {redact_url(url)}: "
                                  f"{type(error).__name__}") from None
-        transport = cls(connection, namespace=namespace, shards=shards, prefetch=prefetch)
+        transport = cls(connection, namespace=namespace, shards=shards, prefetch=prefetch,
+                        worker_id=worker_id or f"client-{uuid.uuid4().hex[:12]}")
+        connection.close_callbacks.add(transport._on_connection_lost)
         await transport._declare()
         return transport
 
@@ -140,11 +146,13 @@ class AmqpTransport(Transport):
         self._actors = await self._channel.declare_exchange(
             f"{ns}.actors", aio_pika.ExchangeType.DIRECT, durable=True)
         self._events = await self._channel.declare_exchange(
-            f"{ns}.events", aio_pika.ExchangeType.TOPIC, durable=True)
+            events_exchange(ns), aio_pika.ExchangeType.TOPIC, durable=True)
         self._dead = await self._channel.declare_exchange(
             f"{ns}.dead", aio_pika.ExchangeType.FANOUT, durable=True)
         dead = await self._channel.declare_queue(f"{ns}.dead", durable=True)
         await dead.bind(self._dead)
+        await self._channel.declare_queue(requests_queue(ns), durable=True)
+        await self._channel.declare_queue(rejected_requests_queue(ns), durable=True)
         self._queues = []
         for shard in range(self.shards):
             queue = await self._channel.declare_queue(
@@ -153,6 +161,27 @@ class AmqpTransport(Transport):
                            "x-dead-letter-exchange": f"{ns}.dead"})
             await queue.bind(self._actors, routing_key=f"shard.{shard}")
             self._queues.append(queue)
+
+    # -- losing the link --------------------------------------------------------------
+
+    def on_reset(self, handler: ResetHandler) -> None:
+        self._reset_handlers.append(handler)
+
+    def _on_connection_lost(self, *args: Any) -> None:
+        if self._closing:
+            return
+        # Our unacked deliveries are going back to their queues and the shards may be
+        # given to other workers: forget when we got them, and drop what we built on them.
+        log.warning("broker_connection_lost", worker=self.worker_id,
+                    shards_held=len(self._activated))
+        self._activated.clear()
+        for task in list(self._pending):
+            task.cancel()
+        for handler in self._reset_handlers:
+            handler()
+
+    def activated_at(self, operation_id: str, node: int) -> float:
+        return self._activated.get(shard_of(operation_id, node, self.shards), time.monotonic())
 
     # -- actor messages ---------------------------------------------------------------
 
@@ -170,7 +199,8 @@ class AmqpTransport(Transport):
                                      delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
                     routing_key=f"shard.{shard}")
                 for shard, batch in by_shard.items()))
-        except (aiormq.exceptions.AMQPError, ConnectionError) as error:
+        except (aiormq.exceptions.AMQPError, aio_pika.exceptions.AMQPException,
+                ConnectionError, RuntimeError) as error:
             raise TransportError(f"publishing {len(messages)} actor messages failed: "
                                  f"{type(error).__name__}: {error}") from error
         self.sent += len(messages)
@@ -178,14 +208,15 @@ class AmqpTransport(Transport):
     async def consume(self, handler: MessageHandler) -> None:
         if self._consumers:
             raise RuntimeError("AmqpTransport.consume was already called")
-        for queue in self._queues:
-            self._consumers.append(asyncio.create_task(self._consume_shard(queue, handler),
-                                                       name=f"consume-{queue.name}"))
+        for shard, queue in enumerate(self._queues):
+            self._consumers.append(asyncio.create_task(
+                self._consume_shard(shard, queue, handler), name=f"consume-{queue.name}"))
 
-    async def _consume_shard(self, queue: Any, handler: MessageHandler) -> None:
+    async def _consume_shard(self, shard: int, queue: Any, handler: MessageHandler) -> None:
         # one shard, one message at a time: every actor of the shard sees its messages in order
         async with queue.iterator() as deliveries:
             async for delivery in deliveries:
+                self._activated.setdefault(shard, time.monotonic())
                 await self._deliver(delivery, handler)
 
     async def _deliver(self, delivery: AbstractIncomingMessage, handler: MessageHandler) -> None:
@@ -194,14 +225,113 @@ class AmqpTransport(Transport):
         except MessageDecodeError as error:
             log.error("actor_message_undecodable", queue=delivery.routing_key,
                       reason=error.reason, size=len(error.raw))
-            await delivery.reject(requeue=False)  # to the dead-letter queue, not back
+            await self._settle(delivery.reject(requeue=False))  # to the dead letters
             return
+        settlements: list[Awaitable[None]] = []
         for message in batch:
             try:
-                await handler(message)
+                settled = await handler(message)
+            except OperationUnavailable as error:
+                # its bank is unreachable: keep the message for later, not for the void
+                log.warning("actor_message_requeued", operation_id=message.operation_id,
+                            error=str(error))
+                await asyncio.sleep(RETRY_DELAY)
+                await self._settle(delivery.reject(requeue=True))
+                return
             except Exception:  # a handler bug must not block the shard: log, go on
                 log.exception("message_handler_failed", kind=type(message).__name__)
-        await delivery.ack()
+                continue
+            if settled is not None:
+                settlements.append(settled)
+        if not settlements:
+            await self._settle(delivery.ack())
+            return
+        task = asyncio.create_task(self._ack_when_settled(delivery, settlements))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _ack_when_settled(self, delivery: AbstractIncomingMessage,
+                                settlements: list[Awaitable[None]]) -> None:
+        outcomes = await asyncio.gather(*settlements, return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, asyncio.CancelledError):
+                return  # the work was dropped (link lost, shutdown): let it be redelivered
+            if isinstance(outcome, BaseException):
+                log.error("settlement_failed", error=f"{type(outcome).__name__}: {outcome}")
+        await self._settle(delivery.ack())
+
+    @staticmethod
+    async def _settle(answer: Awaitable[None]) -> None:
+        try:
+            await answer
+        except Exception as error:  # the channel it came on is gone: it is redelivered
+            log.info("delivery_answer_lost", error=f"{type(error).__name__}: {error}")
+
+    # -- requests ---------------------------------------------------------------------
+
+    async def publish_request(self, body: bytes, *, request_id: str | None = None) -> None:
+        """Put a JSON request on the request queue and wait for the broker's confirm.
+
+        Raises:
+            TransportError: if the broker did not take it.
+        """
+        try:
+            await self._channel.default_exchange.publish(
+                aio_pika.Message(body, content_type="application/json", message_id=request_id,
+                                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                routing_key=requests_queue(self.namespace))
+        except (aiormq.exceptions.AMQPError, aio_pika.exceptions.AMQPException,
+                ConnectionError) as error:
+            raise TransportError(f"publishing the request failed: {type(error).__name__}: "
+                                 f"{error}") from error
+
+    async def consume_requests(self, handler: RequestHandler, *, concurrency: int = 4) -> None:
+        """Carry out requests from the request queue, ``concurrency`` at a time."""
+        channel = await self._connection.channel(publisher_confirms=True)
+        await channel.set_qos(prefetch_count=concurrency)
+        queue = await channel.declare_queue(requests_queue(self.namespace), durable=True)
+        self._consumers.append(asyncio.create_task(
+            self._consume_requests(channel, queue, handler), name="consume-requests"))
+
+    async def _consume_requests(self, channel: Any, queue: Any, handler: RequestHandler) -> None:
+        async with queue.iterator() as deliveries:
+            async for delivery in deliveries:
+                task = asyncio.create_task(self._handle_request(channel, delivery, handler))
+                self._pending.add(task)
+                task.add_done_callback(self._pending.discard)
+
+    async def _handle_request(self, channel: Any, delivery: AbstractIncomingMessage,
+                              handler: RequestHandler) -> None:
+        try:
+            verdict = await handler(delivery.body, delivery.message_id)
+        except Exception as error:  # a bug in intake: set the request aside, keep serving
+            log.exception("request_handler_failed")
+            await self._reject_request(channel, delivery, f"internal error: {error}")
+            return
+        if verdict.accepted:
+            await self._settle(delivery.ack())
+        elif verdict.retry:
+            await asyncio.sleep(RETRY_DELAY)
+            await self._settle(delivery.reject(requeue=True))
+        else:
+            await self._reject_request(channel, delivery, verdict.reason or "rejected")
+
+    async def _reject_request(self, channel: Any, delivery: AbstractIncomingMessage,
+                              reason: str) -> None:
+        headers = dict(delivery.headers or {})
+        headers[REASON_HEADER] = reason[:4000]
+        headers[WORKER_HEADER] = self.worker_id
+        try:
+            await channel.default_exchange.publish(
+                aio_pika.Message(delivery.body, headers=headers,
+                                 content_type=delivery.content_type,
+                                 message_id=delivery.message_id,
+                                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                routing_key=rejected_requests_queue(self.namespace))
+        except Exception as error:  # not set aside: leave it unacked, it comes back
+            log.error("request_dead_letter_failed", error=f"{type(error).__name__}: {error}")
+            return
+        await self._settle(delivery.ack())
 
     # -- events -----------------------------------------------------------------------
 
@@ -209,9 +339,9 @@ class AmqpTransport(Transport):
         self.published += 1
         for subscription in self._subscriptions:
             subscription.offer(event)
-        task = asyncio.create_task(self._publish_event(event))
-        self._pending_events.add(task)
-        task.add_done_callback(self._pending_events.discard)
+        task = asyncio.create_task(self._publish_event(event), name="event-publish")
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
 
     async def _publish_event(self, event: Event) -> None:
         try:
@@ -234,21 +364,31 @@ class AmqpTransport(Transport):
                 yield event
 
     async def close(self, *, delete: bool = False) -> None:
-        """Stop consuming; with ``delete``, remove this namespace's queues and exchanges."""
+        """Stop consuming; with ``delete``, remove this namespace's queues and exchanges.
+
+        Deliveries whose work has not settled are not acked: the broker gives them to
+        another worker.
+        """
+        self._closing = True
         for task in self._consumers:
             task.cancel()
         for task in self._consumers:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._consumers = []
-        if self._pending_events:
-            await asyncio.gather(*self._pending_events, return_exceptions=True)
+        for task in list(self._pending):
+            if not task.get_name().startswith("event"):
+                task.cancel()
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
         for subscription in list(self._subscriptions):
             await subscription.close()
         if delete and self._channel is not None and not self._channel.is_closed:
+            ns = self.namespace
             for queue in self._queues:
                 await queue.delete(if_unused=False, if_empty=False)
-            await self._channel.queue_delete(f"{self.namespace}.dead")
+            for name in (f"{ns}.dead", requests_queue(ns), rejected_requests_queue(ns)):
+                await self._channel.queue_delete(name)
             for exchange in (self._actors, self._events, self._dead):
                 await exchange.delete()
         await self._connection.close()

@@ -8,6 +8,8 @@ that nobody orchestrates: the actors unlock each other.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -23,6 +25,7 @@ from actors.events import OperationFinished
 from actors.memory_transport import MemoryTransport
 from actors.messages import OPERATION_NODE, Cancel, Start
 from actors.operation_run import OperationRun
+from actors.operation_wait import RecordReader, wait_for_end
 from actors.requests import (
     AnyRequest,
     CancelRequest,
@@ -34,18 +37,30 @@ from actors.requests import (
 )
 from actors.transport import EventSubscription, Transport
 from banks.base import Bank
+from banks.errors import LeaseHeld
 from plugins.base import OperationType, ProtectablePlugin, ProtectionPlugin
-from plugins.checkpoint import CheckpointIndex, CheckpointStatus, ResourceStatus
+from plugins.checkpoint import Checkpoint, CheckpointIndex, CheckpointStatus, ResourceStatus
 from plugins.checkpoint_store import CheckpointStore
 from plugins.context import RequestContext
-from plugins.errors import ResourceTypeNotSupported
+from plugins.errors import CheckpointNotFound, ResourceTypeNotSupported
 from plugins.graph import ResourceGraph, build_graph
 from plugins.journal import Journal
+from plugins.operation_record import OperationRecord, read_operation_record
+from plugins.operation_spec import (
+    OperationSpec,
+    read_spec,
+    read_spec_graph,
+    submit_lease_key,
+    write_spec,
+)
 from plugins.provider import Provider, ProviderSet, load_providers
 from plugins.registry import PluginRegistry
 from plugins.resource import Resource
 
 log = structlog.get_logger(__name__)
+
+# Long enough to cover discovery of a large project; released as soon as the spec is stored.
+SUBMIT_LEASE_TTL = 300.0
 
 
 class Engine:
@@ -59,6 +74,8 @@ class Engine:
         self._banks: dict[str, Bank] = {}
         self._protectables: dict[str, dict[str, ProtectablePlugin]] = {}
         self._set_up: dict[int, ProtectionPlugin] = {}
+        self._operation_banks: dict[str, Bank] = {}
+        host.loader = self.load_operation
 
     @classmethod
     @asynccontextmanager
@@ -183,6 +200,10 @@ class Engine:
                      graph: ResourceGraph | None = None) -> str:
         """Validate ``request`` and start its operation; return the operation id.
 
+        The operation id is the request's ``request_id``: a request submitted again (a
+        client retrying, the same message delivered twice) finds the stored spec and
+        starts nothing new.
+
         Raises:
             RequestInvalid, ResourceTypeNotSupported, ResourceNotFound, ResourceGraphLoop,
             InvalidParameters, CheckpointNotFound, InvalidCheckpointState: before anything runs.
@@ -192,41 +213,130 @@ class Engine:
             return request.operation_id
         provider = self.provider(request.provider_id)
         store = await self.store(provider)
-        context = RequestContext(project_id=request.project_id)
         operation_id = request.request_id
+        if self.host.hosts(operation_id):
+            log.info("request_duplicate", operation_id=operation_id)
+            return operation_id
+        lease = submit_lease_key(operation_id)
+        try:
+            await store.bank.acquire_lease(lease, self.host.worker_id, SUBMIT_LEASE_TTL)
+        except LeaseHeld:
+            log.info("request_duplicate", operation_id=operation_id, reason="being submitted")
+            return operation_id
+        try:
+            if await read_spec(store.bank, operation_id) is not None:
+                log.info("request_duplicate", operation_id=operation_id)
+                return operation_id
+            run, spec_graph = await self._prepare(request, provider, store, graph)
+            await write_spec(store.bank, _spec_of(run, self.host.worker_id, request),
+                             spec_graph)
+        finally:
+            await store.bank.release_lease(lease, self.host.worker_id)
+        await self._set_up_plugins(run.plugins)
+        self._operation_banks[operation_id] = store.bank
+        self.host.register(run)
+        log.info("operation_submitted", operation_id=operation_id,
+                 operation=run.operation_type, provider_id=provider.id,
+                 checkpoint_id=run.checkpoint_id, resources=len(run.graph))
+        await self.host.transport.send(Start(operation_id=operation_id, to=OPERATION_NODE))
+        return operation_id
+
+    async def _prepare(self, request: ProtectRequest | RestoreRequest | DeleteRequest,
+                       provider: Provider, store: CheckpointStore,
+                       graph: ResourceGraph | None) -> tuple[OperationRun, ResourceGraph | None]:
+        """The run of a new operation, and the graph its spec must carry (protect only)."""
+        context = RequestContext(project_id=request.project_id)
         checkpoint = None
+        spec_graph = None
         if isinstance(request, ProtectRequest):
             operation_type: OperationType = "protect"
             if graph is None:
                 graph = await self.build_graph(request.resources, provider=provider.id,
                                                context=context)
+            spec_graph = graph
             checkpoint_id = request.checkpoint_id or str(uuid.uuid4())
             parameters = request.parameters
         else:
             operation_type = "restore" if isinstance(request, RestoreRequest) else "delete"
             expect = ({CheckpointStatus.AVAILABLE} if operation_type == "restore"
                       else {CheckpointStatus.AVAILABLE, CheckpointStatus.ERROR})
-            checkpoint = await store.open(request.checkpoint_id, operation_id=operation_id,
+            checkpoint = await store.open(request.checkpoint_id,
+                                          operation_id=request.request_id,
                                           writable=operation_type == "delete", expect=expect)
             graph = checkpoint.graph
             checkpoint_id = request.checkpoint_id
             parameters = request.parameters if isinstance(request, RestoreRequest) else {}
+        run = self._make_run(provider, store, operation_id=request.request_id,
+                             operation_type=operation_type, checkpoint_id=checkpoint_id,
+                             graph=graph, parameters=parameters, context=context,
+                             checkpoint=checkpoint)
+        return run, spec_graph
+
+    def _make_run(self, provider: Provider, store: CheckpointStore, *, operation_id: str,
+                  operation_type: OperationType, checkpoint_id: str, graph: ResourceGraph,
+                  parameters: Parameters, context: RequestContext,
+                  checkpoint: Checkpoint | None) -> OperationRun:
         plugins = [provider.plugin_for(resource.type) for resource in graph.nodes]
         validated = validate_parameters(operation_type, graph, plugins, parameters)
-        run = OperationRun(
+        return OperationRun(
             operation_id=operation_id, operation_type=operation_type, provider_id=provider.id,
             checkpoint_id=checkpoint_id, graph=graph, plugins=plugins, parameters=validated,
             store=store, journal=Journal(store.bank, operation_id, self.host.worker_id),
-            request=context, request_id=request.request_id, checkpoint=checkpoint)
+            request=context, request_id=operation_id, checkpoint=checkpoint,
+            raw_parameters=parameters)
+
+    async def _set_up_plugins(self, plugins: Sequence[ProtectionPlugin]) -> None:
         for plugin in {id(p): p for p in plugins}.values():
             if id(plugin) not in self._set_up:  # once per plugin, closed with the engine
                 await plugin.setup()
                 self._set_up[id(plugin)] = plugin
-        self.host.register(run)
-        log.info("operation_submitted", operation_id=operation_id, operation=operation_type,
-                 provider_id=provider.id, checkpoint_id=checkpoint_id, resources=len(graph))
-        await self.host.transport.send(Start(operation_id=operation_id, to=OPERATION_NODE))
-        return operation_id
+
+    async def load_operation(self, operation_id: str) -> OperationRun | None:
+        """Rebuild an operation submitted elsewhere from its bank, or None if no bank of
+        ours knows it or it has ended. The host calls this on a message it cannot place.
+
+        Raises:
+            BankError, PluginError: if the operation is known but cannot be loaded.
+        """
+        found = await self._find_spec(operation_id)
+        if found is None:
+            return None
+        spec, bank = found
+        record = await read_operation_record(bank, operation_id)
+        if record is not None and record.status != "running":
+            return None
+        provider = self.provider(spec.provider_id)
+        store = CheckpointStore(bank)
+        checkpoint: Checkpoint | None = None
+        if spec.type == "protect":
+            graph = await read_spec_graph(bank, operation_id)
+            with contextlib.suppress(CheckpointNotFound):  # its pre has not run yet
+                checkpoint = await store.open(spec.checkpoint_id, operation_id=operation_id,
+                                              writable=True)
+        else:
+            checkpoint = await store.open(spec.checkpoint_id, operation_id=operation_id,
+                                          writable=spec.type == "delete")
+            graph = checkpoint.graph
+        run = self._make_run(provider, store, operation_id=operation_id,
+                             operation_type=spec.type, checkpoint_id=spec.checkpoint_id,
+                             graph=graph, parameters=spec.parameters,
+                             context=RequestContext(project_id=spec.project_id),
+                             checkpoint=checkpoint)
+        await self._set_up_plugins(run.plugins)
+        self._operation_banks[operation_id] = bank
+        return run
+
+    async def _find_spec(self, operation_id: str) -> tuple[OperationSpec, Bank] | None:
+        for provider in self.providers.values():
+            try:
+                bank = await self.bank(provider)
+            except Exception as error:  # one unreachable bank must not hide the others
+                log.warning("bank_unavailable", provider_id=provider.id, error=str(error))
+                continue
+            spec = await read_spec(bank, operation_id)
+            if spec is not None:
+                return spec, bank
+        return None
 
     async def run(self, request: AnyRequest, *, timeout: float | None = None,
                   graph: ResourceGraph | None = None) -> OperationFinished:
@@ -235,8 +345,28 @@ class Engine:
         return await self.wait(operation_id, timeout=timeout)
 
     async def wait(self, operation_id: str, timeout: float | None = None) -> OperationFinished:
-        """Wait for an operation of this engine to end."""
-        return await self.host.wait(operation_id, timeout)
+        """Wait for an operation to end, on whichever worker its operation actor runs.
+
+        Raises:
+            TimeoutError: if it does not end within ``timeout`` seconds.
+        """
+        if not self.host.durable:
+            return await self.host.wait(operation_id, timeout)
+        async with asyncio.timeout(timeout):
+            return await wait_for_end(operation_id, self.host.result(operation_id),
+                                      self.subscribe(operation_id),
+                                      self._record_reader(operation_id))
+
+    def _record_reader(self, operation_id: str) -> RecordReader:
+        async def read() -> OperationRecord | None:
+            bank = self._operation_banks.get(operation_id)
+            if bank is None:
+                found = await self._find_spec(operation_id)
+                if found is None:
+                    return None
+                bank = self._operation_banks[operation_id] = found[1]
+            return await read_operation_record(bank, operation_id)
+        return read
 
     async def cancel(self, operation_id: str) -> None:
         """Ask an operation to stop; its checkpoint ends ``error`` with reason ``cancelled``."""
@@ -264,6 +394,14 @@ class Engine:
             return index, ResourceGraph([], []), []
         graph = await store.read_graph(checkpoint_id)
         return index, graph, await store.read_resource_states(checkpoint_id)
+
+
+def _spec_of(run: OperationRun, worker: str,
+             request: ProtectRequest | RestoreRequest | DeleteRequest) -> OperationSpec:
+    return OperationSpec(
+        id=run.operation_id, type=run.operation_type, provider_id=run.provider_id,
+        checkpoint_id=run.checkpoint_id, project_id=request.project_id,
+        request_id=request.request_id, parameters=run.raw_parameters, submitted_by=worker)
 
 
 def validate_parameters(operation: OperationType, graph: ResourceGraph,

@@ -6,7 +6,8 @@
     ├── ActivityTimeout       an activity ran past its plugin's timeout
     ├── OperationCancelled    the operation was cancelled (reason "cancelled")
     ├── MessageDecodeError    bytes that are not a message we know (carries the raw bytes)
-    └── TransportError        the transport failed (retryable when the broker may come back)
+    ├── TransportError        the transport failed (retryable when the broker may come back)
+    └── OperationUnavailable  an operation could not be loaded from its bank now (retryable)
 """
 
 from __future__ import annotations
@@ -47,5 +48,11 @@ class MessageDecodeError(StrongboxError, ValueError):
 
 class TransportError(StrongboxError):
     """The transport failed to send, publish or consume."""
+
+    retryable: bool = True
+
+
+class OperationUnavailable(StrongboxError):
+    """An operation known to exist could not be loaded now (its bank is unreachable)."""
 
     retryable: bool = True

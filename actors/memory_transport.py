@@ -89,7 +89,7 @@ class MemoryTransport(Transport):
             while mailbox:
                 message = mailbox.popleft()
                 try:
-                    await handler(message)
+                    await handler(message)  # nothing to settle: no other worker to hand to
                 except Exception as error:
                     # A handler bug must not stall every other actor: record and go on.
                     log.exception("message_handler_failed", message_kind=type(message).__name__)

@@ -10,6 +10,10 @@ Its pre opens the checkpoint (protect: creates it and takes its lease; delete: m
 ``available``; delete: data purged, ``deleted``). On the first failure it stops every
 actor, waits until each has replied, and ends the checkpoint in ``error`` naming the
 first failing resource. A cancel takes the same road with the reason ``cancelled``.
+
+The checkpoint lease is owned by the operation, not by a worker: every worker that holds
+live actors of the operation renews it (``ActorHost``), so the lease lapses only when no
+worker carries the operation on, and a worker that takes over simply goes on renewing.
 """
 
 from __future__ import annotations
@@ -35,17 +39,27 @@ from actors.messages import (
     Stopped,
 )
 from actors.outbox import Outbox
+from actors.recovery import CANCEL_REQUESTED, OPENED, JournalSnapshot
 from actors.resource_status import summarize
+from actors.transport import Settlement
 from plugins.checkpoint import CheckpointStatus, checkpoint_lease_key
+from plugins.errors import CheckpointError, CheckpointNotFound
 from plugins.operation_record import OperationRecord, write_operation_record
 
 if TYPE_CHECKING:
     from actors.actor_host import ActorHost
     from actors.operation_run import OperationRun
+    from plugins.checkpoint import Checkpoint
 
 log = structlog.get_logger(__name__)
 
 CANCELLED_REASON = "cancelled"
+STOPPED_REASON = "stopped after a failure"
+
+
+def lease_owner(operation_id: str) -> str:
+    """Who holds a checkpoint's lease: the operation, whichever workers carry it."""
+    return f"operation:{operation_id}"
 
 
 class OperationState(StrEnum):
@@ -73,10 +87,16 @@ class OperationActor:
         self._error: FailureInfo | None = None
         self._error_resource: str | None = None
         self._cancel_requested = False
-        self._lease_task: asyncio.Task[None] | None = None
+        self._holds_lease = False
         self._task: asyncio.Task[None] | None = None
 
-    async def handle(self, message: Message) -> None:
+    @property
+    def live(self) -> bool:
+        """Whether this worker is driving the operation (opened it or took it over)."""
+        return self.state not in (OperationState.CREATED, OperationState.SUCCEEDED,
+                                  OperationState.FAILED, OperationState.CANCELLED)
+
+    async def handle(self, message: Message) -> Settlement:
         """Apply one message to the operation."""
         outbox = Outbox()
         match message:
@@ -94,7 +114,10 @@ class OperationActor:
                     self._error_resource = self.run.graph.nodes[sender].key
                 self._begin_stop(outbox)
             case Cancel():
-                self._cancel_requested = True
+                if not self._cancel_requested:
+                    self._cancel_requested = True
+                    self.run.journal.append(OPERATION_NODE, CANCEL_REQUESTED, "cancelled",
+                                            CANCELLED_REASON)
                 if self._error is None:
                     self._error = FailureInfo(type="OperationCancelled", message=CANCELLED_REASON)
                 self._begin_stop(outbox)
@@ -105,7 +128,55 @@ class OperationActor:
                     self._task = asyncio.create_task(self._finish_failed())
             case _:
                 log.warning("unexpected_message", kind=type(message).__name__)
+        return await self.dispatch(outbox)
+
+    async def dispatch(self, outbox: Outbox) -> Settlement:
+        """Send what a state change produced; on a durable transport, return what must
+        finish before the triggering message is acked."""
+        if not self.host.durable:
+            await outbox.flush(self.host.transport)
+            return None
+        return asyncio.ensure_future(self._settled(outbox))
+
+    async def _settled(self, outbox: Outbox) -> None:
+        await self._flush(outbox)
+        while (task := self._task) is not None and not task.done():
+            await asyncio.wait({task})
+        await self.run.journal.sync()
+
+    async def _flush(self, outbox: Outbox) -> None:
+        if self.host.durable and outbox.messages:
+            await self.run.journal.sync()  # a cancel is stored before it is broadcast
         await outbox.flush(self.host.transport)
+
+    # -- recovery ---------------------------------------------------------------------
+
+    def recover(self, snapshot: JournalSnapshot, outbox: Outbox) -> None:
+        """Take the state the journal records, on a worker the operation moved to."""
+        if not snapshot.opened:
+            return  # the Start is still to come (or is being redelivered)
+        graph = self.run.graph
+        self._holds_lease = self.run.operation_type == "protect"
+        self.state = OperationState.RUNNING
+        self._roots_done = {r for r in graph.roots if snapshot.phase_done(r, "post")}
+        self._stopped = {node for node, history in snapshot.nodes.items()
+                         if history.final_state is not None}
+        if snapshot.cancel_reason is not None:
+            self._cancel_requested = True
+            self._error = FailureInfo(type="OperationCancelled", message=CANCELLED_REASON)
+        elif snapshot.first_failure is not None:
+            node, reason = snapshot.first_failure
+            self._error = FailureInfo(type="ActivityFailed", message=reason)
+            self._error_resource = graph.nodes[node].key
+        log.info("operation_taken_over", operation_id=self.run.operation_id,
+                 worker=self.host.worker_id, roots_done=len(self._roots_done),
+                 stopping=snapshot.stopping)
+        if self._error is not None:
+            # ask every actor again: replies consumed by the dead worker are lost
+            self._stopped.clear()
+            self._begin_stop(outbox)
+        elif self._all_roots_done():
+            self._begin_seal()
 
     def _all_roots_done(self) -> bool:
         return len(self._roots_done) >= len(self.run.graph.roots)
@@ -119,16 +190,14 @@ class OperationActor:
         run = self.run
         try:
             if run.operation_type == "protect":
-                run.checkpoint = await run.store.create(
-                    checkpoint_id=run.checkpoint_id, provider_id=run.provider_id,
-                    project_id=run.request.project_id, graph=run.graph,
-                    operation_id=run.operation_id, owner=self.host.worker_id)
                 await self.host.bank_of(run).acquire_lease(
-                    checkpoint_lease_key(run.checkpoint_id), self.host.worker_id,
+                    checkpoint_lease_key(run.checkpoint_id), lease_owner(run.operation_id),
                     self.host.lease_ttl)
-                self._lease_task = asyncio.create_task(self._renew_lease())
+                self._holds_lease = True
+                run.checkpoint = await self._create_or_reopen()
             elif run.operation_type == "delete":
                 await run.store.transition(run.checkpoint_id, CheckpointStatus.DELETING)
+            await run.journal.record(OPERATION_NODE, OPENED, "done")
         except Exception as error:
             self._error = FailureInfo.from_exception(error)
             log.error("operation_open_failed", operation_id=run.operation_id,
@@ -154,18 +223,24 @@ class OperationActor:
             outbox.messages.extend(
                 ParentPreDone(operation_id=run.operation_id, to=root, sender=OPERATION_NODE)
                 for root in run.graph.roots)
-        await outbox.flush(self.host.transport)
+        await self._flush(outbox)
 
-    async def _renew_lease(self) -> None:
-        key = checkpoint_lease_key(self.run.checkpoint_id)
-        bank = self.host.bank_of(self.run)
-        while True:
-            await asyncio.sleep(self.host.lease_ttl / 3)
-            try:
-                await bank.renew_lease(key, self.host.worker_id, self.host.lease_ttl)
-            except Exception as error:  # keep trying: a lapse is visible, not fatal
-                log.warning("lease_renew_failed", checkpoint_id=self.run.checkpoint_id,
-                            error=str(error))
+    async def _create_or_reopen(self) -> Checkpoint:
+        """The protect's checkpoint: created, or reopened when the worker that created it
+        died before the operation was released (the Start came back to us)."""
+        run = self.run
+        try:
+            found = await run.store.open(run.checkpoint_id, operation_id=run.operation_id,
+                                         writable=True, expect={CheckpointStatus.PROTECTING})
+        except CheckpointNotFound:
+            return await run.store.create(
+                checkpoint_id=run.checkpoint_id, provider_id=run.provider_id,
+                project_id=run.request.project_id, graph=run.graph,
+                operation_id=run.operation_id, owner=self.host.worker_id)
+        if found.index.protect_operation_id != run.operation_id:
+            raise CheckpointError(f"checkpoint {run.checkpoint_id!r} is being written by "
+                                  f"operation {found.index.protect_operation_id!r}")
+        return found
 
     # -- post -------------------------------------------------------------------------
 
@@ -200,7 +275,7 @@ class OperationActor:
         if self.state is not OperationState.RUNNING:
             return  # opening (handled once open), or already stopping or sealing
         self.state = OperationState.STOPPING
-        reason = CANCELLED_REASON if self._cancel_requested else "stopped after a failure"
+        reason = CANCELLED_REASON if self._cancel_requested else STOPPED_REASON
         log.info("operation_stopping", operation_id=self.run.operation_id, reason=reason)
         outbox.messages.extend(
             Cancel(operation_id=self.run.operation_id, to=node, reason=reason)
@@ -231,12 +306,12 @@ class OperationActor:
         await self._announce(self.state.value, error)
 
     async def _release_lease(self) -> None:
-        if self._lease_task is not None:
-            self._lease_task.cancel()
-            self._lease_task = None
+        if self._holds_lease:
+            self._holds_lease = False
             with contextlib.suppress(Exception):
                 await self.host.bank_of(self.run).release_lease(
-                    checkpoint_lease_key(self.run.checkpoint_id), self.host.worker_id)
+                    checkpoint_lease_key(self.run.checkpoint_id),
+                    lease_owner(self.run.operation_id))
 
     def _record(self, status: str, error: str | None = None) -> OperationRecord:
         run = self.run

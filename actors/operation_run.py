@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import msgspec
 
@@ -36,3 +37,5 @@ class OperationRun:
     request_id: str | None = None
     checkpoint: Checkpoint | None = None
     started_at: float = field(default_factory=time.time)
+    # as the request gave them: what the stored spec keeps, for a worker taking over
+    raw_parameters: dict[str, dict[str, Any]] = field(default_factory=dict)

@@ -11,6 +11,12 @@ It learns all of this from messages only. See ``actors.actor_state`` for the sta
 State changes happen synchronously between awaits; the messages and events a change
 produces are collected in an ``Outbox`` and sent afterwards, so a message handled while
 an activity's completion is being sent always sees a consistent state.
+
+On a durable transport (RabbitMQ) a message is only sent once the journal entry that
+justifies it is stored, and ``handle`` returns a settlement that completes when the
+activity it started has finished and been journaled: only then is the triggering message
+acked. An actor whose mailbox moved here from a dead worker is rebuilt from the journal
+(``recover``) and re-runs the activity that had not finished.
 """
 
 from __future__ import annotations
@@ -38,12 +44,14 @@ from actors.messages import (
     Stopped,
 )
 from actors.outbox import Outbox
+from actors.transport import Settlement
 from plugins.base import Activity, Phase
 from plugins.context import ActivityContext
 
 if TYPE_CHECKING:
     from actors.actor_host import ActorHost
     from actors.operation_run import OperationRun
+    from actors.recovery import JournalSnapshot
 
 log = structlog.get_logger(__name__)
 
@@ -85,7 +93,7 @@ class ResourceActor:
 
     # -- messages ---------------------------------------------------------------------
 
-    async def handle(self, message: Message) -> None:
+    async def handle(self, message: Message) -> Settlement:
         """Apply one message; duplicates (redeliveries) change nothing."""
         outbox = Outbox()
         match message:
@@ -101,7 +109,77 @@ class ResourceActor:
                 self._stop(reason, outbox)
             case _:
                 log.warning("unexpected_message", kind=type(message).__name__, node=self.node)
+        return await self.dispatch(outbox)
+
+    async def dispatch(self, outbox: Outbox) -> Settlement:
+        """Send what a state change produced; on a durable transport, return what must
+        finish before the triggering message is acked."""
+        if not self.host.durable:
+            await outbox.flush(self.host.transport)
+            return None
+        sending: asyncio.Task[None] | None = None
+        if outbox.messages or outbox.events:
+            sending = asyncio.create_task(self._flush(outbox))
+        if sending is None and not self._busy():
+            return None
+        return asyncio.ensure_future(self._settled(sending))
+
+    async def _flush(self, outbox: Outbox) -> None:
+        if self.host.durable and outbox.messages:
+            try:  # the entries that justify these messages go first (see module docstring)
+                await self.run.journal.sync()
+            except Exception as error:  # the bank is failing: sending still lets it end
+                log.error("journal_sync_failed", operation_id=self.run.operation_id,
+                          node=self.node, error=str(error))
         await outbox.flush(self.host.transport)
+
+    def _busy(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def _settled(self, sending: asyncio.Task[None] | None) -> None:
+        if sending is not None:
+            await sending
+        while (task := self._task) is not None and not task.done():
+            await asyncio.wait({task})  # the next phase's task replaces it as this one ends
+        await self.run.journal.sync()
+
+    # -- recovery ---------------------------------------------------------------------
+
+    def recover(self, snapshot: JournalSnapshot, outbox: Outbox) -> None:
+        """Take the state the journal records, then go on from there.
+
+        Called once, on a fresh actor, before its first message: the activity that was
+        running when its previous worker died has no ``done`` entry and runs again.
+        """
+        graph, node = self.run.graph, self.node
+        parents = graph.parents[node]
+        if parents:
+            self._parents_done = {p for p in parents if snapshot.phase_done(p, "pre")}
+        elif snapshot.opened:
+            self._parents_done = {OPERATION_NODE}
+        self._children_done = {c for c in graph.children[node] if snapshot.phase_done(c, "post")}
+        history = snapshot.history(node)
+        if history.final_state is not None:
+            self.state = ActorState(history.final_state)
+            self._stop_reason = history.reason or history.final_state
+            return
+        pre_done = snapshot.phase_done(node, "pre")
+        if snapshot.phase_done(node, "post"):
+            self.state = ActorState.DONE
+        elif snapshot.phase_done(node, "parallel") or (pre_done and snapshot.stopping):
+            self.state = ActorState.WAITING_CHILDREN
+            self.parallel_finished = snapshot.phase_done(node, "parallel")
+        elif pre_done:
+            self.state = ActorState.PRE  # its parallel was interrupted: run it again
+        if snapshot.stopping:
+            # the stop broadcast may have been consumed by the worker that died
+            self._stop(snapshot.cancel_reason or "stopped after a failure", outbox)
+        elif self.state is ActorState.PRE:
+            self._start_phase("parallel", outbox)
+        elif self.state is ActorState.WAITING and self._all_parents_done():
+            self._start_phase("pre", outbox)
+        elif self.state is ActorState.WAITING_CHILDREN and self._all_children_done():
+            self._start_phase("post", outbox)
 
     def _all_parents_done(self) -> bool:
         parents = self.run.graph.parents[self.node]
@@ -190,7 +268,8 @@ class ResourceActor:
         self._context = context
         outbox = Outbox()
         try:
-            async with self.host.activity_slots:
+            # the plugin's own limit first: waiting for it must not hold a worker slot
+            async with self.host.plugin_slots(plugin), self.host.activity_slots:
                 await self.host.runner.run(
                     activity,
                     (run.checkpoint, context, resource, run.parameters[self.node]),
@@ -219,7 +298,7 @@ class ResourceActor:
                 self._finish_phase(phase, outbox)
         finally:
             self._context = None
-        await outbox.flush(self.host.transport)
+        await self._flush(outbox)
 
     def _fail(self, phase: Phase, error: Exception, outbox: Outbox) -> None:
         failure = FailureInfo.from_exception(error)
@@ -252,7 +331,11 @@ class ResourceActor:
 
     def _stop(self, reason: str, outbox: Outbox) -> None:
         if self._stop_reason is not None:
-            return  # a redelivered Cancel
+            if self.state in FINAL_STATES:
+                # a repeated Cancel: the operation actor may have been rebuilt elsewhere
+                # and be counting replies afresh
+                self._reply_stopped(outbox)
+            return
         self._stop_reason = reason
         if self.state in FINAL_STATES:
             self._reply_stopped(outbox)

@@ -10,12 +10,36 @@ from __future__ import annotations
 
 import abc
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from types import TracebackType
 
 from actors.events import Event
 from actors.messages import Message
 
-MessageHandler = Callable[[Message], Awaitable[None]]
+# A handler applies a message and returns what must finish before the message may be
+# forgotten (acked): the activity it started and the journal entries and messages that
+# follow from it. None means the message's effect is already complete.
+Settlement = Awaitable[None] | None
+MessageHandler = Callable[[Message], Awaitable[Settlement]]
+ResetHandler = Callable[[], None]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestVerdict:
+    """What became of one request from the request queue.
+
+    ``accepted``: it is carried out (or was already: a duplicate). Otherwise ``reason``
+    says why not; ``retry`` asks for it to be delivered again later (the bank was
+    unreachable, say) instead of being set aside as rejected.
+    """
+
+    accepted: bool
+    reason: str | None = None
+    retry: bool = False
+
+
+# (body, AMQP message id if the client set one) -> verdict
+RequestHandler = Callable[[bytes, str | None], Awaitable[RequestVerdict]]
 
 
 class EventSubscription(abc.ABC):
@@ -38,7 +62,26 @@ class EventSubscription(abc.ABC):
 
 
 class Transport(abc.ABC):
-    """Carries actor messages to mailboxes and events to subscribers."""
+    """Carries actor messages to mailboxes and events to subscribers.
+
+    ``durable`` transports keep a message until its handler's settlement completes and
+    hand it to another worker if this one dies first; their actors must therefore make a
+    message's cause durable before sending it, and rebuild state from the journal.
+    """
+
+    durable: bool = False
+
+    def activated_at(self, operation_id: str, node: int) -> float:
+        """When (monotonic seconds) this worker began to receive the mailbox of this actor.
+
+        An actor whose mailbox came to this worker after the operation did may have been
+        driven by another worker before: the host then rebuilds it from the journal.
+        """
+        return 0.0
+
+    def on_reset(self, handler: ResetHandler) -> None:  # noqa: B027 - optional hook
+        """Call ``handler`` when this worker lost its mailboxes (the broker link broke):
+        their unacked messages go to other workers, so local actor state is stale."""
 
     @abc.abstractmethod
     async def send(self, message: Message) -> None:

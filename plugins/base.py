@@ -88,8 +88,10 @@ class ProtectionPlugin:
 
     Subclasses set ``supported_resource_types`` (``{"*"}`` for every type) and the three
     schemas, and implement activities. ``config`` is the plugin's section of the provider
-    file; ``timeout`` (seconds per activity) and ``poll_interval`` (seconds between
-    generator steps) are read from it for every plugin.
+    file; ``timeout`` (seconds per activity), ``poll_interval`` (seconds between
+    generator steps) and ``max_concurrent_activities`` (activities of this plugin running
+    at once on one worker, e.g. 4 volume backups; unset: no limit beyond the worker's) are
+    read from it for every plugin.
     """
 
     supported_resource_types: ClassVar[frozenset[str]] = frozenset()
@@ -105,6 +107,11 @@ class ProtectionPlugin:
         self.timeout = _positive_float(self.config, "timeout", self.default_timeout)
         poll = _positive_float(self.config, "poll_interval", self.default_poll_interval)
         self.poll_interval: float = poll if poll is not None else self.default_poll_interval
+        limit = _positive_float(self.config, "max_concurrent_activities", None)
+        if limit is not None and limit != int(limit):
+            raise InvalidPluginOption("max_concurrent_activities",
+                                      f"{limit!r} is not a whole number")
+        self.max_concurrent_activities: int | None = int(limit) if limit is not None else None
 
     def supports(self, resource_type: str) -> bool:
         """True if this plugin handles ``resource_type``."""

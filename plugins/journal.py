@@ -98,10 +98,14 @@ class Journal:
                 if not waiter.done():
                     waiter.set_result(None)
 
-    async def close(self) -> None:
-        """Wait for the last batch to be written."""
+    async def sync(self) -> None:
+        """Return once every entry appended so far is stored (or its write failed)."""
         while self._flusher is not None and not self._flusher.done():
             await asyncio.shield(self._flusher)
+
+    async def close(self) -> None:
+        """Wait for the last batch to be written."""
+        await self.sync()
 
 
 async def read_journal(bank: Bank, operation_id: str) -> list[JournalEntry]:
