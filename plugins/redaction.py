@@ -11,7 +11,16 @@ import re
 from typing import Final
 
 REDACTED: Final = "***"
-_SECRET_WORDS = ("password", "passwd", "secret", "key", "token", "credential", "credentials")
+_SECRET_WORDS = (
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "key",
+    "token",
+    "credential",
+    "credentials",
+)
 
 
 def is_secret_key(key: str) -> bool:

@@ -1,16 +1,21 @@
 """The manifest of a protected directory tree, and the checks a restore makes on it.
 
 Stored at ``manifest`` in the resource's bank section, JSON, versioned by ``v``, written
-after every data object, so its presence means the checkpoint's data is complete::
+after every chunk it names, so its presence means the checkpoint's data is complete::
 
-    {"v": 1, "root": "/srv/data", "root_mode": 493, "root_mtime_ns": 1700000000000000000,
+    {"v": 2, "root": "/srv/data", "root_mode": 493, "root_mtime_ns": 1700000000000000000,
      "entries": [
        {"path": "docs", "kind": "dir", "mode": 493, "mtime_ns": ...},
        {"path": "docs/a.txt", "kind": "file", "mode": 420, "mtime_ns": ..., "size": 12,
-        "data": "data/00000001"},
+        "chunks": [["<64 hex digits: the chunk id>", 12]]},
        {"path": "docs/latest", "kind": "symlink", "mode": 511, "mtime_ns": ...,
         "target": "a.txt"}],
      "skipped": [{"path": "tmp/gone", "reason": "vanished before it was read"}]}
+
+Version 2 stores a file's content as its list of chunks (``[id, plaintext size]``) in
+the bank's chunk store (``banks.chunks``), shared and deduplicated between checkpoints;
+an empty file has ``"chunks": []``. Version 1, still read for restore, stored each file
+as one object of the section and named it in ``"data": "data/00000001"``.
 
 Paths are relative, POSIX, parents before children. Fields at their default are
 omitted. A name that is not valid UTF-8 is stored readable in ``path`` (backslash
@@ -25,9 +30,12 @@ from typing import Literal
 
 import msgspec
 
+from banks.chunks import ChunkRef
+from banks.chunks.layout import is_chunk_id
 from plugins.local.directory_errors import ManifestError, UnsafeManifestEntry
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
+READABLE_VERSIONS = frozenset({1, 2})
 MANIFEST_KEY = "manifest"
 SAVED_INFO_KEY = "saved_info"
 DATA_PREFIX = "data/"
@@ -46,6 +54,7 @@ class ManifestEntry(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tru
     size: int = 0
     target: str | None = None
     data: str | None = None
+    chunks: list[ChunkRef] | None = None
     raw_path: bytes | None = None
     raw_target: bytes | None = None
 
@@ -112,7 +121,7 @@ def decode_manifest(data: bytes, resource_key: str) -> Manifest:
         version = _version_decoder.decode(data).v
     except msgspec.DecodeError as error:
         raise ManifestError(resource_key, f"malformed: {error}") from error
-    if version != MANIFEST_VERSION:
+    if version not in READABLE_VERSIONS:
         raise ManifestError(resource_key, f"format v{version} is not supported")
     try:
         return _manifest_decoder.decode(data)
@@ -129,7 +138,8 @@ def check_entries(manifest: Manifest, resource_key: str, target: str) -> None:
 
     Raises:
         UnsafeManifestEntry: naming the first entry at fault and the target.
-        ManifestError: if a file has no valid data key or a symlink no target.
+        ManifestError: if a file has no valid content reference (a data key in v1, a
+            chunk list adding up to its size in v2) or a symlink no target.
     """
     directories = {entry.fs_path() for entry in manifest.entries if entry.kind == "dir"}
     seen: set[str] = set()
@@ -139,12 +149,28 @@ def check_entries(manifest: Manifest, resource_key: str, target: str) -> None:
         if reason is not None:
             raise UnsafeManifestEntry(resource_key, entry.path, target, reason)
         seen.add(path)
-        if entry.kind == "file" and (entry.data is None or not _DATA_KEY.fullmatch(entry.data)):
-            raise ManifestError(resource_key, f"file {entry.path!r} has no valid data key")
+        if entry.kind == "file":
+            problem = _content_problem(entry, manifest.v)
+            if problem is not None:
+                raise ManifestError(resource_key, f"file {entry.path!r} {problem}")
         if entry.kind == "symlink" and not entry.fs_target():
             raise ManifestError(resource_key, f"symlink {entry.path!r} has no target")
         if not 0 <= entry.mode <= 0o7777 or entry.size < 0:
             raise ManifestError(resource_key, f"entry {entry.path!r} has an invalid mode or size")
+
+
+def _content_problem(entry: ManifestEntry, version: int) -> str | None:
+    if version == 1:
+        if entry.data is None or not _DATA_KEY.fullmatch(entry.data):
+            return "has no valid data key"
+        return None
+    if entry.chunks is None or entry.data is not None:
+        return "has no chunk list"
+    if not all(is_chunk_id(ref.id) and ref.size > 0 for ref in entry.chunks):
+        return "has a malformed chunk reference"
+    if sum(ref.size for ref in entry.chunks) != entry.size:
+        return f"has chunks that do not add up to its size {entry.size}"
+    return None
 
 
 def _unsafe_reason(path: str, seen: set[str], directories: set[str]) -> str | None:

@@ -1,24 +1,37 @@
 """The protection plugin of local directory trees (``Strongbox::Directory``).
 
-Bank section layout, per resource::
+File content goes to the bank's chunk store (``banks.chunks``: content-defined chunks,
+deduplicated across checkpoints, zstd-compressed, AES-256-GCM-encrypted); the resource's
+bank section holds only::
 
-    data/<n>      one object per regular file, its bytes as read (n: 8 digits)
     saved_info    DirectorySavedInfo, JSON
-    manifest      the tree (see ``directory_manifest``), JSON, written last
+    manifest      the tree and each file's chunk list (``directory_manifest``), written last
 
-Plugin options (the ``[directory]`` provider section): ``chunk_size`` in bytes (default
-1 MiB, 4 KiB to 64 MiB) and ``concurrency``, files moved at once (default 4, 1 to 64).
+(A checkpoint written before the chunk store, manifest v1, also holds ``data/<n>``: one
+object per file. It is still restored.)
+
+Plugin options (the ``[directory]`` provider section): ``chunk_size``, bytes read per
+step (default 1 MiB, 4 KiB to 64 MiB), ``concurrency``, files moved at once (default 4,
+1 to 64), and the chunk store's options (``banks.chunks.settings``): ``encryption``,
+``passphrase``, ``key_file``, ``chunk_min_size``, ``chunk_avg_size``, ``chunk_max_size``,
+``compression_level``, ``upload_concurrency``, ``read_ahead``. Encryption is on unless
+``encryption = none`` is set, and then needs a passphrase or key file (options, or
+``$STRONGBOX_PASSPHRASE`` / ``$STRONGBOX_KEY_FILE``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+import weakref
 from collections.abc import Mapping
 from typing import Literal
 
 import msgspec
 import structlog
 
+from banks.base import Bank
+from banks.chunks import ChunkStore, ChunkStoreError, ChunkStoreSettings
 from banks.errors import ObjectNotFound
 from plugins.base import ProtectionPlugin
 from plugins.checkpoint import Checkpoint
@@ -35,6 +48,7 @@ from plugins.local.directory_manifest import (
     MANIFEST_KEY,
     SAVED_INFO_KEY,
     Manifest,
+    check_entries,
     decode_manifest,
     encode_manifest,
 )
@@ -85,6 +99,10 @@ class DirectorySavedInfo(msgspec.Struct, frozen=True, forbid_unknown_fields=True
     symlinks: int
     total_bytes: int
     skipped: int = 0
+    new_chunks: int = 0
+    new_bytes: int = 0  # plaintext bytes of the chunks this protect stored anew
+    stored_bytes: int = 0  # what those chunks took in the bank (compressed, encrypted)
+    deduplicated_chunks: int = 0
 
 
 def _bounded_int(config: Mapping[str, str], key: str, default: int, bounds: tuple[int, int]) -> int:
@@ -124,6 +142,37 @@ class DirectoryProtection(ProtectionPlugin):
         self.concurrency = _bounded_int(
             self.config, "concurrency", DEFAULT_CONCURRENCY, CONCURRENCY_BOUNDS
         )
+        try:
+            self.store_settings = ChunkStoreSettings.from_options(
+                self.config, "options of [directory]"
+            )
+        except ChunkStoreError as error:
+            raise InvalidParameters("plugin options of [directory]", str(error)) from error
+        # one store per bank: its key is unwrapped (scrypt) and its index listed once
+        self._stores: weakref.WeakKeyDictionary[Bank, asyncio.Future[ChunkStore]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    async def chunk_store(self, bank: Bank, *, create: bool) -> ChunkStore:
+        """The chunk store of ``bank``, opened once and shared by every activity.
+
+        Raises:
+            KeyRequired, WrongKey: the store is encrypted and the secret is missing or wrong.
+            ChunkStoreConfigError: no store (and not ``create``), or a bad configuration.
+        """
+        opening = self._stores.get(bank)
+        if opening is None or opening.get_loop() is not asyncio.get_running_loop():
+            opening = asyncio.ensure_future(
+                ChunkStore.open(bank, self.store_settings, create=create)
+            )
+            self._stores[bank] = opening
+        try:
+            return await asyncio.shield(opening)
+        except BaseException:
+            # a failed open (a wrong passphrase, no store yet) is not cached
+            if self._stores.get(bank) is opening and opening.done():
+                del self._stores[bank]
+            raise
 
     async def activity_protect_parallel(
         self,
@@ -142,8 +191,9 @@ class DirectoryProtection(ProtectionPlugin):
         await section.delete_all()
         walker = TreeWalker(resource.id, resource.key, parameters.exclude)
         root_status, walked = await walk_tree(walker)
+        store = await self.chunk_store(checkpoint.bank, create=True)
         uploader = TreeUploader(
-            section=section,
+            store=store,
             context=context,
             resource_key=resource.key,
             root=resource.id,
@@ -167,6 +217,10 @@ class DirectoryProtection(ProtectionPlugin):
             symlinks=kinds.count("symlink"),
             total_bytes=uploader.done,
             skipped=len(skipped),
+            new_chunks=uploader.stats.new_chunks,
+            new_bytes=uploader.stats.new_plaintext_bytes,
+            stored_bytes=uploader.stats.stored_bytes,
+            deduplicated_chunks=uploader.stats.deduplicated_chunks,
         )
         await section.put(SAVED_INFO_KEY, msgspec.json.encode(info))
         await section.put(MANIFEST_KEY, encode_manifest(manifest))
@@ -179,6 +233,9 @@ class DirectoryProtection(ProtectionPlugin):
             symlinks=info.symlinks,
             bytes=info.total_bytes,
             skipped=info.skipped,
+            new_chunks=info.new_chunks,
+            stored_bytes=info.stored_bytes,
+            deduplicated_chunks=info.deduplicated_chunks,
         )
 
     async def activity_restore_parallel(
@@ -202,8 +259,15 @@ class DirectoryProtection(ProtectionPlugin):
             raise ManifestError(resource.key, "missing: the protect did not complete") from error
         manifest = decode_manifest(data, resource.key)
         target = parameters.target or manifest.root
+        store: ChunkStore | None = None
+        if manifest.v >= 2:
+            # refuse a hostile manifest before asking for the store and its key
+            check_entries(manifest, resource.key, target)
+            store = await self.chunk_store(checkpoint.bank, create=False)
+        # (a v1 checkpoint holds its files in the section: it needs no store, nor a key)
         restorer = TreeRestorer(
             section=section,
+            store=store,
             context=context,
             resource_key=resource.key,
             manifest=manifest,
@@ -222,7 +286,11 @@ class DirectoryProtection(ProtectionPlugin):
         resource: Resource,
         parameters: msgspec.Struct,
     ) -> None:
-        """Remove every object the protect stored for the resource."""
+        """Remove the resource's section; its chunks may be shared, so they stay.
+
+        Chunks no checkpoint refers to any more are for the chunk store's garbage
+        collection to remove.
+        """
         removed = await checkpoint.bank_section(resource).delete_all()
         log.info(
             "directory_checkpoint_deleted",

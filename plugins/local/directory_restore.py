@@ -16,9 +16,11 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
+from collections.abc import AsyncIterator
 
 import structlog
 
+from banks.chunks import ChunkNotFound, ChunkStore, CorruptChunk
 from banks.errors import ObjectNotFound
 from banks.section import BankSection
 from plugins.context import ActivityContext
@@ -43,6 +45,7 @@ class TreeRestorer:
         self,
         *,
         section: BankSection,
+        store: ChunkStore | None,
         context: ActivityContext,
         resource_key: str,
         manifest: Manifest,
@@ -52,6 +55,7 @@ class TreeRestorer:
         concurrency: int,
     ) -> None:
         self.section = section
+        self.store = store
         self.context = context
         self.resource_key = resource_key
         self.manifest = manifest
@@ -125,8 +129,7 @@ class TreeRestorer:
             self.skipped += 1
             self._advance(entry.size)
             return
-        # check_entries guarantees a file entry has a data key
-        stream = self.section.get_stream(entry.data or "", self.chunk_size)
+        stream = self._content(entry)
         try:
             written = 0
             async for chunk in stream:
@@ -135,13 +138,12 @@ class TreeRestorer:
                     break  # a bigger object than the manifest says: stop before writing it
                 await asyncio.to_thread(write_all, fd, chunk)
                 self._advance(len(chunk))
-        except ObjectNotFound as error:
+        except (ObjectNotFound, ChunkNotFound, CorruptChunk) as error:
             os.close(fd)
+            # what was written is verified but incomplete: no file beats a partial one
+            await asyncio.to_thread(tree.remove_file, path)
             raise DirectoryRestoreError(
-                self.resource_key,
-                entry.path,
-                self.target,
-                f"its data {entry.data!r} is not in the bank",
+                self.resource_key, entry.path, self.target, self._unreadable(entry, error)
             ) from error
         except BaseException:
             os.close(fd)
@@ -153,14 +155,35 @@ class TreeRestorer:
                 await aclose()
         if written != entry.size:
             os.close(fd)
+            await asyncio.to_thread(tree.remove_file, path)
             raise DirectoryRestoreError(
                 self.resource_key,
                 entry.path,
                 self.target,
-                f"the bank object {entry.data!r} does not hold the {entry.size} bytes"
-                " the manifest says",
+                f"the bank holds {'more' if written > entry.size else 'fewer'} bytes than"
+                f" the {entry.size} the manifest says ({self._source(entry)})",
             )
         await asyncio.to_thread(finish_file, fd, self._file_mode(entry), entry.mtime_ns)
+
+    def _content(self, entry: ManifestEntry) -> AsyncIterator[bytes]:
+        if entry.chunks is not None:
+            # check_entries: v2 file entries carry chunks, and a v2 restore opens a store
+            assert self.store is not None
+            return self.store.read_stream(entry.chunks)
+        # check_entries guarantees a v1 file entry has a data key
+        return self.section.get_stream(entry.data or "", self.chunk_size)
+
+    @staticmethod
+    def _source(entry: ManifestEntry) -> str:
+        if entry.chunks is not None:
+            return f"{len(entry.chunks)} chunks"
+        return f"bank object {entry.data!r}"
+
+    @staticmethod
+    def _unreadable(entry: ManifestEntry, error: Exception) -> str:
+        if isinstance(error, ObjectNotFound):
+            return f"its data {entry.data!r} is not in the bank"
+        return str(error)
 
     def _file_mode(self, entry: ManifestEntry) -> int:
         # Owners are not restored, so a set-user/group-id bit would make the file run as

@@ -158,6 +158,22 @@ class TargetTree:
         finally:
             os.close(fd)
 
+    def remove_file(self, relative: str) -> None:
+        """Remove the file this restore created at ``relative`` (a failed, partial one).
+
+        Raises:
+            UnsafeManifestEntry: if a parent is a symlink or not a directory.
+        """
+        fd, name = self._parent(relative)
+        try:
+            os.unlink(name, dir_fd=fd)
+        except FileNotFoundError:
+            pass
+        except OSError as error:
+            raise self._fail(relative, _why(error)) from error
+        finally:
+            os.close(fd)
+
     def create_symlink(
         self, relative: str, link_target: str, mtime_ns: int, existing: Existing
     ) -> bool:

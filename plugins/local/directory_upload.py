@@ -1,4 +1,4 @@
-"""Streaming the regular files of a walked tree into a bank section, a few at a time."""
+"""Streaming the regular files of a walked tree into the chunk store, a few at a time."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from collections.abc import AsyncIterator
 import msgspec
 import structlog
 
-from banks.section import BankSection
+from banks.chunks import ChunkStore, WriteStats
 from plugins.context import ActivityContext
 from plugins.local.bounded_tasks import run_bounded
 from plugins.local.directory_errors import DirectoryProtectError
-from plugins.local.directory_manifest import DATA_PREFIX, ManifestEntry, SkippedEntry
+from plugins.local.directory_manifest import ManifestEntry, SkippedEntry
 
 log = structlog.get_logger(__name__)
 
@@ -28,13 +28,11 @@ class _ChangedType(Exception):
     """The path is no longer a regular file."""
 
 
-def data_key(number: int) -> str:
-    """The section key of the ``number``-th file's content."""
-    return f"{DATA_PREFIX}{number:08d}"
-
-
 class TreeUploader:
-    """Uploads files with ``put_stream``, ``concurrency`` at a time, reporting bytes.
+    """Chunks and uploads files, ``concurrency`` at a time, reporting bytes read.
+
+    Each file streams through :meth:`ChunkStore.write_stream` (bounded memory; only
+    chunks the bank lacks are uploaded) and its entry gets the chunk list.
 
     Progress ``done`` only grows and ends equal to ``total``: ``total`` starts as the
     walk's byte count and is corrected as files turn out to have grown, shrunk or gone.
@@ -43,14 +41,15 @@ class TreeUploader:
     def __init__(
         self,
         *,
-        section: BankSection,
+        store: ChunkStore,
         context: ActivityContext,
         resource_key: str,
         root: str,
         chunk_size: int,
         concurrency: int,
     ) -> None:
-        self.section = section
+        self.store = store
+        self.stats = WriteStats()
         self.context = context
         self.resource_key = resource_key
         self.root = root
@@ -64,7 +63,7 @@ class TreeUploader:
     async def upload(self, entries: list[ManifestEntry]) -> list[ManifestEntry]:
         """Upload every file of ``entries``; return the entries as they go into the manifest.
 
-        File entries come back with their data key and the size, mode and mtime of what
+        File entries come back with their chunk list and the size, mode and mtime of what
         was read; files that vanished are left out (and listed in ``skipped``).
 
         Raises:
@@ -97,13 +96,13 @@ class TreeUploader:
             return
         except OSError as error:
             raise DirectoryProtectError(self.resource_key, path, error.strerror or "") from error
-        key = data_key(index)
         expected = entry.size
         try:
-            stored = await self.section.put_stream(key, self._chunks(fd, path, entry.size))
+            refs = await self.store.write_stream(self._chunks(fd, path, entry.size), self.stats)
             status = await asyncio.to_thread(os.fstat, fd)
         finally:
             os.close(fd)
+        stored = sum(ref.size for ref in refs)
         if stored < expected:
             self.total -= expected - stored
             self.context.progress(self.done, self.total)
@@ -118,7 +117,7 @@ class TreeUploader:
         self._results[index] = msgspec.structs.replace(
             entry,
             size=stored,
-            data=key,
+            chunks=refs,
             mode=stat.S_IMODE(status.st_mode),
             mtime_ns=status.st_mtime_ns,
         )

@@ -130,8 +130,13 @@ def activity_context(operation: str, progress: ProgressLog | None = None) -> Act
     )
 
 
-# Small chunks, so that even the test tree's files take several chunks each.
-PLUGIN = DirectoryProtection({"chunk_size": "65536", "concurrency": "3"})
+# Small reads and small content-defined chunks, so that even the test tree's files take
+# several of each; encrypted, as a user's store is by default.
+TEST_PASSPHRASE = "correct horse battery staple"
+SMALL_CHUNKS = {"chunk_min_size": "4096", "chunk_avg_size": "16384", "chunk_max_size": "65536"}
+PLUGIN = DirectoryProtection(
+    {"chunk_size": "65536", "concurrency": "3", "passphrase": TEST_PASSPHRASE, **SMALL_CHUNKS}
+)
 UNDECODABLE = os.fsdecode(b"caf\xe9.txt")
 
 

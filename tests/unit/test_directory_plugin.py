@@ -77,7 +77,7 @@ async def test_saved_info_counts_the_tree_and_the_manifest_is_written_last(sourc
 
     class RecordingBank(MemoryBank):
         async def put(self, key, data, metadata=None):
-            written.append(key.rsplit("/", 2)[-1])
+            written.append(key if key.startswith("/chunks/") else key.rsplit("/", 2)[-1])
             await super().put(key, data, metadata)
 
         async def put_stream(self, key, chunks, metadata=None):
@@ -98,8 +98,10 @@ async def test_saved_info_counts_the_tree_and_the_manifest_is_written_last(sourc
     assert info.total_bytes == sum(entry.size for entry in expected.values())
     assert info.root == str(source)
     assert written[-2:] == [SAVED_INFO_KEY, MANIFEST_KEY]
-    assert set(written[:-2]) == {"data"}
-    assert decode_manifest(await section.get(MANIFEST_KEY), "r").v == 1
+    # the store's config first, then chunks only: file content never enters the section
+    assert written[0] == "/chunks/config"
+    assert written[1:-2] and all(key.startswith("/chunks/data/") for key in written[1:-2])
+    assert decode_manifest(await section.get(MANIFEST_KEY), "r").v == 2
 
 
 async def test_exclude_patterns_leave_out_names_paths_and_whole_subtrees(
@@ -224,7 +226,8 @@ async def write_manifest(bank: MemoryBank, root: Path, entries: list[ManifestEnt
     for entry in entries:
         if entry.data is not None:
             await section.put(entry.data, b"planted by an attacker")
-    manifest = Manifest(root=str(root), root_mode=0o755, root_mtime_ns=0, entries=entries)
+    # v1, files as section objects: the hostile manifests a restore must still refuse
+    manifest = Manifest(v=1, root=str(root), root_mode=0o755, root_mtime_ns=0, entries=entries)
     await section.put(MANIFEST_KEY, encode_manifest(manifest))
 
 
@@ -324,9 +327,9 @@ async def test_a_bank_object_longer_than_the_manifest_says_fails_naming_the_file
     root, target = tmp_path / "source", tmp_path / "target"
     bank = MemoryBank()
     await write_manifest(bank, root, [msgspec.structs.replace(file_entry("short"), size=5)])
-    with pytest.raises(DirectoryRestoreError, match=r"'short'.*does not hold the 5 bytes"):
+    with pytest.raises(DirectoryRestoreError, match=r"'short'.*more bytes than the 5"):
         await restore(bank, root, target)
-    assert (target / "short").stat().st_size == 0  # nothing past the stated size was written
+    assert not (target / "short").exists()  # no partial file is left looking restored
 
 
 async def test_a_manifest_of_an_unknown_version_is_refused(tmp_path: Path) -> None:
@@ -343,11 +346,15 @@ async def test_a_restore_without_a_manifest_fails_naming_the_resource(tmp_path: 
         await restore(MemoryBank(), root, tmp_path / "target")
 
 
-async def test_delete_removes_every_object_of_the_section(source: Path) -> None:
+async def test_delete_removes_every_object_of_the_section_and_leaves_shared_chunks(
+    source: Path,
+) -> None:
     bank = MemoryBank()
     await protect(bank, source)
     section = section_of(bank, source)
-    assert len(await section.list()) > 10
+    assert await section.list() == [MANIFEST_KEY, SAVED_INFO_KEY]
+    chunks = await bank.list("/chunks/data/")
+    assert len(chunks) > 10
     resource = directory_resource(source)
     await PLUGIN.activity_delete_parallel(
         checkpoint_for(bank, resource, writable=True),
@@ -356,6 +363,7 @@ async def test_delete_removes_every_object_of_the_section(source: Path) -> None:
         msgspec.Struct(),
     )
     assert await section.list() == []
+    assert await bank.list("/chunks/data/") == chunks  # other checkpoints may share them
 
 
 def test_restore_parameters_refuse_a_relative_target_and_unknown_fields() -> None:

@@ -15,7 +15,11 @@ DIRECTORY = "Strongbox::Directory"
 
 
 def sections(bank: Path) -> str:
-    return f"plugin = directory\n[filesystem]\npath = {bank}\n"
+    # the passphrase from the provider file's own section, as a user would configure it
+    return (
+        f"plugin = directory\n[filesystem]\npath = {bank}\n"
+        "[directory]\npassphrase = engine test passphrase\n"
+    )
 
 
 async def test_a_directory_round_trips_through_the_engine_and_its_delete_empties_the_bank(

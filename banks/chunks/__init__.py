@@ -1,0 +1,34 @@
+"""The chunk store: content-defined, deduplicated, compressed, encrypted chunks in a bank.
+
+``ChunkStore.open(bank, settings)`` opens (or creates) the store of a bank;
+``write_stream`` turns bytes into a list of ``ChunkRef``; ``read_stream`` turns the list
+back into checked bytes. See ``docs/chunk-store.md`` for the format.
+"""
+
+from banks.chunks.chunk_ref import ChunkRef, WriteStats
+from banks.chunks.chunk_store import ChunkStore
+from banks.chunks.chunker import ChunkerParams, StreamChunker
+from banks.chunks.errors import (
+    ChunkNotFound,
+    ChunkStoreConfigError,
+    ChunkStoreError,
+    CorruptChunk,
+    KeyRequired,
+    WrongKey,
+)
+from banks.chunks.settings import ChunkStoreSettings
+
+__all__ = [
+    "ChunkNotFound",
+    "ChunkRef",
+    "ChunkStore",
+    "ChunkStoreConfigError",
+    "ChunkStoreError",
+    "ChunkStoreSettings",
+    "ChunkerParams",
+    "CorruptChunk",
+    "KeyRequired",
+    "StreamChunker",
+    "WriteStats",
+    "WrongKey",
+]

@@ -1,0 +1,269 @@
+"""The chunk store: deduplicated, compressed, encrypted chunks above any bank.
+
+A byte stream goes in and a list of :class:`ChunkRef` comes out; the list is what a
+plugin records (in its manifest), and reading it back yields the same bytes, each chunk
+checked against its id before it is handed on. Only chunks the bank does not hold yet
+are uploaded: a chunk is known if the listing of ``/chunks/data/`` taken when the first
+write began has it, or a ``head`` finds it (another process may have written it since).
+
+Work is spread so that neither memory nor the event loop suffers: the chunker scans in a
+worker thread; hashing, compression and encryption of each chunk run in worker threads
+(they release the GIL, so both cores are used); at most ``upload_concurrency`` chunks of
+the whole store are in flight at once, so memory is bounded whatever the number of
+files being written; a reader has at most ``read_ahead`` chunks fetched ahead of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterable, AsyncIterator, Coroutine, Iterable
+from typing import Any
+
+import structlog
+
+from banks.base import Bank
+from banks.chunks.chunk_codec import ChunkCodec
+from banks.chunks.chunk_ref import ChunkRef, WriteStats
+from banks.chunks.chunker import ChunkerParams, StreamChunker
+from banks.chunks.errors import ChunkNotFound, CorruptChunk
+from banks.chunks.layout import DATA_PREFIX, chunk_key, id_of_key
+from banks.chunks.malloc_tuning import release_large_buffers_to_the_os
+from banks.chunks.master_key import ChunkKeys
+from banks.chunks.settings import ChunkStoreSettings
+from banks.chunks.store_config import StoreConfig
+from banks.chunks.store_opening import open_store
+from banks.errors import ObjectNotFound
+
+log = structlog.get_logger(__name__)
+
+
+class ChunkStore:
+    """One bank's chunks. Open with :meth:`open`; safe to share between tasks of one loop.
+
+    Raises (from its methods):
+        ChunkNotFound: a referenced chunk is missing.
+        CorruptChunk: a chunk fails its checks; nothing of it is ever returned.
+        BankError: from the bank underneath.
+    """
+
+    def __init__(
+        self, bank: Bank, config: StoreConfig, keys: ChunkKeys, settings: ChunkStoreSettings
+    ) -> None:
+        self.bank = bank
+        self.config = config
+        self.codec = ChunkCodec(keys, bank=bank.name, compression_level=settings.compression_level)
+        self.chunker_params: ChunkerParams = config.chunker
+        self._seed = keys.chunker_seed
+        self.read_ahead = settings.read_ahead
+        self._slots = asyncio.Semaphore(settings.upload_concurrency)
+        self._known: set[str] = set()
+        self._index_loaded: asyncio.Task[None] | None = None
+        self._in_flight: dict[str, asyncio.Event] = {}
+        self.stats = WriteStats()
+
+    @classmethod
+    async def open(
+        cls, bank: Bank, settings: ChunkStoreSettings, *, create: bool = True
+    ) -> ChunkStore:
+        """Open the bank's store, creating it (and its key) if ``create`` and there is none.
+
+        Raises:
+            ChunkStoreConfigError: no store (and not ``create``), or a bad config.
+            KeyRequired: the store is encrypted and no secret is configured.
+            WrongKey: the secret does not open the store's key.
+        """
+        release_large_buffers_to_the_os()
+        config, keys = await open_store(bank, settings, create=create)
+        if config.chunker != settings.chunker:
+            log.info(
+                "chunk_store_keeps_its_chunk_sizes",
+                bank=bank.name,
+                stored=str(config.chunker),
+                configured=str(settings.chunker),
+            )
+        return cls(bank, config, keys, settings)
+
+    @property
+    def encrypted(self) -> bool:
+        """True if the store encrypts its chunks."""
+        return self.codec.encrypted
+
+    # ------------------------------------------------------------------ writing
+
+    async def write_stream(
+        self, stream: AsyncIterable[bytes], stats: WriteStats | None = None
+    ) -> list[ChunkRef]:
+        """Chunk ``stream``, store the chunks the bank lacks, return the chunk list.
+
+        ``stats``, if given, is added to with this stream's counts. If ``stream`` raises,
+        its exception propagates unchanged (chunks already stored stay, unreferenced).
+        """
+        await self._load_index()
+        chunker = StreamChunker(self.chunker_params, self._seed)
+        refs: list[ChunkRef | None] = []
+        local = WriteStats()
+
+        async def submit(pieces: list[memoryview], group: asyncio.TaskGroup) -> None:
+            for piece in pieces:
+                await self._slots.acquire()
+                refs.append(None)
+                group.create_task(self._store_piece(piece, len(refs) - 1, refs, local))
+
+        async def run() -> None:
+            async with asyncio.TaskGroup() as group:
+                async for data in stream:
+                    if chunker.needs_cut(len(data)):
+                        await submit(await asyncio.to_thread(chunker.feed, data), group)
+                    else:
+                        chunker.feed(data)
+                await submit(await asyncio.to_thread(chunker.finish), group)
+
+        await _first_failure(run())
+        if stats is not None:
+            stats.add(local)
+        self.stats.add(local)
+        return [ref for ref in refs if ref is not None]
+
+    async def _store_piece(
+        self, piece: memoryview, index: int, refs: list[ChunkRef | None], stats: WriteStats
+    ) -> None:
+        try:
+            chunk_id = await asyncio.to_thread(self.codec.chunk_id, piece)
+            refs[index] = ChunkRef(chunk_id, len(piece))
+            stats.chunks += 1
+            stats.plaintext_bytes += len(piece)
+            if await self._is_stored(chunk_id):
+                stats.deduplicated_chunks += 1
+                return
+            try:
+                stored = await asyncio.to_thread(self.codec.encode, chunk_id, piece)
+                await self.bank.put(chunk_key(chunk_id), stored)
+                self._known.add(chunk_id)
+            finally:
+                self._in_flight.pop(chunk_id).set()
+            stats.new_chunks += 1
+            stats.new_plaintext_bytes += len(piece)
+            stats.stored_bytes += len(stored)
+        finally:
+            self._slots.release()
+
+    async def _is_stored(self, chunk_id: str) -> bool:
+        """True if the chunk is stored; else claim its upload (the caller must upload it)."""
+        while True:
+            if chunk_id in self._known:
+                return True
+            uploading = self._in_flight.get(chunk_id)
+            if uploading is None:
+                break
+            # another task uploads the same chunk now: its outcome decides (a failed
+            # upload leaves the id unknown, and this task tries in its turn)
+            await uploading.wait()
+        self._in_flight[chunk_id] = asyncio.Event()
+        try:
+            await self.bank.head(chunk_key(chunk_id))
+        except ObjectNotFound:
+            return False
+        except BaseException:
+            self._in_flight.pop(chunk_id).set()
+            raise
+        self._known.add(chunk_id)
+        self._in_flight.pop(chunk_id).set()
+        return True
+
+    async def _load_index(self) -> None:
+        if self._index_loaded is None:
+            self._index_loaded = asyncio.ensure_future(self._list_into_index())
+        await asyncio.shield(self._index_loaded)
+
+    async def _list_into_index(self) -> None:
+        async for chunk_id in self.list_chunks():
+            self._known.add(chunk_id)
+        log.debug("chunk_index_loaded", bank=self.bank.name, chunks=len(self._known))
+
+    # ------------------------------------------------------------------ reading
+
+    async def read_chunk(self, chunk_id: str, size: int | None = None) -> bytes:
+        """The checked plaintext of one chunk (``size``, if given, is checked too).
+
+        Raises:
+            ChunkNotFound: if the bank does not hold it.
+            CorruptChunk: if it fails authentication, decoding, or its id or size check.
+        """
+        try:
+            key = chunk_key(chunk_id)
+        except ValueError:
+            raise CorruptChunk(self.bank.name, repr(chunk_id), "not a chunk id") from None
+        try:
+            stored = await self.bank.get(key)
+        except ObjectNotFound:
+            raise ChunkNotFound(self.bank.name, chunk_id) from None
+        return await asyncio.to_thread(self.codec.decode, chunk_id, stored, size)
+
+    async def read_stream(self, refs: Iterable[ChunkRef]) -> AsyncIterator[bytes]:
+        """Yield each chunk's checked plaintext in order, fetching ``read_ahead`` ahead.
+
+        Close the iterator (``aclose``) if you stop early, so the fetches ahead end.
+
+        Raises:
+            ChunkNotFound, CorruptChunk: at the chunk at fault, before any of its bytes.
+        """
+        upcoming = iter(refs)
+        window: deque[asyncio.Task[bytes]] = deque()
+
+        def fill() -> None:
+            while len(window) < self.read_ahead:
+                ref = next(upcoming, None)
+                if ref is None:
+                    return
+                window.append(asyncio.ensure_future(self.read_chunk(ref.id, ref.size)))
+
+        try:
+            fill()
+            while window:
+                data = await window.popleft()
+                fill()
+                yield data
+        finally:
+            for task in window:
+                task.cancel()
+            await asyncio.gather(*window, return_exceptions=True)
+
+    async def verify_chunk(self, chunk_id: str) -> int:
+        """Read one chunk and check it fully; return its plaintext size.
+
+        Raises:
+            ChunkNotFound, CorruptChunk: naming the chunk.
+        """
+        return len(await self.read_chunk(chunk_id))
+
+    # ------------------------------------------------------------------ housekeeping
+
+    async def list_chunks(self) -> AsyncIterator[str]:
+        """Yield the id of every chunk stored, in ascending order."""
+        async for key in self.bank.list_all(DATA_PREFIX):
+            chunk_id = id_of_key(key)
+            if chunk_id is not None:
+                yield chunk_id
+
+    async def delete_chunk(self, chunk_id: str) -> None:
+        """Remove one chunk (garbage collection); a missing chunk is not an error.
+
+        Raises:
+            ValueError: if ``chunk_id`` is not a chunk id.
+        """
+        self._known.discard(chunk_id)
+        await self.bank.delete(chunk_key(chunk_id))
+
+
+async def _first_failure(work: Coroutine[Any, Any, None]) -> None:
+    """Await ``work``, re-raising a TaskGroup's first failure as itself, not as a group."""
+    failure: BaseException | None = None
+    try:
+        await work
+    except BaseExceptionGroup as failures:
+        failure = failures.exceptions[0]
+        while isinstance(failure, BaseExceptionGroup):
+            failure = failure.exceptions[0]
+    if failure is not None:
+        raise failure

@@ -1,0 +1,73 @@
+"""Errors raised by the chunk store.
+
+    BankError                       (banks.errors)
+    └── ChunkStoreError
+        ├── ChunkStoreConfigError   the store's settings or stored config are wrong or missing
+        ├── KeyRequired             the store is encrypted and no passphrase or key file was given
+        ├── WrongKey                the passphrase or key file does not open the store's key
+        ├── ChunkNotFound           a referenced chunk is not in the bank
+        └── CorruptChunk            a chunk fails authentication, decoding or its hash check
+
+Every message names the bank (and the chunk, where there is one); none ever carries a
+passphrase, a key or key material.
+"""
+
+from __future__ import annotations
+
+from banks.errors import BankError
+
+
+class ChunkStoreError(BankError):
+    """Base of every chunk store error."""
+
+
+class ChunkStoreConfigError(ChunkStoreError):
+    """An option or the stored ``/chunks/config`` is invalid, or the modes disagree.
+
+    ``where`` says whose: ``bank filesystem`` or ``options of [directory]``.
+    """
+
+    def __init__(self, where: str, reason: str) -> None:
+        self.where = where
+        super().__init__(f"chunk store ({where}): {reason}")
+
+
+class KeyRequired(ChunkStoreError):
+    """The store is (or would be) encrypted and no secret was configured."""
+
+    def __init__(self, bank: str) -> None:
+        self.bank = bank
+        super().__init__(
+            f"chunk store in bank {bank} is encrypted: give a passphrase (option 'passphrase'"
+            " or $STRONGBOX_PASSPHRASE) or a key file (option 'key_file' or"
+            " $STRONGBOX_KEY_FILE), or configure 'encryption = none' for a new store"
+        )
+
+
+class WrongKey(ChunkStoreError):
+    """The passphrase or key file given does not unwrap the store's master key."""
+
+    def __init__(self, bank: str) -> None:
+        self.bank = bank
+        super().__init__(
+            f"chunk store in bank {bank}: the passphrase or key file does not open its key"
+        )
+
+
+class ChunkNotFound(ChunkStoreError):
+    """A chunk a manifest refers to is missing from the bank."""
+
+    def __init__(self, bank: str, chunk_id: str) -> None:
+        self.bank = bank
+        self.chunk_id = chunk_id
+        super().__init__(f"chunk {chunk_id} is missing from bank {bank}")
+
+
+class CorruptChunk(ChunkStoreError):
+    """A stored chunk cannot be trusted: it was altered, truncated or is not what its id says."""
+
+    def __init__(self, bank: str, chunk_id: str, reason: str) -> None:
+        self.bank = bank
+        self.chunk_id = chunk_id
+        self.reason = reason
+        super().__init__(f"chunk {chunk_id} in bank {bank} is corrupt: {reason}")
