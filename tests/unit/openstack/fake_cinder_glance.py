@@ -86,6 +86,8 @@ def _create(cloud: FakeCloud, kind: str, body: dict[str, Any]) -> Any:
               "imageRef": body.get("imageRef")}
     if body.get("imageRef"):
         cloud.blobs[volume["id"]] = cloud.blobs[cloud.get("image", body["imageRef"])["id"]]
+    elif body.get("snapshot_id"):
+        cloud.blobs[volume["id"]] = cloud.blobs[cloud.get("snapshot", body["snapshot_id"])["id"]]
     else:
         cloud.blobs[volume["id"]] = b""
     cloud.begin("volume", volume, "creating", "available")

@@ -1,0 +1,186 @@
+"""Moving image bytes between Glance and a bank section, in bounded memory.
+
+Download: the image is read in ``chunk_size`` pieces (each read in the SDK pool) and
+written as segments ``data/00000001``, ``data/00000002`` ... of at most ``segment_size``
+bytes, each with ``put_stream``: at most one chunk is in memory, and no bank object grows
+past what an object store accepts in one piece. MD5 (Glance's ``checksum``) and SHA-512
+(its ``os_hash_value``) are computed on the way.
+
+Upload: the segments are read back with ``get_stream`` on the loop and handed to the SDK's
+upload, running in a pool thread, through a blocking iterator that waits for each chunk
+from the loop; requests sends them as a chunked body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from banks.section import BankSection
+from plugins.context import ActivityContext
+from plugins.openstack.cloud import OpenStackCloud
+
+SEGMENT_PREFIX = "data/"
+
+
+def segment_key(number: int) -> str:
+    """The relative bank key of segment ``number`` (1-based)."""
+    return f"{SEGMENT_PREFIX}{number:08d}"
+
+
+@dataclass
+class Digests:
+    """Running checksums of the bytes moved."""
+
+    size: int = 0
+    md5: Any = field(default_factory=hashlib.md5)
+    sha512: Any = field(default_factory=hashlib.sha512)
+
+    def update(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        self.md5.update(chunk)
+        self.sha512.update(chunk)
+
+
+async def download_image(
+    cloud: OpenStackCloud,
+    context: ActivityContext,
+    image_id: str,
+    section: BankSection,
+    *,
+    chunk_size: int,
+    segment_size: int,
+    total: int | None,
+) -> tuple[Digests, int]:
+    """Stream image ``image_id`` into ``section``; return the digests and segment count.
+
+    Raises:
+        OpenStackError: the download failed (naming the image).
+        BankError: a segment could not be written.
+    """
+    response = await cloud.call(
+        context.project_id, "glance", "download image", image_id,
+        lambda c: c.image.download_image(image_id, stream=True, chunk_size=chunk_size),
+    )
+    digests = Digests()
+    try:
+        reader = _ChunkReader(cloud, context, image_id,
+                              response.iter_content(chunk_size=chunk_size))
+        segments = 0
+        while (first := await reader.next_chunk()) is not None:
+            reader.push_back(first)
+            segments += 1
+            report = lambda: context.progress(digests.size, total)  # noqa: E731
+            await section.put_stream(segment_key(segments),
+                                     reader.segment(segment_size, digests, report))
+        return digests, segments
+    finally:
+        await cloud.run(response.close)
+
+
+class _ChunkReader:
+    """Pulls chunks from a requests iterator, each ``next()`` in the SDK pool."""
+
+    def __init__(self, cloud: OpenStackCloud, context: ActivityContext, image_id: str,
+                 pieces: Iterator[bytes]) -> None:
+        self._cloud = cloud
+        self._context = context
+        self._image_id = image_id
+        self._pieces = pieces
+        self._pending = b""
+
+    def push_back(self, chunk: bytes) -> None:
+        """Return ``chunk`` to be read again first."""
+        self._pending = chunk + self._pending
+
+    async def next_chunk(self) -> bytes | None:
+        """The next non-empty chunk, or None at the end of the image."""
+        if self._pending:
+            chunk, self._pending = self._pending, b""
+            return chunk
+
+        def read(_connection: Any) -> bytes | None:
+            return next((piece for piece in self._pieces if piece), None)
+
+        return await self._cloud.call(self._context.project_id, "glance", "read image data",
+                                      self._image_id, read)
+
+    async def segment(self, limit: int, digests: Digests,
+                      report: Callable[[], None]) -> AsyncIterator[bytes]:
+        """Yield chunks up to ``limit`` bytes; a straddling chunk is split."""
+        room = limit
+        while room > 0:
+            chunk = await self.next_chunk()
+            if chunk is None:
+                return
+            if len(chunk) > room:
+                chunk, self._pending = chunk[:room], chunk[room:]
+            room -= len(chunk)
+            digests.update(chunk)
+            report()
+            yield chunk
+
+
+async def upload_image(
+    cloud: OpenStackCloud,
+    context: ActivityContext,
+    image_id: str,
+    section: BankSection,
+    *,
+    segments: int,
+    size: int,
+    chunk_size: int,
+) -> Digests:
+    """Upload the ``segments`` of ``section`` as the data of the (queued) image ``image_id``.
+
+    Raises:
+        OpenStackError: Glance refused the upload (naming the image).
+        BankError: a segment could not be read.
+    """
+    loop = asyncio.get_running_loop()
+    digests = Digests()
+
+    async def chunks() -> AsyncGenerator[bytes, None]:
+        for number in range(1, segments + 1):
+            async for chunk in section.get_stream(segment_key(number), chunk_size):
+                digests.update(chunk)
+                context.progress(digests.size, size)
+                yield chunk
+
+    source = chunks()
+
+    def blocking_chunks() -> Iterator[bytes]:
+        # runs in the pool thread that sends the request; each chunk comes from the loop
+        while True:
+            future = asyncio.run_coroutine_threadsafe(_next_or_none(source), loop)
+            chunk = future.result()
+            if chunk is None:
+                return
+            yield chunk
+
+    def send(connection: Any) -> None:
+        from openstack import exceptions  # noqa: PLC0415 -- SDK imported only when used
+        from openstack.image.v2.image import Image  # noqa: PLC0415
+
+        response = Image.new(id=image_id).upload(connection.image, data=blocking_chunks(),
+                                                 size=size)
+        exceptions.raise_from_response(response)
+
+    try:
+        await cloud.call(context.project_id, "glance", "upload image", image_id, send)
+    finally:
+        await source.aclose()
+    return digests
+
+
+async def _next_or_none(source: AsyncIterator[bytes]) -> bytes | None:
+    try:
+        return await source.__anext__()
+    except StopAsyncIteration:
+        return None
+
+
+__all__ = ["SEGMENT_PREFIX", "Digests", "download_image", "segment_key", "upload_image"]
