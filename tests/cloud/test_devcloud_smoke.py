@@ -1,0 +1,48 @@
+"""The dev cloud does what the OpenStack plugins will ask of it, as the demo user over HTTP."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import pytest
+
+from tests.devcloud.fixture import DevCloud
+
+pytestmark = pytest.mark.cloud
+
+
+def require(devcloud: DevCloud, service: str) -> None:
+    """Only a cloud started with a subset (STRONGBOX_DEVCLOUD_SERVICES) lacks a service."""
+    if service not in devcloud.services:
+        if os.environ.get("CI"):
+            pytest.fail(f"the dev cloud was started without {service} under CI")
+        pytest.skip(f"dev cloud started without {service} (STRONGBOX_DEVCLOUD_SERVICES)")
+
+
+def test_demo_user_gets_a_token_and_sees_every_service_in_the_catalog(devcloud: DevCloud) -> None:
+    conn = devcloud.connect("demo")
+    assert conn.current_project.name == "demo"
+    types = {
+        entry["type"]
+        for entry in conn.session.auth.get_access(conn.session).service_catalog.catalog
+    }
+    assert {"identity", "image"} <= types
+
+
+def test_an_image_round_trips_its_bytes_and_checksum(devcloud: DevCloud) -> None:
+    conn = devcloud.connect("demo")
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    image = conn.image.create_image(
+        name="smoke-image", data=data, disk_format="raw", container_format="bare", wait=True
+    )
+    try:
+        image = conn.image.get_image(image.id)
+        assert image.status == "active"
+        assert image.checksum == hashlib.md5(data).hexdigest()
+        assert image.hash_value == hashlib.sha512(data).hexdigest()
+        assert image.id in {listed.id for listed in conn.image.images()}
+        assert conn.image.download_image(image).content == data
+    finally:
+        conn.image.delete_image(image)
+    assert image.id not in {listed.id for listed in conn.image.images()}

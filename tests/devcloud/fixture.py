@@ -1,0 +1,89 @@
+"""The dev cloud as a session-scoped pytest fixture.
+
+By default the session starts its own cloud in a temporary state directory on shifted ports
+(`STRONGBOX_DEVCLOUD_PORT_OFFSET`, default 20000, so it never collides with a cloud started by
+`make devcloud-up`) and takes it down with its databases and vhost at the end.
+`STRONGBOX_DEVCLOUD_STATE=<dir>` instead uses the cloud already running there (e.g. the one
+`make devcloud-up` started) and leaves it running: the quick loop while writing plugins.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import openstack
+import pytest
+import structlog
+
+from tests.devcloud import cloud
+from tests.devcloud.config import ADMIN_PASSWORD, DEMO_PASSWORD, CloudConfig
+from tests.devcloud.errors import InfraUnavailable
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class DevCloud:
+    """A running dev cloud, as the tests see it."""
+
+    config: CloudConfig
+    services: tuple[str, ...]
+
+    @property
+    def clouds_yaml(self) -> Path:
+        return self.config.clouds_yaml
+
+    def auth(self, user: str = "demo") -> dict[str, str]:
+        """openstacksdk/keystoneauth password auth for `demo` or `admin`."""
+        return {
+            "auth_url": self.config.auth_url,
+            "username": user,
+            "password": DEMO_PASSWORD if user == "demo" else ADMIN_PASSWORD,
+            "project_name": user,
+            "user_domain_name": "Default",
+            "project_domain_name": "Default",
+        }
+
+    def connect(self, user: str = "demo") -> Any:
+        """An openstacksdk connection as `demo` (member of project demo) or `admin`."""
+        return openstack.connect(region_name="RegionOne", **self.auth(user))
+
+
+def _requested_services() -> list[str]:
+    raw = os.environ.get("STRONGBOX_DEVCLOUD_SERVICES", "")
+    return [name for name in raw.split(",") if name] or list(cloud.SERVICE_NAMES)
+
+
+@pytest.fixture(scope="session")
+def devcloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevCloud]:
+    """Keystone, Glance, Cinder, Placement, Nova and Neutron on loopback, for the session."""
+    services = _requested_services()
+    existing = os.environ.get("STRONGBOX_DEVCLOUD_STATE")
+    if existing:
+        config = CloudConfig(state_dir=str(Path(existing).resolve()))
+        if not all(row.healthy for row in cloud.status(config)) or not cloud.status(config):
+            pytest.fail(f"STRONGBOX_DEVCLOUD_STATE={existing}: no healthy dev cloud runs there")
+        yield DevCloud(config=config, services=tuple(services))
+        return
+    offset = int(os.environ.get("STRONGBOX_DEVCLOUD_PORT_OFFSET", "20000"))
+    state = tmp_path_factory.mktemp("devcloud")
+    config = CloudConfig(state_dir=str(state), port_offset=offset)
+    try:
+        cloud.up(config, services)
+    except InfraUnavailable as error:
+        cloud.down(config, purge=True)
+        if os.environ.get("CI"):
+            pytest.fail(f"{error} (CI is set: the dev cloud may not be skipped)")
+        pytest.skip(str(error))
+    except BaseException:
+        log.error("devcloud_fixture_up_failed", state=str(state))
+        cloud.down(config, purge=True, remove_state=False)  # logs stay for the post-mortem
+        raise
+    try:
+        yield DevCloud(config=config, services=tuple(services))
+    finally:
+        cloud.down(config, purge=True, remove_state=False)
