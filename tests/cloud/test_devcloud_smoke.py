@@ -46,3 +46,35 @@ def test_an_image_round_trips_its_bytes_and_checksum(devcloud: DevCloud) -> None
     finally:
         conn.image.delete_image(image)
     assert image.id not in {listed.id for listed in conn.image.images()}
+
+
+def test_a_volume_backup_restores_the_same_bytes_into_a_new_volume(devcloud: DevCloud) -> None:
+    require(devcloud, "cinder")
+    conn = devcloud.connect("demo")
+    storage = conn.block_storage
+    volume = storage.create_volume(size=1, name="smoke-volume")
+    volume = storage.wait_for_status(volume, "available", failures=["error"], wait=120)
+    data = os.urandom(2 * 1024 * 1024 + 5)
+    with devcloud.volume_file(volume.id).open("r+b") as device:
+        device.seek(1024 * 1024)  # past the start: offsets must survive, not just a prefix
+        device.write(data)
+    backup = storage.create_backup(volume_id=volume.id, name="smoke-backup")
+    backup = storage.wait_for_status(backup, "available", failures=["error"], wait=300)
+    restored_id = storage.restore_backup(backup, name="smoke-restored").volume_id
+    restored = storage.wait_for_status(
+        storage.get_volume(restored_id),
+        "available",
+        failures=["error", "error_restoring"],
+        wait=300,
+    )
+    try:
+        assert restored.id != volume.id
+        with devcloud.volume_file(restored.id).open("rb") as device:
+            device.seek(1024 * 1024)
+            assert device.read(len(data)) == data
+    finally:
+        storage.delete_backup(backup)
+        storage.wait_for_delete(backup, wait=120)
+        for leftover in (restored, volume):
+            storage.delete_volume(leftover)
+            storage.wait_for_delete(leftover, wait=120)

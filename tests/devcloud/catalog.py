@@ -29,10 +29,12 @@ class KeystoneAdmin:
         self.token = self._token()
 
     token = ""
+    project_id = ""
 
     def _request(self, method: str, path: str, body: Any = None) -> tuple[Any, Any]:
+        url = path if path.startswith("http") else self.base + path
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.base + path, data=data, method=method)
+        request = urllib.request.Request(url, data=data, method=method)
         request.add_header("Content-Type", "application/json")
         if self.token:
             request.add_header("X-Auth-Token", self.token)
@@ -43,7 +45,9 @@ class KeystoneAdmin:
         except urllib.error.HTTPError as error:
             detail = error.read().decode(errors="replace")[:300]
             raise ServiceFailed(
-                "keystone", f"{method} {path} answered {error.code}: {detail}", "keystone.log"
+                "keystone" if url.startswith(self.base) else url,
+                f"{method} {url} answered {error.code}: {detail}",
+                "the service's log",
             ) from error
 
     def _token(self) -> str:
@@ -62,8 +66,13 @@ class KeystoneAdmin:
                 "scope": {"project": {"name": "admin", "domain": {"id": "default"}}},
             }
         }
-        _, headers = self._request("POST", "/auth/tokens", body)
+        found, headers = self._request("POST", "/auth/tokens", body)
+        self.project_id = str(found["token"]["project"]["id"])
         return str(headers["X-Subject-Token"])
+
+    def get(self, url: str) -> Any:
+        """GET any service's URL with the admin token (for readiness checks)."""
+        return self._request("GET", url)[0]
 
     def _find(self, collection: str, **query: str) -> dict[str, Any] | None:
         qs = "&".join(f"{key}={value}" for key, value in query.items())

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import structlog
 
 from tests.devcloud import catalog, infra, runner
+from tests.devcloud.cinder import Cinder
 from tests.devcloud.config import CloudConfig
 from tests.devcloud.context import CloudContext
 from tests.devcloud.glance import Glance
@@ -20,7 +21,7 @@ from tests.devcloud.venv import ensure_venv
 log = structlog.get_logger(__name__)
 
 # Start order: identity first (everyone authenticates), placement before nova-compute reports.
-ALL_SERVICES: tuple[Service, ...] = (Keystone(), Glance())
+ALL_SERVICES: tuple[Service, ...] = (Keystone(), Glance(), Cinder())
 SERVICE_NAMES = tuple(service.name for service in ALL_SERVICES)
 
 

@@ -37,6 +37,10 @@ class DevCloud:
     def clouds_yaml(self) -> Path:
         return self.config.clouds_yaml
 
+    def volume_file(self, volume_id: str) -> Path:
+        """The sparse file holding a Cinder volume's bytes (the dev cloud's file driver)."""
+        return self.config.state / "cinder" / "volumes" / f"volume-{volume_id}"
+
     def auth(self, user: str = "demo") -> dict[str, str]:
         """openstacksdk/keystoneauth password auth for `demo` or `admin`."""
         return {
