@@ -3,6 +3,8 @@
 As in Karbor, the id is the project id and the name "Network Topology": networks,
 subnets, ports, routers and security groups are protected and restored together because
 they only make sense as a whole (a port needs its subnet, a router its networks).
+Unlike Karbor, a server also depends on its project's topology: the graph then orders
+the topology's restore before the server's, which attaches to the restored ports.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from plugins.context import RequestContext
 from plugins.errors import ResourceNotFound
 from plugins.openstack.cloud import Connection
 from plugins.openstack.protectable_base import OpenStackProtectable
-from plugins.openstack.resource_types import NETWORK, PROJECT
+from plugins.openstack.resource_types import NETWORK, PROJECT, SERVER
 from plugins.resource import Resource
 
 TOPOLOGY_NAME = "Network Topology"
@@ -24,7 +26,7 @@ class NetworkProtectable(OpenStackProtectable):
     """The network topology of a project, present if the project has a network of its own."""
 
     resource_type = NETWORK
-    parent_resource_types = frozenset({PROJECT})
+    parent_resource_types = frozenset({PROJECT, SERVER})
     service = "neutron"
 
     def fetch_all(self, connection: Connection) -> list[Any]:
@@ -67,5 +69,10 @@ class NetworkProtectable(OpenStackProtectable):
     async def get_dependent_resources(
         self, context: RequestContext, parent: Resource
     ) -> list[Resource]:
-        """The topology of the project ``parent``."""
+        """The topology of the project ``parent``, or of the server ``parent``'s project."""
+        if parent.type == SERVER:
+            server = await self.cloud.call(
+                context.project_id, "nova", "get", parent.id,
+                lambda connection: connection.compute.get_server(parent.id))
+            return await self.list_for(server.project_id or context.project_id)
         return await self.list_for(parent.id)

@@ -12,4 +12,17 @@ SHARE: Final = "OS::Manila::Share"
 NETWORK: Final = "OS::Neutron::Network"
 DATABASE: Final = "OS::Trove::Instance"
 
-__all__ = ["DATABASE", "IMAGE", "NETWORK", "PROJECT", "SERVER", "SHARE", "VOLUME"]
+
+
+# Parts of a network topology: not protectable on their own, but their new ids are
+# recorded under these types during a restore so servers find their restored ports.
+NEUTRON_NET: Final = "OS::Neutron::Net"
+NEUTRON_SUBNET: Final = "OS::Neutron::Subnet"
+NEUTRON_PORT: Final = "OS::Neutron::Port"
+NEUTRON_SECURITY_GROUP: Final = "OS::Neutron::SecurityGroup"
+NEUTRON_ROUTER: Final = "OS::Neutron::Router"
+
+__all__ = [
+    "DATABASE", "IMAGE", "NETWORK", "NEUTRON_NET", "NEUTRON_PORT", "NEUTRON_ROUTER",
+    "NEUTRON_SECURITY_GROUP", "NEUTRON_SUBNET", "PROJECT", "SERVER", "SHARE", "VOLUME",
+]

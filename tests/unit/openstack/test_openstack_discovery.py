@@ -70,13 +70,16 @@ async def test_a_project_graph_holds_its_usable_resources_and_the_servers_depend
     assert (f"{SERVER}#{server['id']}", f"{VOLUME}#{spare['id']}") not in edges(graph)
 
 
-async def test_a_server_alone_pulls_in_its_attached_volume_and_boot_image(cloud, engine_for):
+async def test_a_server_alone_pulls_in_its_volume_boot_image_and_network_topology(
+    cloud, engine_for
+):
     image, server, data, _spare, _share, _db = populate(cloud)
     async with engine_for("noop", sections=sections("noop")) as engine:
         graph = await engine.build_graph([ResourceRef(SERVER, server["id"])])
         listed = await engine.list_resources(VOLUME)
     assert {n.key for n in graph.nodes} == {
-        f"{SERVER}#{server['id']}", f"{VOLUME}#{data['id']}", f"{IMAGE}#{image['id']}"}
+        f"{SERVER}#{server['id']}", f"{VOLUME}#{data['id']}", f"{IMAGE}#{image['id']}",
+        f"{NETWORK}#{cloud.project_id}"}
     boot = graph.nodes[graph.find(IMAGE, image["id"])]
     assert boot.extra["server_id"] == server["id"]
     assert sorted(r.name for r in listed) == ["data", "spare"]
