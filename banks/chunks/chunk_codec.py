@@ -38,8 +38,27 @@ ID_HEX_LENGTH = 64
 # keep a compressed payload only if it saves at least 1/32 of the chunk: below that the
 # decompression on every restore costs more than the bytes saved
 _MIN_SAVING_SHIFT = 5
+# bytes compressed to judge whether a chunk compresses at all
+_SAMPLE_SIZE = 64 * 1024
 # zstd reads as a whole chunk at most this much: a frame claiming more is refused
 MAX_CHUNK_SIZE = 16 << 20
+
+
+def _saves_enough(compressed: int, plain: int) -> bool:
+    return compressed <= plain - (plain >> _MIN_SAVING_SHIFT)
+
+
+def _worth_compressing(compressor: zstandard.ZstdCompressor, plaintext: bytes | memoryview) -> bool:
+    """False if a sample from the chunk's start does not compress (random, already packed).
+
+    Compressing a whole incompressible chunk costs a chunk-sized buffer and CPU for
+    nothing; the sample costs 1/16 of that. A chunk that only compresses past its
+    sample is stored uncompressed: a rare loss, the price of the shortcut.
+    """
+    if len(plaintext) <= 2 * _SAMPLE_SIZE:
+        return True
+    sample = compressor.compress(plaintext[:_SAMPLE_SIZE])
+    return _saves_enough(len(sample), _SAMPLE_SIZE)
 
 
 class ChunkCodec:
@@ -62,9 +81,11 @@ class ChunkCodec:
         payload: bytes | memoryview = plaintext
         if self.compression_level > 0 and len(plaintext) > 0:
             # a compressor per call: zstandard's compressors are not thread-safe
-            compressed = zstandard.ZstdCompressor(level=self.compression_level).compress(plaintext)
-            if len(compressed) <= len(plaintext) - (len(plaintext) >> _MIN_SAVING_SHIFT):
-                payload, flags = compressed, flags | FLAG_ZSTD
+            compressor = zstandard.ZstdCompressor(level=self.compression_level)
+            if _worth_compressing(compressor, plaintext):
+                compressed = compressor.compress(plaintext)
+                if _saves_enough(len(compressed), len(plaintext)):
+                    payload, flags = compressed, flags | FLAG_ZSTD
         if self._aead is None:
             return bytes((FORMAT_VERSION, flags)) + payload
         flags |= FLAG_AES_GCM
