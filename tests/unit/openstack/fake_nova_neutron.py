@@ -46,6 +46,8 @@ def nova(cloud: FakeCloud, call: Call) -> Any:
         if len(parts) > 1 and parts[1] != "detail":
             return {"flavor": cloud.get("flavor", parts[1])}
         return {"flavors": list(cloud.table("flavor").values())}
+    if head == "os-quota-sets":
+        return {"quota_set": {"id": parts[1], "instances": 10, "cores": 20, "ram": 51200}}
     if head == "os-keypairs":
         if method == "POST":
             body = call.json()["keypair"]
@@ -93,8 +95,10 @@ def _servers(cloud: FakeCloud, call: Call) -> Any:
     return {"server": cloud.get("server", server_id)}
 
 
-def neutron(cloud: FakeCloud, call: Call) -> Any:
+def neutron(cloud: FakeCloud, call: Call) -> Any:  # noqa: PLR0911 -- one return per route
     parts, method = call.parts, call.method
+    if parts[0] == "quotas":
+        return {"quota": {"network": 10, "subnet": 10, "port": 50, "router": 5}}
     kind = NEUTRON_KINDS.get(parts[0].removesuffix(".json"))
     if kind is None:
         raise HttpError(404, f"no neutron collection {parts[0]}")
