@@ -1,12 +1,14 @@
 """The ``bank`` fixture: every bank implementation, one contract suite.
 
-To add a backend (S3, Swift), write an async factory below and add it to
-``BANK_FACTORIES``; the factory may call ``pytest.skip`` when its service is not
-configured (no endpoint in the environment), so the suite still runs elsewhere.
+To add a backend, write an async factory below and add it to ``BANK_FACTORIES``. A
+factory gets the test's temporary directory and its fixture request, to ask for a server
+fixture (``request.getfixturevalue("swift_server")``): servers a test can start are
+started, not skipped. The S3 and Swift banks each get a fresh bucket/container per test.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -15,30 +17,48 @@ import pytest
 from banks.base import Bank
 from banks.filesystem_bank import FilesystemBank
 from banks.memory_bank import MemoryBank
+from banks.swift_bank import SwiftBank
+from tests.swift_server.server import SwiftEndpoint
 
-BankFactory = Callable[[Path], Awaitable[Bank]]
+BankFactory = Callable[[Path, pytest.FixtureRequest], Awaitable[Bank]]
 
 
-async def memory_bank(tmp_path: Path) -> Bank:
+async def memory_bank(tmp_path: Path, request: pytest.FixtureRequest) -> Bank:
     """A fresh in-memory bank."""
     return await MemoryBank.open({})
 
 
-async def filesystem_bank(tmp_path: Path) -> Bank:
+async def filesystem_bank(tmp_path: Path, request: pytest.FixtureRequest) -> Bank:
     """A fresh filesystem bank in the test's temporary directory."""
     return await FilesystemBank.open({"path": str(tmp_path / "bank")})
+
+
+async def swift_bank(tmp_path: Path, request: pytest.FixtureRequest) -> Bank:
+    """A fresh container in the session's Swift cluster, 1 MiB segments (so SLO is used)."""
+    server: SwiftEndpoint = request.getfixturevalue("swift_server")
+    return await SwiftBank.open(
+        {
+            "auth": "tempauth",
+            "auth_url": server.auth_url,
+            "user": server.user,
+            "key": server.key,
+            "container": f"contract-{uuid.uuid4().hex[:12]}",
+            "segment_size": str(1 << 20),
+        }
+    )
 
 
 BANK_FACTORIES: dict[str, BankFactory] = {
     "memory": memory_bank,
     "filesystem": filesystem_bank,
+    "swift": swift_bank,
 }
 
 
 @pytest.fixture(params=list(BANK_FACTORIES))
 async def bank(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Bank]:
     """One empty bank of each implementation, closed after the test."""
-    opened = await BANK_FACTORIES[request.param](tmp_path)
+    opened = await BANK_FACTORIES[request.param](tmp_path, request)
     try:
         yield opened
     finally:
