@@ -11,6 +11,7 @@ Bank section: ``saved_info`` (``VolumeBackupSavedInfo``, JSON).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Literal
 
@@ -99,6 +100,7 @@ class VolumeBackupProtection(OpenStackProtection):
         """
         section = checkpoint.bank_section(resource)
         await section.delete_all()  # a retried protect starts clean
+        await self.remove_leftovers(context, checkpoint, resource)
         volume_wait = self.wait(context, what="volume", resource_id=resource.id,
                                 fetch=lambda c: c.block_storage.get_volume(resource.id),
                                 ready=VOLUME_READY, failed=VOLUME_FAILED)
@@ -116,7 +118,7 @@ class VolumeBackupProtection(OpenStackProtection):
                     context, "create snapshot", resource.id,
                     lambda c: c.block_storage.create_snapshot(
                         volume_id=resource.id, force=True,
-                        name=f"strongbox-{checkpoint.id}", description="temporary, for a backup"),
+                        name=temporary_name(checkpoint), description="temporary, for a backup"),
                 )
                 snapshot_id = snapshot.id
                 snapshot_wait = self.wait(context, what="snapshot", resource_id=snapshot.id,
@@ -128,7 +130,7 @@ class VolumeBackupProtection(OpenStackProtection):
                 context, "create backup", resource.id,
                 lambda c: c.block_storage.create_backup(
                     volume_id=resource.id, snapshot_id=snapshot_id,
-                    name=parameters.backup_name or f"strongbox-{checkpoint.id}",
+                    name=parameters.backup_name or temporary_name(checkpoint),
                     description=parameters.description, container=parameters.container,
                     is_incremental=parameters.backup_mode == "incremental",
                     force=parameters.force),
@@ -160,6 +162,34 @@ class VolumeBackupProtection(OpenStackProtection):
                     lambda c: c.block_storage.delete_backup(backup_id, ignore_missing=True))
         log.info("volume_backed_up", operation_id=context.operation_id, resource=resource.key,
                  backup_id=backup_id)
+
+    async def remove_leftovers(self, context: ActivityContext, checkpoint: Checkpoint,
+                               resource: Resource) -> None:
+        """Delete the snapshots and backups an interrupted run of this protect left.
+
+        Activities run at least once: after a worker crash this one runs again, and what
+        the first run made carries the checkpoint's unique name, so it can be found.
+        """
+        name = temporary_name(checkpoint)
+
+        def ours(items: Any) -> list[str]:
+            return [i.id for i in items if i.name == name and i.volume_id == resource.id]
+
+        backups = await self.call(context, "list backups", resource.id,
+                                  lambda c: ours(c.block_storage.backups(
+                                      details=True, name=name, volume_id=resource.id)))
+        snapshots = await self.call(context, "list snapshots", resource.id,
+                                    lambda c: ours(c.block_storage.snapshots(
+                                        details=True, name=name, volume_id=resource.id)))
+        for backup_id in backups:
+            log.info("volume_backup_leftover_removed", backup_id=backup_id,
+                     resource=resource.key)
+            await self.delete_quietly(context, "backup", backup_id,
+                                      functools.partial(_delete_backup, backup_id=backup_id))
+        for snapshot_id in snapshots:
+            await self.delete_quietly(context, "snapshot", snapshot_id,
+                                      functools.partial(_delete_snapshot,
+                                                        snapshot_id=snapshot_id))
 
     async def activity_restore_parallel(
         self,
@@ -229,6 +259,19 @@ class VolumeBackupProtection(OpenStackProtection):
             async for _ in gone.steps():
                 yield
         await checkpoint.bank_section(resource).delete_all()
+
+
+def _delete_backup(connection: Any, *, backup_id: str) -> None:
+    connection.block_storage.delete_backup(backup_id, ignore_missing=True)
+
+
+def _delete_snapshot(connection: Any, *, snapshot_id: str) -> None:
+    connection.block_storage.delete_snapshot(snapshot_id, ignore_missing=True)
+
+
+def temporary_name(checkpoint: Checkpoint) -> str:
+    """The name of what a protect creates: unique to the checkpoint, so findable again."""
+    return f"strongbox-{checkpoint.id}"
 
 
 def _truthy(value: Any) -> bool:

@@ -85,3 +85,23 @@ async def test_a_backup_stuck_creating_times_out_and_its_snapshot_and_backup_are
     assert "still 'creating'" in result.error and "backup" in result.error
     assert cloud.live("snapshot") == []
     assert cloud.live("backup") == []
+
+
+async def test_a_protect_run_again_removes_the_snapshot_and_backup_its_first_run_left(
+    cloud, engine_for
+):
+    volume = add_volume(cloud, name="data")
+    name = "strongbox-cp-retried"
+    stale_backup = cloud.add("backup", name=name, volume_id=volume["id"], status="available")
+    stale_snapshot = cloud.add("snapshot", name=name, volume_id=volume["id"],
+                               status="available")
+    other = cloud.add("backup", name="strongbox-cp-other", volume_id=volume["id"],
+                      status="available")
+    request = ProtectRequest(resources=[ResourceRef(VOLUME, volume["id"])],
+                             checkpoint_id="cp-retried")
+    async with engine_for(PLUGIN, sections=sections(PLUGIN)) as engine:
+        result = await engine.run(request, timeout=30)
+    assert result.status == "succeeded", result.error
+    live = cloud.live("backup")
+    assert stale_backup["id"] not in live and other["id"] in live and len(live) == 2
+    assert stale_snapshot["id"] not in cloud.live("snapshot")
