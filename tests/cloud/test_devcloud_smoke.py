@@ -78,3 +78,30 @@ def test_a_volume_backup_restores_the_same_bytes_into_a_new_volume(devcloud: Dev
         for leftover in (restored, volume):
             storage.delete_volume(leftover)
             storage.wait_for_delete(leftover, wait=120)
+
+
+def test_a_network_subnet_and_router_are_created_and_ports_bind_without_agents(
+    devcloud: DevCloud,
+) -> None:
+    require(devcloud, "neutron")
+    conn = devcloud.connect("demo")
+    network = conn.network.create_network(name="smoke-net")
+    subnet = conn.network.create_subnet(
+        network_id=network.id, ip_version=4, cidr="10.77.0.0/24", name="smoke-subnet"
+    )
+    router = conn.network.create_router(name="smoke-router")
+    try:
+        conn.network.add_interface_to_router(router, subnet_id=subnet.id)
+        owners = {port.device_owner for port in conn.network.ports(network_id=network.id)}
+        assert "network:router_interface" in owners
+        # Binding to a host is admin-only; the bind-anything driver must bind it, agentless.
+        admin = devcloud.connect("admin")
+        port = admin.network.create_port(network_id=network.id, binding_host_id="devcloud")
+        port = admin.network.get_port(port.id)
+        assert (port.binding_vif_type, port.status) == ("other", "ACTIVE")
+        admin.network.delete_port(port)
+        conn.network.remove_interface_from_router(router, subnet_id=subnet.id)
+    finally:
+        conn.network.delete_router(router)
+        conn.network.delete_network(network)
+    assert conn.network.find_network("smoke-net", ignore_missing=True) is None

@@ -15,13 +15,14 @@ from tests.devcloud.config import CloudConfig
 from tests.devcloud.context import CloudContext
 from tests.devcloud.glance import Glance
 from tests.devcloud.keystone import Keystone
+from tests.devcloud.neutron import Neutron
 from tests.devcloud.service import Service
 from tests.devcloud.venv import ensure_venv
 
 log = structlog.get_logger(__name__)
 
 # Start order: identity first (everyone authenticates), placement before nova-compute reports.
-ALL_SERVICES: tuple[Service, ...] = (Keystone(), Glance(), Cinder())
+ALL_SERVICES: tuple[Service, ...] = (Keystone(), Glance(), Cinder(), Neutron())
 SERVICE_NAMES = tuple(service.name for service in ALL_SERVICES)
 
 
