@@ -2,7 +2,8 @@
 
 ``ChunkStore.open(bank, settings)`` opens (or creates) the store of a bank;
 ``write_stream`` turns bytes into a list of ``ChunkRef``; ``read_stream`` turns the list
-back into checked bytes. See ``docs/chunk-store.md`` for the format.
+back into checked bytes; ``verify_references`` checks what checkpoints refer to and
+``collect_garbage`` sweeps what none does. See ``docs/chunk-store.md`` for the format.
 """
 
 from banks.chunks.chunk_ref import ChunkRef, WriteStats
@@ -16,9 +17,12 @@ from banks.chunks.errors import (
     KeyRequired,
     WrongKey,
 )
+from banks.chunks.garbage import GcReport, collect_garbage
 from banks.chunks.settings import ChunkStoreSettings
+from banks.chunks.verify import BadChunk, verify_references
 
 __all__ = [
+    "BadChunk",
     "ChunkNotFound",
     "ChunkRef",
     "ChunkStore",
@@ -27,8 +31,11 @@ __all__ = [
     "ChunkStoreSettings",
     "ChunkerParams",
     "CorruptChunk",
+    "GcReport",
     "KeyRequired",
     "StreamChunker",
     "WriteStats",
     "WrongKey",
+    "collect_garbage",
+    "verify_references",
 ]

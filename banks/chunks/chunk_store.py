@@ -37,6 +37,9 @@ from banks.errors import ObjectNotFound
 
 log = structlog.get_logger(__name__)
 
+# rewritten by each garbage collection that deleted chunks (see banks.chunks.garbage)
+GC_GENERATION_KEY = "/chunks/gc-generation"
+
 
 class ChunkStore:
     """One bank's chunks. Open with :meth:`open`; safe to share between tasks of one loop.
@@ -60,6 +63,7 @@ class ChunkStore:
         self._known: set[str] = set()
         self._index_loaded: asyncio.Task[None] | None = None
         self._in_flight: dict[str, asyncio.Event] = {}
+        self._generation_seen: bytes | None = None
         self.stats = WriteStats()
 
     @classmethod
@@ -171,12 +175,39 @@ class ChunkStore:
         self._in_flight.pop(chunk_id).set()
         return True
 
+    async def refresh_index_if_collected(self) -> bool:
+        """Forget the index of stored chunks if a garbage collection ran since it was read.
+
+        Call it when a protect begins: a chunk the index lists may have been collected
+        by another process, and a write that trusted the index would then refer to a
+        chunk that is gone. Returns True if the index will be listed again.
+        """
+        generation = await self._gc_generation()
+        if generation == self._generation_seen:
+            return False
+        self._generation_seen = generation
+        if self._index_loaded is None:
+            return False
+        await asyncio.shield(self._index_loaded)  # a listing under way finishes first
+        self._known = set()
+        self._index_loaded = None
+        log.info("chunk_index_dropped_after_collection", bank=self.bank.name)
+        return True
+
+    async def _gc_generation(self) -> bytes:
+        try:
+            return await self.bank.get(GC_GENERATION_KEY)
+        except ObjectNotFound:
+            return b""
+
     async def _load_index(self) -> None:
         if self._index_loaded is None:
             self._index_loaded = asyncio.ensure_future(self._list_into_index())
         await asyncio.shield(self._index_loaded)
 
     async def _list_into_index(self) -> None:
+        # read before listing: a collection after this point changes it, and is seen
+        self._generation_seen = await self._gc_generation()
         async for chunk_id in self.list_chunks():
             self._known.add(chunk_id)
         log.debug("chunk_index_loaded", bank=self.bank.name, chunks=len(self._known))

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import weakref
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Literal
 
@@ -64,6 +64,8 @@ DEFAULT_CHUNK_SIZE = 1 << 20
 CHUNK_SIZE_BOUNDS = (4 << 10, 64 << 20)
 DEFAULT_CONCURRENCY = 4
 CONCURRENCY_BOUNDS = (1, 64)
+# chunk stores kept open per plugin: a provider has one bank, tests make many
+STORES_KEPT = 4
 
 
 class DirectoryParameters(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -148,10 +150,10 @@ class DirectoryProtection(ProtectionPlugin):
             )
         except ChunkStoreError as error:
             raise InvalidParameters("plugin options of [directory]", str(error)) from error
-        # one store per bank: its key is unwrapped (scrypt) and its index listed once
-        self._stores: weakref.WeakKeyDictionary[Bank, asyncio.Future[ChunkStore]] = (
-            weakref.WeakKeyDictionary()
-        )
+        # one store per bank: its key is unwrapped (scrypt) and its index listed once.
+        # Keyed by the bank object, most recent last, a few kept: a store refers to its
+        # bank, so a weak-keyed cache could never let either go.
+        self._stores: OrderedDict[int, tuple[Bank, asyncio.Future[ChunkStore]]] = OrderedDict()
 
     async def chunk_store(self, bank: Bank, *, create: bool) -> ChunkStore:
         """The chunk store of ``bank``, opened once and shared by every activity.
@@ -160,18 +162,22 @@ class DirectoryProtection(ProtectionPlugin):
             KeyRequired, WrongKey: the store is encrypted and the secret is missing or wrong.
             ChunkStoreConfigError: no store (and not ``create``), or a bad configuration.
         """
-        opening = self._stores.get(bank)
+        cached = self._stores.get(id(bank))
+        opening = cached[1] if cached is not None else None
         if opening is None or opening.get_loop() is not asyncio.get_running_loop():
             opening = asyncio.ensure_future(
                 ChunkStore.open(bank, self.store_settings, create=create)
             )
-            self._stores[bank] = opening
+            self._stores[id(bank)] = (bank, opening)
+            while len(self._stores) > STORES_KEPT:
+                self._stores.popitem(last=False)
+        self._stores.move_to_end(id(bank))
         try:
             return await asyncio.shield(opening)
         except BaseException:
             # a failed open (a wrong passphrase, no store yet) is not cached
-            if self._stores.get(bank) is opening and opening.done():
-                del self._stores[bank]
+            if self._stores.get(id(bank), (None, None))[1] is opening and opening.done():
+                del self._stores[id(bank)]
             raise
 
     async def activity_protect_parallel(
@@ -192,6 +198,8 @@ class DirectoryProtection(ProtectionPlugin):
         walker = TreeWalker(resource.id, resource.key, parameters.exclude)
         root_status, walked = await walk_tree(walker)
         store = await self.chunk_store(checkpoint.bank, create=True)
+        # a chunk this process remembers may have been collected since by another one
+        await store.refresh_index_if_collected()
         uploader = TreeUploader(
             store=store,
             context=context,
