@@ -214,11 +214,12 @@ def _properties(image: Any) -> dict[str, str]:
     """The image's properties: common ones the SDK models (``os_distro``) and custom ones."""
     body = image.to_dict(body=True, headers=False, computed=False, ignore_none=True,
                          original_names=True)
-    found = {**{k: v for k, v in body.items() if k not in _CORE_FIELDS},
-             **(body.get("properties") or {})}
-    # os_glance_* are reserved to Glance; only scalar values round-trip as properties
+    found = {**body, **(body.get("properties") or {})}
+    # Glance's own fields (some, like ``stores``, arrive among the SDK's ``properties``)
+    # and the reserved os_glance_* are refused on create; only scalars are properties
     return {str(k): str(v) for k, v in found.items()
-            if not str(k).startswith("os_glance") and isinstance(v, str | int | float | bool)}
+            if k not in _CORE_FIELDS and not str(k).startswith("os_glance")
+            and isinstance(v, str | int | float | bool)}
 
 
 def _new_image(connection: Any, attributes: dict[str, Any]) -> Any:
