@@ -17,6 +17,7 @@ import pytest
 from banks.base import Bank
 from banks.filesystem_bank import FilesystemBank
 from banks.memory_bank import MemoryBank
+from banks.s3_bank import S3Bank
 from banks.swift_bank import SwiftBank
 from tests.swift_server.server import SwiftEndpoint
 
@@ -48,10 +49,25 @@ async def swift_bank(tmp_path: Path, request: pytest.FixtureRequest) -> Bank:
     )
 
 
+async def s3_bank(tmp_path: Path, request: pytest.FixtureRequest) -> Bank:
+    """A fresh bucket through the Swift cluster's s3api, 5 MiB parts (so multipart is used)."""
+    server: SwiftEndpoint = request.getfixturevalue("swift_server")
+    return await S3Bank.open(
+        {
+            "endpoint_url": server.s3_endpoint,
+            "access_key": server.user,
+            "secret_key": server.key,
+            "bucket": f"contract-{uuid.uuid4().hex[:12]}",
+            "part_size": str(5 << 20),
+        }
+    )
+
+
 BANK_FACTORIES: dict[str, BankFactory] = {
     "memory": memory_bank,
     "filesystem": filesystem_bank,
     "swift": swift_bank,
+    "s3": s3_bank,
 }
 
 
