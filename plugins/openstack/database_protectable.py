@@ -40,4 +40,4 @@ class DatabaseProtectable(OpenStackProtectable):
         self, context: RequestContext, parent: Resource
     ) -> list[Resource]:
         """The database instances of the project ``parent``."""
-        return await self.list_for(parent.id)
+        return await self.dependents_of_project(parent.id)

@@ -3,6 +3,7 @@
     PluginError                         (plugins.errors)
     └── OpenStackError                  names the service, the call and the resource id
         ├── CloudConfigError            connection settings that cannot be used
+        │   └── CloudServiceMissing     the service is not in the catalog (no Manila here)
         ├── CloudAuthError              Keystone refused the credentials or the project scope
         ├── CloudUnavailable            the service could not be reached (retryable)
         ├── CloudCallFailed             the service answered with an error (HTTP status kept)
@@ -40,6 +41,10 @@ class OpenStackError(PluginError):
 
 class CloudConfigError(OpenStackError):
     """The connection settings (provider section, clouds.yaml, OS_* variables) are unusable."""
+
+
+class CloudServiceMissing(CloudConfigError):
+    """The cloud has no such service (not in the catalog, or disabled in clouds.yaml)."""
 
 
 class CloudAuthError(OpenStackError):
@@ -118,9 +123,11 @@ def _kind(error: BaseException, status: int | None) -> type[OpenStackError]:
     from openstack import exceptions as sdk  # noqa: PLC0415
 
     table: list[tuple[tuple[type[BaseException], ...], type[OpenStackError]]] = [
+        ((sdk.ServiceDisabledException, sdk.EndpointNotFound, ksa.EndpointNotFound),
+         CloudServiceMissing),
         ((ksa.Unauthorized, ksa.AuthorizationFailure, ksa.MissingAuthPlugin), CloudAuthError),
-        ((ksa.ConnectFailure, ksa.ConnectionError, ksa.RequestTimeout, ksa.EndpointNotFound,
-          ksa.DiscoveryFailure), CloudUnavailable),
+        ((ksa.ConnectFailure, ksa.ConnectionError, ksa.RequestTimeout, ksa.DiscoveryFailure),
+         CloudUnavailable),
         ((sdk.NotFoundException, ksa.NotFound), CloudNotFound),
         ((sdk.ResourceTimeout,), CloudWaitTimeout),
         ((sdk.ResourceFailure,), CloudResourceFailed),
@@ -155,6 +162,7 @@ __all__ = [
     "CloudConfigError",
     "CloudNotFound",
     "CloudResourceFailed",
+    "CloudServiceMissing",
     "CloudUnavailable",
     "CloudWaitTimeout",
     "OpenStackError",

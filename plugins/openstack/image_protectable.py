@@ -31,6 +31,10 @@ class ImageProtectable(OpenStackProtectable):
     def fetch_one(self, connection: Connection, resource_id: str) -> Any:
         return connection.image.get_image(resource_id)
 
+    def owned_by(self, item: Any, project_id: str) -> bool:
+        """Only the project's own images: public ones of other projects are not its data."""
+        return bool(item.owner == project_id)
+
     def to_resource(self, item: Any) -> Resource:
         return Resource(
             type=IMAGE,
@@ -44,12 +48,7 @@ class ImageProtectable(OpenStackProtectable):
     ) -> list[Resource]:
         """A server's boot image, or the images a project owns."""
         if parent.type == PROJECT:
-            items = await self.call(parent.id, "list", parent.id, self.fetch_all)
-            return [
-                self.to_resource(item)
-                for item in items
-                if self.usable(item) and item.owner == parent.id
-            ]
+            return await self.dependents_of_project(parent.id)
         server = await self.cloud.call(
             context.project_id, "nova", "get", parent.id,
             lambda connection: connection.compute.get_server(parent.id),

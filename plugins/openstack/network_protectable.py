@@ -12,14 +12,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import structlog
+
 from plugins.context import RequestContext
 from plugins.errors import ResourceNotFound
 from plugins.openstack.cloud import Connection
+from plugins.openstack.errors import CloudServiceMissing
 from plugins.openstack.protectable_base import OpenStackProtectable
 from plugins.openstack.resource_types import NETWORK, PROJECT, SERVER
 from plugins.resource import Resource
 
 TOPOLOGY_NAME = "Network Topology"
+log = structlog.get_logger(__name__)
 
 
 class NetworkProtectable(OpenStackProtectable):
@@ -75,4 +79,9 @@ class NetworkProtectable(OpenStackProtectable):
                 context.project_id, "nova", "get", parent.id,
                 lambda connection: connection.compute.get_server(parent.id))
             return await self.list_for(server.project_id or context.project_id)
-        return await self.list_for(parent.id)
+        try:
+            return await self.list_for(parent.id)
+        except CloudServiceMissing as error:
+            log.warning("openstack_service_missing", resource_type=NETWORK,
+                        project_id=parent.id, error=str(error))
+            return []

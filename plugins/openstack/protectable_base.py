@@ -12,15 +12,18 @@ import abc
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, TypeVar
 
+import structlog
+
 from plugins.base import ProtectablePlugin
 from plugins.context import RequestContext
 from plugins.errors import ResourceNotFound
 from plugins.openstack.cloud import Connection, OpenStackCloud
-from plugins.openstack.errors import CloudNotFound
+from plugins.openstack.errors import CloudNotFound, CloudServiceMissing
 from plugins.openstack.settings import CloudSettings
 from plugins.resource import Resource
 
 _T = TypeVar("_T")
+log = structlog.get_logger(__name__)
 
 
 class OpenStackProtectable(ProtectablePlugin):
@@ -77,6 +80,27 @@ class OpenStackProtectable(ProtectablePlugin):
         """The usable resources of ``project_id`` (None: the credentials' project)."""
         items = await self.call(project_id, "list", project_id, self.fetch_all)
         return [self.to_resource(item) for item in items if self.usable(item)]
+
+    async def dependents_of_project(self, project_id: str) -> list[Resource]:
+        """The usable resources of a project, or none if the cloud lacks the service.
+
+        A project is the root of most graphs; a cloud without Manila or Trove must not
+        make every project unprotectable (Karbor, too, treated a failed dependent
+        listing as no dependents). Other errors still fail the discovery.
+        """
+        try:
+            items = await self.call(project_id, "list", project_id, self.fetch_all)
+        except CloudServiceMissing as error:
+            log.warning("openstack_service_missing", resource_type=self.resource_type,
+                        project_id=project_id, error=str(error))
+            return []
+        return [self.to_resource(item) for item in items
+                if self.usable(item) and self.owned_by(item, project_id)]
+
+    def owned_by(self, item: Any, project_id: str) -> bool:
+        """False for an item the listing shows but another project owns."""
+        owner = getattr(item, "project_id", None)
+        return owner in (None, project_id)
 
     async def show_resource(
         self,

@@ -42,4 +42,4 @@ class ServerProtectable(OpenStackProtectable):
         self, context: RequestContext, parent: Resource
     ) -> list[Resource]:
         """The servers of the project ``parent``."""
-        return await self.list_for(parent.id)
+        return await self.dependents_of_project(parent.id)

@@ -42,9 +42,4 @@ class ShareProtectable(OpenStackProtectable):
         self, context: RequestContext, parent: Resource
     ) -> list[Resource]:
         """The shares of the project ``parent``."""
-        items = await self.call(parent.id, "list", parent.id, self.fetch_all)
-        return [
-            self.to_resource(item)
-            for item in items
-            if self.usable(item) and item.project_id in (None, parent.id)
-        ]
+        return await self.dependents_of_project(parent.id)

@@ -45,12 +45,7 @@ class VolumeProtectable(OpenStackProtectable):
     ) -> list[Resource]:
         """A server's attached volumes, or a project's volumes."""
         if parent.type == PROJECT:
-            items = await self.call(parent.id, "list", parent.id, self.fetch_all)
-            return [
-                self.to_resource(item)
-                for item in items
-                if self.usable(item) and item.project_id in (None, parent.id)
-            ]
+            return await self.dependents_of_project(parent.id)
         items = await self.call(context.project_id, "list", parent.id, self.fetch_all)
         return [
             self.to_resource(item)

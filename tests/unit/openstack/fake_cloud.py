@@ -85,6 +85,7 @@ class FakeCloud:
         self._faults: list[tuple[str, re.Pattern[str], int]] = []
         self._ids = itertools.count(1)
         self.handlers: dict[str, Handler] = {}
+        self.missing_services: set[str] = set()  # service types left out of the catalog
 
     # -- set-up ---------------------------------------------------------------------
 
@@ -246,6 +247,8 @@ class FakeCloud:
             "identity": IDENTITY,
         }
         for service_type, url in endpoints.items():
+            if service_type in self.missing_services:
+                continue
             service = token.add_service(service_type)
             service.add_standard_endpoints(public=url, region="RegionOne")
         return token

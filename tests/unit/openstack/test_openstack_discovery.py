@@ -7,7 +7,7 @@ import pytest
 from actors.requests import ResourceRef
 from plugins.context import RequestContext
 from plugins.errors import ResourceNotFound
-from plugins.openstack.errors import CloudAuthError
+from plugins.openstack.errors import CloudAuthError, CloudServiceMissing
 from plugins.openstack.network_protectable import NetworkProtectable
 from plugins.openstack.resource_types import (
     DATABASE,
@@ -18,6 +18,7 @@ from plugins.openstack.resource_types import (
     SHARE,
     VOLUME,
 )
+from plugins.openstack.share_protectable import ShareProtectable
 from plugins.openstack.volume_protectable import VolumeProtectable
 from tests.unit.openstack.fake_cinder_glance import add_image, add_volume
 from tests.unit.openstack.fake_manila_trove import add_database, add_share
@@ -120,3 +121,14 @@ async def test_refused_credentials_fail_naming_the_call_without_the_password(clo
     assert "cinder list" in str(caught.value)
     assert "wrong-horse-battery" not in str(caught.value)
     assert "wrong-horse-battery" not in repr(volumes.cloud.settings)
+
+
+async def test_a_cloud_without_manila_or_trove_still_gives_a_project_graph(cloud, engine_for):
+    cloud.missing_services = {"shared-file-system", "sharev2", "database"}
+    populate(cloud)
+    async with engine_for("noop", sections=sections("noop")) as engine:
+        graph = await engine.build_graph([ResourceRef(PROJECT, cloud.project_id)])
+    assert graph.types() == {PROJECT, SERVER, VOLUME, IMAGE, NETWORK}
+    # asked for directly, the missing service is an error naming it
+    with pytest.raises(CloudServiceMissing, match="manila list"):
+        await ShareProtectable({"cloud": "fake"}).list_resources(RequestContext())
