@@ -44,8 +44,8 @@ _RETRY_CODES = frozenset(
     {"SlowDown", "RequestTimeout", "ServiceUnavailable", "InternalError", "Throttling"}
 )
 _CONNECTION_ERRORS = (
-    boto_exceptions.ConnectionError,  # refused, reset, timed out (connect and read)
-    boto_exceptions.ConnectionClosedError,
+    boto_exceptions.ConnectionError,  # refused, connect timeouts
+    boto_exceptions.HTTPClientError,  # read timeouts, closed or reset connections
 )
 
 

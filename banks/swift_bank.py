@@ -120,7 +120,14 @@ class SwiftBank(Bank):
         if "/" in container:
             raise BankError(f"swift bank: option 'container' {container!r} may not hold '/'")
 
-        sess, storage_url = await asyncio.to_thread(swift_auth.connect, config, connect_timeout)
+        where = option(config, "auth_url", env) or option(config, "storage_url", env)
+        sess, storage_url = await with_retries(
+            retry,
+            f"swift bank at {where}",
+            "authenticate for the container",
+            container,
+            lambda: asyncio.to_thread(swift_auth.connect, config, connect_timeout),
+        )
         # One pooled connection per worker thread, not requests' default of ten.
         adapter = requests.adapters.HTTPAdapter(pool_maxsize=concurrency)
         for scheme in ("http://", "https://"):
