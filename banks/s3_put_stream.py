@@ -46,7 +46,7 @@ class MultipartUpload:
                 buffer += chunk  # copies: a producer may reuse its buffer
                 total += len(chunk)
                 while len(buffer) > size or (self.parts and len(buffer) == size):
-                    await self._upload_part(bytes(buffer[:size]))
+                    await self._upload_part(bytes(memoryview(buffer)[:size]))  # one copy
                     del buffer[:size]
             if self.upload_id is None:
                 await self._put_whole(bytes(buffer))

@@ -72,7 +72,7 @@ class SegmentedUpload:
                 while len(buffer) >= size and (self.segments or len(buffer) > size):
                     # The first segment waits for one more byte: an object of exactly
                     # one segment is then a plain PUT.
-                    await self._upload_segment(bytes(buffer[:size]))
+                    await self._upload_segment(bytes(memoryview(buffer)[:size]))  # one copy
                     del buffer[:size]
             if not self.segments:
                 await self.bank._call(
