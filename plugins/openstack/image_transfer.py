@@ -66,6 +66,10 @@ async def download_image(
         lambda c: c.image.download_image(image_id, stream=True, chunk_size=chunk_size),
     )
     digests = Digests()
+
+    def report() -> None:
+        context.progress(digests.size, total)
+
     try:
         reader = _ChunkReader(cloud, context, image_id,
                               response.iter_content(chunk_size=chunk_size))
@@ -73,7 +77,6 @@ async def download_image(
         while (first := await reader.next_chunk()) is not None:
             reader.push_back(first)
             segments += 1
-            report = lambda: context.progress(digests.size, total)  # noqa: E731
             await section.put_stream(segment_key(segments),
                                      reader.segment(segment_size, digests, report))
         return digests, segments
