@@ -30,7 +30,7 @@ from actors.outbox import Outbox
 from actors.progress import ProgressReporter
 from actors.recovery import JournalSnapshot, take_snapshot
 from actors.resource_actor import ResourceActor
-from actors.transport import Settlement, Transport
+from actors.transport import ActorFilter, Settlement, Transport
 from banks.base import Bank
 from plugins.base import ProtectionPlugin
 from plugins.checkpoint import checkpoint_lease_key
@@ -116,18 +116,29 @@ class ActorHost:
         self.transport.on_reset(self.reset)
         await self.transport.consume(self.deliver)
 
-    def reset(self) -> None:
-        """Drop every operation's local state: this worker lost its mailboxes, whose
-        unsettled messages now go to whichever worker holds each shard (possibly this one
-        again, which then rebuilds the actors from the journal)."""
-        for hosted in self._hosted.values():
-            tasks = [a._task for a in hosted.actors if a is not None]
-            tasks.append(hosted.operation._task)
-            for task in tasks:
-                if task is not None and not task.done():
-                    task.cancel()
-        log.warning("actor_state_reset", worker=self.worker_id, operations=len(self._hosted))
-        self._hosted.clear()
+    def reset(self, which: ActorFilter | None = None) -> None:
+        """Drop local actor state: this worker lost the mailboxes of these actors (all of
+        them when ``which`` is None). Their unsettled messages go to whichever worker holds
+        each shard now (possibly this one again, which then rebuilds them from the journal)."""
+        if which is None:
+            for hosted in self._hosted.values():
+                tasks = [a._task for a in hosted.actors if a is not None]
+                tasks.append(hosted.operation._task)
+                for task in tasks:
+                    if task is not None and not task.done():
+                        task.cancel()
+            log.warning("actor_state_reset", worker=self.worker_id,
+                        operations=len(self._hosted))
+            self._hosted.clear()
+            return
+        # a shard handed on while quiescent: its actors have nothing running
+        for operation_id, hosted in self._hosted.items():
+            for node, actor in enumerate(hosted.actors):
+                if actor is not None and which(operation_id, node):
+                    hosted.actors[node] = None
+            if which(operation_id, OPERATION_NODE):
+                hosted.operation = OperationActor(self, hosted.run)
+                hosted.operation_checked = False
 
     def register(self, run: OperationRun) -> None:
         """Make this host drive ``run``'s actors (an operation submitted here)."""

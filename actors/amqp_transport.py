@@ -21,7 +21,8 @@ import contextlib
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Coroutine
+from functools import partial
 from typing import Any
 
 import aio_pika
@@ -43,6 +44,7 @@ from actors.errors import MessageDecodeError, OperationUnavailable, TransportErr
 from actors.events import Event, decode_event, encode_event
 from actors.memory_transport import MemorySubscription
 from actors.messages import Message, decode_messages, encode_messages
+from actors.shard_balance import PRESENCE_INTERVAL, Membership, ShardState, shard_owner
 from actors.transport import (
     EventSubscription,
     MessageHandler,
@@ -114,7 +116,10 @@ class AmqpTransport(Transport):
         self._dead: Any = None
         self._queues: list[Any] = []
         self._pending: set[asyncio.Task[Any]] = set()
-        self._activated: dict[int, float] = {}
+        self._shards: list[ShardState] = []
+        self._membership = Membership(worker_id)
+        self._members: list[str] = []
+        self._presence: Any = None
         self._reset_handlers: list[ResetHandler] = []
         self._closing = False
         self.sent = 0
@@ -172,16 +177,22 @@ class AmqpTransport(Transport):
             return
         # Our unacked deliveries are going back to their queues and the shards may be
         # given to other workers: forget when we got them, and drop what we built on them.
-        log.warning("broker_connection_lost", worker=self.worker_id,
-                    shards_held=len(self._activated))
-        self._activated.clear()
+        log.warning("broker_connection_lost", worker=self.worker_id)
+        for state in self._shards:
+            state.activated_at = None
+            state.inflight = 0
+            while not state.buffer.empty():
+                state.buffer.get_nowait()
         for task in list(self._pending):
             task.cancel()
         for handler in self._reset_handlers:
-            handler()
+            handler(None)
 
     def activated_at(self, operation_id: str, node: int) -> float:
-        return self._activated.get(shard_of(operation_id, node, self.shards), time.monotonic())
+        shard = shard_of(operation_id, node, self.shards)
+        if self._shards and self._shards[shard].activated_at is not None:
+            return self._shards[shard].activated_at  # type: ignore[return-value]
+        return time.monotonic()
 
     # -- actor messages ---------------------------------------------------------------
 
@@ -206,26 +217,39 @@ class AmqpTransport(Transport):
         self.sent += len(messages)
 
     async def consume(self, handler: MessageHandler) -> None:
-        if self._consumers:
+        if self._shards:
             raise RuntimeError("AmqpTransport.consume was already called")
-        for shard, queue in enumerate(self._queues):
+        self._shards = [ShardState(index, queue) for index, queue in enumerate(self._queues)]
+        for state in self._shards:
+            state.buffer = asyncio.Queue()
+            state.consumer_tag = await state.queue.consume(partial(self._on_delivery, state))
             self._consumers.append(asyncio.create_task(
-                self._consume_shard(shard, queue, handler), name=f"consume-{queue.name}"))
+                self._process_shard(state, handler), name=f"consume-{state.queue.name}"))
+        await self._join_presence()
+        self._consumers.append(asyncio.create_task(self._balance(), name="shard-balance"))
 
-    async def _consume_shard(self, shard: int, queue: Any, handler: MessageHandler) -> None:
+    async def _on_delivery(self, state: ShardState, delivery: AbstractIncomingMessage) -> None:
+        state.inflight += 1
+        if state.activated_at is None:
+            state.activated_at = time.monotonic()
+        if self._members and shard_owner(state.index, self._members) != self.worker_id:
+            state.wants_resubscribe = True  # we drive a shard another worker should
+        state.buffer.put_nowait(delivery)
+
+    async def _process_shard(self, state: ShardState, handler: MessageHandler) -> None:
         # one shard, one message at a time: every actor of the shard sees its messages in order
-        async with queue.iterator() as deliveries:
-            async for delivery in deliveries:
-                self._activated.setdefault(shard, time.monotonic())
-                await self._deliver(delivery, handler)
+        while True:
+            delivery = await state.buffer.get()
+            await self._deliver(state, delivery, handler)
 
-    async def _deliver(self, delivery: AbstractIncomingMessage, handler: MessageHandler) -> None:
+    async def _deliver(self, state: ShardState, delivery: AbstractIncomingMessage,
+                       handler: MessageHandler) -> None:
         try:
             batch = decode_messages(delivery.body)
         except MessageDecodeError as error:
             log.error("actor_message_undecodable", queue=delivery.routing_key,
                       reason=error.reason, size=len(error.raw))
-            await self._settle(delivery.reject(requeue=False))  # to the dead letters
+            await self._answer(state, delivery.reject(requeue=False))  # to the dead letters
             return
         settlements: list[Awaitable[None]] = []
         for message in batch:
@@ -236,7 +260,7 @@ class AmqpTransport(Transport):
                 log.warning("actor_message_requeued", operation_id=message.operation_id,
                             error=str(error))
                 await asyncio.sleep(RETRY_DELAY)
-                await self._settle(delivery.reject(requeue=True))
+                await self._answer(state, delivery.reject(requeue=True))
                 return
             except Exception:  # a handler bug must not block the shard: log, go on
                 log.exception("message_handler_failed", kind=type(message).__name__)
@@ -244,13 +268,11 @@ class AmqpTransport(Transport):
             if settled is not None:
                 settlements.append(settled)
         if not settlements:
-            await self._settle(delivery.ack())
+            await self._answer(state, delivery.ack())
             return
-        task = asyncio.create_task(self._ack_when_settled(delivery, settlements))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        self._track(self._ack_when_settled(state, delivery, settlements))
 
-    async def _ack_when_settled(self, delivery: AbstractIncomingMessage,
+    async def _ack_when_settled(self, state: ShardState, delivery: AbstractIncomingMessage,
                                 settlements: list[Awaitable[None]]) -> None:
         outcomes = await asyncio.gather(*settlements, return_exceptions=True)
         for outcome in outcomes:
@@ -258,14 +280,79 @@ class AmqpTransport(Transport):
                 return  # the work was dropped (link lost, shutdown): let it be redelivered
             if isinstance(outcome, BaseException):
                 log.error("settlement_failed", error=f"{type(outcome).__name__}: {outcome}")
-        await self._settle(delivery.ack())
+        await self._answer(state, delivery.ack())
 
-    @staticmethod
-    async def _settle(answer: Awaitable[None]) -> None:
+    async def _answer(self, state: ShardState | None, answer: Awaitable[None]) -> None:
         try:
             await answer
         except Exception as error:  # the channel it came on is gone: it is redelivered
             log.info("delivery_answer_lost", error=f"{type(error).__name__}: {error}")
+        finally:
+            if state is not None and state.inflight > 0:
+                state.inflight -= 1
+
+    def _track(self, work: Coroutine[Any, Any, None], name: str = "settle") -> None:
+        task = asyncio.create_task(work, name=name)
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    # -- spreading shards over workers ------------------------------------------------
+
+    async def _join_presence(self) -> None:
+        self._presence = await self._channel.declare_exchange(
+            f"{self.namespace}.presence", aio_pika.ExchangeType.FANOUT)
+        queue = await self._channel.declare_queue(exclusive=True, auto_delete=True)
+        await queue.bind(self._presence)
+        await queue.consume(self._on_presence, no_ack=True)
+        self._consumers.append(asyncio.create_task(self._announce(), name="presence"))
+
+    async def _announce(self) -> None:
+        while True:
+            with contextlib.suppress(Exception):  # a missed heartbeat is only a delay
+                await self._presence.publish(aio_pika.Message(self.worker_id.encode()),
+                                             routing_key="")
+            await asyncio.sleep(PRESENCE_INTERVAL)
+
+    async def _on_presence(self, message: AbstractIncomingMessage) -> None:
+        self._membership.saw(message.body.decode(errors="replace"), time.monotonic())
+
+    async def _balance(self) -> None:
+        while True:
+            await asyncio.sleep(PRESENCE_INTERVAL / 2)
+            members = self._membership.live(time.monotonic())
+            if members != self._members:
+                self._members = members
+                log.info("cluster_members", worker=self.worker_id, members=len(members),
+                         owned=sum(shard_owner(s.index, members) == self.worker_id
+                                   for s in self._shards))
+                for state in self._shards:
+                    state.wants_resubscribe = shard_owner(state.index, members) != self.worker_id
+            for state in self._shards:
+                if state.wants_resubscribe and not state.moving and state.quiescent:
+                    state.moving = True
+                    self._track(self._resubscribe(state), name="resubscribe")
+
+    async def _resubscribe(self, state: ShardState) -> None:
+        """Step to the back of the shard's line of consumers, once nothing of it is ours."""
+        try:
+            if state.consumer_tag is not None:
+                await state.queue.cancel(state.consumer_tag)
+                state.consumer_tag = None
+            # deliveries that crossed our cancel; a rare, short wait on a plain counter
+            while not state.quiescent:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+            index = state.index
+            for handler in self._reset_handlers:
+                handler(lambda operation_id, node: shard_of(operation_id, node,
+                                                            self.shards) == index)
+            state.activated_at = None
+            state.consumer_tag = await state.queue.consume(partial(self._on_delivery, state))
+            log.debug("shard_handed_on", worker=self.worker_id, shard=index)
+        except Exception as error:  # the link broke meanwhile: the reset handles it
+            log.info("shard_resubscribe_failed", shard=state.index, error=str(error))
+        finally:
+            state.wants_resubscribe = False
+            state.moving = False
 
     # -- requests ---------------------------------------------------------------------
 
@@ -296,9 +383,7 @@ class AmqpTransport(Transport):
     async def _consume_requests(self, channel: Any, queue: Any, handler: RequestHandler) -> None:
         async with queue.iterator() as deliveries:
             async for delivery in deliveries:
-                task = asyncio.create_task(self._handle_request(channel, delivery, handler))
-                self._pending.add(task)
-                task.add_done_callback(self._pending.discard)
+                self._track(self._handle_request(channel, delivery, handler), name="request")
 
     async def _handle_request(self, channel: Any, delivery: AbstractIncomingMessage,
                               handler: RequestHandler) -> None:
@@ -309,10 +394,10 @@ class AmqpTransport(Transport):
             await self._reject_request(channel, delivery, f"internal error: {error}")
             return
         if verdict.accepted:
-            await self._settle(delivery.ack())
+            await self._answer(None, delivery.ack())
         elif verdict.retry:
             await asyncio.sleep(RETRY_DELAY)
-            await self._settle(delivery.reject(requeue=True))
+            await self._answer(None, delivery.reject(requeue=True))
         else:
             await self._reject_request(channel, delivery, verdict.reason or "rejected")
 
@@ -331,7 +416,7 @@ class AmqpTransport(Transport):
         except Exception as error:  # not set aside: leave it unacked, it comes back
             log.error("request_dead_letter_failed", error=f"{type(error).__name__}: {error}")
             return
-        await self._settle(delivery.ack())
+        await self._answer(None, delivery.ack())
 
     # -- events -----------------------------------------------------------------------
 
@@ -339,9 +424,7 @@ class AmqpTransport(Transport):
         self.published += 1
         for subscription in self._subscriptions:
             subscription.offer(event)
-        task = asyncio.create_task(self._publish_event(event), name="event-publish")
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        self._track(self._publish_event(event), name="event-publish")
 
     async def _publish_event(self, event: Event) -> None:
         try:
@@ -389,6 +472,7 @@ class AmqpTransport(Transport):
                 await queue.delete(if_unused=False, if_empty=False)
             for name in (f"{ns}.dead", requests_queue(ns), rejected_requests_queue(ns)):
                 await self._channel.queue_delete(name)
-            for exchange in (self._actors, self._events, self._dead):
-                await exchange.delete()
+            for exchange in (self._actors, self._events, self._dead, self._presence):
+                if exchange is not None:
+                    await exchange.delete()
         await self._connection.close()

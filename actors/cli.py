@@ -1,6 +1,8 @@
 """``strongbox``: protect, restore and delete resources from the command line.
 
-Every command runs an embedded engine in this process. Operations show live progress
+Every command runs an embedded engine in this process, unless a broker is given
+(``--amqp-url`` or ``STRONGBOX_AMQP_URL``): then ``protect``, ``restore``, ``delete`` and
+``watch`` go through the workers (``strongbox worker``). Operations show live progress
 on a terminal and JSON lines (one event per line) otherwise. A failure exits 1 with one
 line on stderr, ``strongbox: error: <reason>``; bad usage exits 2 (argparse).
 """
@@ -20,11 +22,13 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from actors import cli_broker, cli_demo
 from actors import cli_commands as commands
-from actors import cli_demo
+from actors.amqp_topology import DEFAULT_NAMESPACE, DEFAULT_SHARDS
 from actors.engine import Engine
 from actors.errors import StrongboxError
 from actors.logging_setup import LEVELS, configure_logging, resolve_level
+from actors.worker import WorkerOptions, broker_url, run_worker
 from banks.errors import BankError
 from plugins.errors import PluginError
 
@@ -94,6 +98,11 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
                         help="provider files (default: $STRONGBOX_PROVIDERS_DIR, else shipped)")
     parser.add_argument("--provider", default=default(None), metavar="ID_OR_NAME",
                         help="provider to use (default: $STRONGBOX_PROVIDER or the only one)")
+    parser.add_argument("--amqp-url", default=default(None), metavar="URL",
+                        help="the workers' broker (default: $STRONGBOX_AMQP_URL); protect, "
+                             "restore, delete and watch then go through the workers")
+    parser.add_argument("--namespace", default=default(DEFAULT_NAMESPACE), metavar="NAME",
+                        help="prefix of the broker's queues and exchanges")
     parser.add_argument("--json", action="store_true", default=default(False),
                         help="JSON output, even on a terminal")
     parser.add_argument("--log-level", choices=LEVELS, default=default(None),
@@ -108,6 +117,15 @@ def _operation_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--parameters", metavar="JSON|@FILE",
                         help="all parameters as {TYPE or TYPE#ID: {FIELD: VALUE}}")
     parser.add_argument("--request-id", metavar="ID", help="operation id (idempotency key)")
+    _client_options(parser)
+
+
+def _client_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--wait", action="store_true",
+                        help="with --amqp-url: follow the operation until it ends "
+                             "(embedded runs always wait)")
+    parser.add_argument("--timeout", type=float, metavar="S",
+                        help="with --amqp-url --wait: give up after S seconds")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -154,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     delete = add(groups, "delete", commands.delete, "delete a checkpoint")
     delete.add_argument("checkpoint")
     delete.add_argument("--request-id", metavar="ID", help="operation id (idempotency key)")
+    _client_options(delete)
 
     checkpoints = groups.add_parser("checkpoints", help="checkpoints in the bank"
                                     ).add_subparsers(dest="action", required=True,
@@ -172,7 +191,23 @@ def build_parser() -> argparse.ArgumentParser:
     watch = add(groups, "watch", commands.watch, "follow an operation run by another process")
     watch.add_argument("operation_id")
     watch.add_argument("--timeout", type=float, metavar="S", help="give up after S seconds")
+
+    worker = add(groups, "worker", _worker_placeholder,
+                 "serve operations from the broker, with the other workers")
+    worker.add_argument("--worker-id", metavar="ID", help="this worker's name in events")
+    worker.add_argument("--shards", type=int, default=DEFAULT_SHARDS, metavar="N",
+                        help="actor shard queues (the same on every worker)")
+    worker.add_argument("--max-activities", type=int, default=64, metavar="N",
+                        help="activities running at once on this worker")
+    worker.add_argument("--request-concurrency", type=int, default=4, metavar="N",
+                        help="requests validated and submitted at once")
+    worker.add_argument("--lease-ttl", type=float, default=60.0, metavar="S",
+                        help="seconds a checkpoint lease lives without renewal")
     return parser
+
+
+async def _worker_placeholder(engine: Engine, args: argparse.Namespace, out: Output) -> None:
+    """Never called: ``worker`` builds its engine on the broker transport."""
 
 
 async def _demo_placeholder(engine: Engine, args: argparse.Namespace, out: Output) -> None:
@@ -183,6 +218,17 @@ async def _run(args: argparse.Namespace) -> None:
     out = Output(json=args.json)
     if args.command is _demo_placeholder:
         await cli_demo.demo(args, out)
+        return
+    if args.command is _worker_placeholder:
+        options = WorkerOptions(
+            amqp_url=broker_url(args.amqp_url), namespace=args.namespace, shards=args.shards,
+            providers_dir=args.providers_dir, max_running_activities=args.max_activities,
+            request_concurrency=args.request_concurrency, lease_ttl=args.lease_ttl,
+            **({"worker_id": args.worker_id} if args.worker_id else {}))
+        await run_worker(options)
+        return
+    if cli_broker.wants_broker(args):
+        await cli_broker.run(args, out)
         return
     async with Engine.embedded(args.providers_dir) as engine:
         await args.command(engine, args, out)

@@ -177,6 +177,11 @@ class OperationActor:
             self._begin_stop(outbox)
         elif self._all_roots_done():
             self._begin_seal()
+        else:  # the roots may never have heard that the operation opened
+            outbox.messages.extend(
+                ParentPreDone(operation_id=self.run.operation_id, to=root,
+                              sender=OPERATION_NODE)
+                for root in graph.roots if root not in self._roots_done)
 
     def _all_roots_done(self) -> bool:
         return len(self._roots_done) >= len(self.run.graph.roots)

@@ -159,11 +159,18 @@ class ResourceActor:
             self._parents_done = {OPERATION_NODE}
         self._children_done = {c for c in graph.children[node] if snapshot.phase_done(c, "post")}
         history = snapshot.history(node)
+        pre_done = snapshot.phase_done(node, "pre")
+        self._resend_completions(snapshot, outbox)
         if history.final_state is not None:
             self.state = ActorState(history.final_state)
             self._stop_reason = history.reason or history.final_state
+            if self.state is ActorState.FAILED:
+                outbox.send(Failed(
+                    operation_id=self.run.operation_id, to=OPERATION_NODE, sender=node,
+                    activity=self._activity_name("pre"),
+                    failure=FailureInfo(type="ActivityFailed", message=self._stop_reason)))
+            self._reply_stopped(outbox)
             return
-        pre_done = snapshot.phase_done(node, "pre")
         if snapshot.phase_done(node, "post"):
             self.state = ActorState.DONE
         elif snapshot.phase_done(node, "parallel") or (pre_done and snapshot.stopping):
@@ -180,6 +187,20 @@ class ResourceActor:
             self._start_phase("pre", outbox)
         elif self.state is ActorState.WAITING_CHILDREN and self._all_children_done():
             self._start_phase("post", outbox)
+
+    def _resend_completions(self, snapshot: JournalSnapshot, outbox: Outbox) -> None:
+        """The worker that journaled our progress may have died before sending what
+        follows from it: send it again (receivers keep sets of senders, so duplicates are
+        harmless)."""
+        graph, node = self.run.graph, self.node
+        if snapshot.phase_done(node, "pre"):
+            for child in graph.children[node]:
+                outbox.send(ParentPreDone(operation_id=self.run.operation_id, to=child,
+                                          sender=node))
+        if snapshot.phase_done(node, "post"):
+            for parent in graph.parents[node] or [OPERATION_NODE]:
+                outbox.send(ChildPostDone(operation_id=self.run.operation_id, to=parent,
+                                          sender=node))
 
     def _all_parents_done(self) -> bool:
         parents = self.run.graph.parents[self.node]
@@ -268,6 +289,10 @@ class ResourceActor:
         self._context = context
         outbox = Outbox()
         try:
+            if run.checkpoint is None:  # opened by the operation actor on another worker
+                run.checkpoint = await run.store.open(
+                    run.checkpoint_id, operation_id=run.operation_id,
+                    writable=run.operation_type != "restore")
             # the plugin's own limit first: waiting for it must not hold a worker slot
             async with self.host.plugin_slots(plugin), self.host.activity_slots:
                 await self.host.runner.run(

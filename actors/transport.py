@@ -21,7 +21,10 @@ from actors.messages import Message
 # follow from it. None means the message's effect is already complete.
 Settlement = Awaitable[None] | None
 MessageHandler = Callable[[Message], Awaitable[Settlement]]
-ResetHandler = Callable[[], None]
+# Called with a predicate ``(operation_id, node) -> bool`` naming the actors to drop, or
+# None for every actor.
+ActorFilter = Callable[[str, int], bool]
+ResetHandler = Callable[[ActorFilter | None], None]
 
 
 @dataclass(frozen=True, slots=True)

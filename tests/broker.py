@@ -12,7 +12,7 @@ import pytest
 from actors.amqp_transport import AmqpTransport
 
 DEFAULT_URL = "amqp://guest:guest@127.0.0.1:5672/"
-TEST_SHARDS = 4
+TEST_SHARDS = 6
 
 
 def broker_url() -> str:
@@ -49,7 +49,8 @@ async def delete_namespace(url: str, namespace: str) -> None:
     channel = await connection.channel()
     for shard in range(TEST_SHARDS):
         await channel.queue_delete(f"{namespace}.actors.shard.{shard}")
-    await channel.queue_delete(f"{namespace}.dead")
-    for name in ("actors", "events", "dead"):
+    for name in ("dead", "requests", "requests.dead"):
+        await channel.queue_delete(f"{namespace}.{name}")
+    for name in ("actors", "events", "dead", "presence"):
         await channel.exchange_delete(f"{namespace}.{name}")
     await connection.close()

@@ -1,0 +1,109 @@
+"""The CLI as a client of a worker cluster: requests onto the queue, progress from events.
+
+With ``--amqp-url`` (or ``STRONGBOX_AMQP_URL``), ``protect``, ``restore`` and ``delete``
+publish their request to the request queue instead of running in this process; with
+``--wait`` they show the operation's live progress from the event exchange exactly as
+the embedded mode does, and ``watch`` follows an operation the same way. The client needs
+no provider files and no bank: the workers have them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from actors.amqp_transport import AmqpTransport
+from actors.cli_commands import check_finished
+from actors.cli_parsing import parse_parameters, parse_ref
+from actors.cli_progress import make_renderer, summary
+from actors.errors import RequestInvalid, StrongboxError
+from actors.events import OperationFinished, RequestRejected
+from actors.requests import AnyRequest, DeleteRequest, ProtectRequest, RestoreRequest
+from actors.transport import EventSubscription
+from actors.worker import broker_url
+
+if TYPE_CHECKING:
+    from actors.cli import Output
+
+BROKER_COMMANDS = frozenset({"protect", "restore", "delete", "watch"})
+
+
+def wants_broker(args: argparse.Namespace) -> bool:
+    """Whether this command goes through a worker cluster."""
+    return args.group in BROKER_COMMANDS and bool(
+        getattr(args, "amqp_url", None) or broker_url_from_env())
+
+
+def broker_url_from_env() -> str | None:
+    """``STRONGBOX_AMQP_URL`` if set."""
+    try:
+        return broker_url(None)
+    except RequestInvalid:
+        return None
+
+
+def build_request(args: argparse.Namespace) -> AnyRequest:
+    """The request a protect, restore or delete command line stands for."""
+    ids = {"request_id": args.request_id} if args.request_id else {}
+    if args.group == "protect":
+        return ProtectRequest(
+            provider_id=args.provider, resources=[parse_ref(text) for text in args.resources],
+            parameters=parse_parameters(args.parameters, args.param),
+            checkpoint_id=args.checkpoint_id, **ids)
+    if args.group == "restore":
+        if args.target:
+            raise RequestInvalid("--target needs the checkpoint's graph, which a client of "
+                                 "the workers does not read: pass --param TYPE.target=DIR")
+        return RestoreRequest(checkpoint_id=args.checkpoint, provider_id=args.provider,
+                              parameters=parse_parameters(args.parameters, args.param), **ids)
+    return DeleteRequest(checkpoint_id=args.checkpoint, provider_id=args.provider, **ids)
+
+
+async def run(args: argparse.Namespace, out: Output) -> None:
+    """Carry out a broker-mode command."""
+    transport = await AmqpTransport.connect(broker_url(args.amqp_url),
+                                            namespace=args.namespace)
+    try:
+        if args.group == "watch":
+            subscription = transport.subscribe(args.operation_id)
+            await _follow(subscription, out, "watch", args.timeout)
+            return
+        request = build_request(args)
+        subscription = transport.subscribe(request.request_id)
+        await subscription.bound  # type: ignore[attr-defined]  # miss no event
+        await transport.publish_request(msgspec.json.encode(request),
+                                        request_id=request.request_id)
+        if not args.wait:
+            await subscription.close()
+            out.line(request.request_id)
+            return
+        await _follow(subscription, out, args.group, args.timeout)
+    finally:
+        await transport.close()
+
+
+async def _follow(subscription: EventSubscription, out: Output, label: str,
+                  timeout: float | None) -> None:
+    finished: OperationFinished | None = None
+    try:
+        async with subscription, asyncio.timeout(timeout):
+            with make_renderer(not out.live, out.stream, out.console, label) as renderer:
+                async for event in subscription:
+                    if isinstance(event, RequestRejected):
+                        raise StrongboxError(f"request rejected: {event.reason}")
+                    renderer.handle(event)
+                    if isinstance(event, OperationFinished):
+                        finished = event
+                        break
+    except TimeoutError:
+        raise StrongboxError(f"{label}: no end after {timeout:g} s") from None
+    if finished is None:
+        raise StrongboxError(f"{label}: the event stream ended before the operation")
+    check_finished(finished)
+    if out.live:
+        out.line(summary(finished))
+        if finished.operation_type == "protect":
+            out.line(finished.checkpoint_id)

@@ -1,0 +1,85 @@
+"""Several worker processes share one operation over the real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from pathlib import Path
+
+import pytest
+
+from actors.events import ActivityStarted, Event
+from actors.requests import ProtectRequest, ResourceRef, RestoreRequest
+from bench.synthetic import PROJECT, SERVER, VOLUME
+from plugins.checkpoint import CheckpointStatus
+from tests import broker
+from tests.cluster.cluster import Cluster, cluster
+from tests.cluster.plugin import expected_bytes, restored_name
+from tests.ordering import check_seed_orderings
+
+pytestmark = pytest.mark.broker
+
+SERVERS = 100  # 1 project + 100 servers + 200 volumes = 301 resources
+
+
+@pytest.fixture(scope="module")
+def amqp_url() -> str:
+    return broker.broker_url()
+
+
+def protect_request(delay: float) -> ProtectRequest:
+    return ProtectRequest(resources=[ResourceRef(PROJECT, str(SERVERS))],
+                          parameters={t: {"delay": delay} for t in (PROJECT, SERVER, VOLUME)})
+
+
+async def check_restore(running: Cluster, checkpoint_id: str, target: Path) -> None:
+    """Restore the checkpoint and compare every resource's bytes."""
+    await asyncio.to_thread(target.mkdir)
+    store = await running.store()
+    graph = await store.read_graph(checkpoint_id)
+    parameters = {t: {"target": str(target)} for t in graph.types()}
+    finished = await running.run(RestoreRequest(checkpoint_id=checkpoint_id,
+                                                parameters=parameters))
+    assert finished.status == "succeeded", finished.error
+    restored = await asyncio.to_thread(read_all, target)
+    for resource in graph.nodes:
+        assert restored.get(restored_name(resource.key)) == expected_bytes(resource.key), (
+            resource.key)
+
+
+def read_all(directory: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in directory.iterdir()}
+
+
+async def test_three_workers_share_one_operation_and_keep_the_orderings(
+        amqp_url: str, tmp_path: Path) -> None:
+    async with cluster(amqp_url, tmp_path, 3) as running:
+        events: list[Event] = []
+        finished = await running.run(protect_request(0.002), events=events)
+        assert finished.status == "succeeded", finished.error
+        store = await running.store()
+        graph = await store.read_graph(finished.checkpoint_id)
+        assert len(graph) == 1 + SERVERS * 3
+        workers = {e.worker for e in events if isinstance(e, ActivityStarted)}
+        assert len(workers) >= 2, f"only {workers} ran activities"
+        # across processes, the order is the order of the events' own clocks
+        check_seed_orderings(graph, sorted(events, key=lambda e: e.at), "protect")
+        await check_restore(running, finished.checkpoint_id, tmp_path / "restored")
+
+
+@pytest.mark.parametrize("round_number", range(10))
+async def test_a_worker_killed_mid_operation_loses_nothing(
+        amqp_url: str, tmp_path: Path, round_number: int) -> None:
+    chooser = random.Random(round_number)
+    async with cluster(amqp_url, tmp_path, 3) as running:
+        request = protect_request(0.01)
+        operation = asyncio.create_task(running.run(request, timeout=180))
+        await asyncio.sleep(chooser.uniform(0.3, 2.0))
+        victim = chooser.choice(sorted(running.workers))
+        running.kill(victim)
+        finished = await operation
+        assert finished.status == "succeeded", f"{finished.error} (killed {victim})"
+        store = await running.store()
+        index = await store.read_index(finished.checkpoint_id)
+        assert index.status == CheckpointStatus.AVAILABLE
+        await check_restore(running, finished.checkpoint_id, tmp_path / "restored")
