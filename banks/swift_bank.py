@@ -38,7 +38,7 @@ import structlog
 
 from banks import swift_auth
 from banks.base import Bank, Lease, ObjectInfo
-from banks.errors import BankError, ObjectNotFound
+from banks.errors import BankError, BankUnavailable, ObjectNotFound
 from banks.keys import validate_key, validate_prefix
 from banks.metadata_headers import MetadataTooLarge, decode_metadata, encode_metadata
 from banks.object_store_leases import (
@@ -161,8 +161,9 @@ class SwiftBank(Bank):
         return bank
 
     async def close(self) -> None:
-        """Stop the thread pool; requests in flight finish in their threads."""
+        """Stop the thread pool and drop pooled connections; requests in flight finish."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._client.session.session.close()
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -278,7 +279,9 @@ class SwiftBank(Bank):
                 try:
                     chunk = await loop.run_in_executor(self._pool, next, pieces, None)
                 except requests.RequestException as err:
-                    raise BankError(f"{self.label}: reading {key!r} broke off: {err}") from None
+                    raise BankUnavailable(
+                        f"{self.label}: reading {key!r} broke off: {type(err).__name__}: {err}"
+                    ) from None
                 if chunk is None:
                     return
                 if chunk:
