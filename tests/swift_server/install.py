@@ -58,8 +58,19 @@ def _install(root: Path) -> None:
     if not archive.exists():
         _run(
             "download the sdist",
-            [str(python), "-m", "pip", "download", "--quiet", "--no-deps",
-             "--no-binary", ":all:", "-d", str(archive.parent), f"swift=={SWIFT_VERSION}"],
+            [
+                str(python),
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                "-d",
+                str(archive.parent),
+                f"swift=={SWIFT_VERSION}",
+            ],
         )
     with tarfile.open(archive) as tar:
         tar.extractall(archive.parent, filter="data")
