@@ -61,17 +61,22 @@ RETRY_DELAY = 1.0
 
 
 class _BrokerSubscription(MemorySubscription):
-    """Local events at once; other workers' events once the broker queue is bound."""
+    """Local events at once; other workers' events once the broker queue is bound.
+
+    Each subscription has a channel of its own: cancelling an AMQP call makes aiormq
+    close its channel, which must never be the one actor messages are published on.
+    """
 
     def __init__(self, transport: AmqpTransport, operation_id: str | None) -> None:
         super().__init__(transport, operation_id)  # type: ignore[arg-type]
         self._amqp = transport
+        self._channel: Any = None
         self.bound = asyncio.get_running_loop().create_future()
         self._binding = asyncio.create_task(self._bind())
 
     async def _bind(self) -> None:
-        channel = self._amqp._channel
-        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        self._channel = await self._amqp._connection.channel()
+        queue = await self._channel.declare_queue(exclusive=True, auto_delete=True)
         key = "#" if self.operation_id is None else f"{self.operation_id.replace('.', '_')}.#"
         await queue.bind(self._amqp._events, routing_key=key)
         await queue.consume(self._on_event, no_ack=True)
@@ -86,9 +91,11 @@ class _BrokerSubscription(MemorySubscription):
             log.warning("event_undecodable", error=str(error))
 
     async def close(self) -> None:
-        self._binding.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await self._binding
+        with contextlib.suppress(Exception):  # let a binding in flight finish, not cancel it
+            await asyncio.wait_for(asyncio.shield(self._binding), timeout=10)
+        if self._channel is not None and not self._channel.is_closed:
+            with contextlib.suppress(Exception):
+                await self._channel.close()  # drops the consumer and its auto-delete queue
         await super().close()
 
 
