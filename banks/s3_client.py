@@ -45,7 +45,9 @@ _RETRY_CODES = frozenset(
 )
 _CONNECTION_ERRORS = (
     boto_exceptions.ConnectionError,  # refused, connect timeouts
-    boto_exceptions.HTTPClientError,  # read timeouts, closed or reset connections
+    # read timeouts, closed or reset connections, ResponseStreamingError mid-body
+    boto_exceptions.HTTPClientError,
+    boto_exceptions.IncompleteReadError,  # a body that broke off
 )
 
 

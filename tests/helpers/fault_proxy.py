@@ -6,7 +6,9 @@ store. For each request the proxy reads the head and body, then asks its ``rule`
 - ``None``: forward to the upstream (one upstream connection per request, with
   ``Connection: close``, the answer relayed byte for byte);
 - an ``int`` status: answer that status itself, empty body, without forwarding;
-- ``"stall"``: never answer (the client's read timeout fires).
+- ``"stall"``: never answer (the client's read timeout fires);
+- ``"cut"``: forward, but relay only the first :data:`CUT_AFTER` bytes of the answer
+  and close (a transfer that breaks off).
 
 Only for tests: request bodies must carry a Content-Length (every client here does).
 """
@@ -19,7 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-Action = int | Literal["stall"] | None
+Action = int | Literal["stall", "cut"] | None
+
+
+CUT_AFTER = 64 << 10
 
 
 @dataclass
@@ -65,7 +70,7 @@ class FaultProxy:
         self.rule = rule
 
     def faults(self) -> list[Seen]:
-        """The requests the proxy answered (or stalled) itself."""
+        """The requests the proxy answered, stalled or cut itself."""
         return [seen for seen in self.seen if seen.action is not None]
 
     async def __aenter__(self) -> FaultProxy:
@@ -107,14 +112,11 @@ class FaultProxy:
                 self.seen.append(Seen(method, path, action))
                 if action == "stall":
                     await asyncio.Event().wait()  # until the proxy closes and cancels us
-                if action is not None:
-                    writer.write(
-                        f"HTTP/1.1 {action} Injected\r\nContent-Length: 0\r\n\r\n".encode()
-                    )
-                    await writer.drain()
-                    continue
-                await self._forward(method, path, headers, body, writer)
-                return  # the upstream answered with Connection: close; so do we
+                if action == "cut" or action is None:
+                    await self._forward(method, path, headers, body, writer, cut=action == "cut")
+                    return  # the upstream answered with Connection: close; so do we
+                writer.write(f"HTTP/1.1 {action} Injected\r\nContent-Length: 0\r\n\r\n".encode())
+                await writer.drain()
         except asyncio.CancelledError:
             return
         finally:
@@ -128,6 +130,8 @@ class FaultProxy:
         headers: list[str],
         body: bytes,
         writer: asyncio.StreamWriter,
+        *,
+        cut: bool,
     ) -> None:
         kept = [h for h in headers if not h.lower().startswith("connection:")]
         head = "\r\n".join([f"{method} {path} HTTP/1.1", *kept, "Connection: close", "", ""])
@@ -135,8 +139,14 @@ class FaultProxy:
         try:
             up_writer.write(head.encode("latin-1") + body)
             await up_writer.drain()
+            relayed = 0
             while data := await up_reader.read(65536):
+                if cut:
+                    data = data[: CUT_AFTER - relayed]
                 writer.write(data)
                 await writer.drain()
+                relayed += len(data)
+                if cut and relayed >= CUT_AFTER:
+                    return
         finally:
             up_writer.close()

@@ -127,3 +127,22 @@ async def test_a_full_store_is_bank_full_at_once(
         assert len(proxy.faults()) == 1  # a full store is not retried
     finally:
         await bank.close()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_read_that_breaks_off_midway_is_bank_unavailable(
+    kind: str, swift_server: SwiftEndpoint, proxy: FaultProxy
+) -> None:
+    bank = await proxied_bank(kind, swift_server, proxy)
+    try:
+        await bank.put("/broken/read", bytes(1 << 20))
+        proxy.fail_next(1, "cut", method="GET")
+
+        with pytest.raises(BankUnavailable, match="/broken/read"):
+            async for _ in bank.get_stream("/broken/read", chunk_size=16 << 10):
+                pass
+
+        assert [seen.action for seen in proxy.faults()] == ["cut"]
+        assert await bank.get("/broken/read") == bytes(1 << 20)  # the next read is whole
+    finally:
+        await bank.close()
