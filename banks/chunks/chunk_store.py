@@ -112,7 +112,14 @@ class ChunkStore:
             for piece in pieces:
                 await self._slots.acquire()
                 refs.append(None)
-                group.create_task(self._store_piece(piece, len(refs) - 1, refs, local))
+                try:
+                    task = group.create_task(self._store_piece(piece, len(refs) - 1, refs, local))
+                except BaseException:
+                    self._slots.release()
+                    raise
+                # released when the task ends, however: a task cancelled before its first
+                # step never runs its own code, so a `finally` in it would leak the slot
+                task.add_done_callback(lambda _: self._slots.release())
 
         async def run() -> None:
             async with asyncio.TaskGroup() as group:
@@ -132,25 +139,22 @@ class ChunkStore:
     async def _store_piece(
         self, piece: memoryview, index: int, refs: list[ChunkRef | None], stats: WriteStats
     ) -> None:
+        chunk_id = await asyncio.to_thread(self.codec.chunk_id, piece)
+        refs[index] = ChunkRef(chunk_id, len(piece))
+        stats.chunks += 1
+        stats.plaintext_bytes += len(piece)
+        if await self._is_stored(chunk_id):
+            stats.deduplicated_chunks += 1
+            return
         try:
-            chunk_id = await asyncio.to_thread(self.codec.chunk_id, piece)
-            refs[index] = ChunkRef(chunk_id, len(piece))
-            stats.chunks += 1
-            stats.plaintext_bytes += len(piece)
-            if await self._is_stored(chunk_id):
-                stats.deduplicated_chunks += 1
-                return
-            try:
-                stored = await asyncio.to_thread(self.codec.encode, chunk_id, piece)
-                await self.bank.put(chunk_key(chunk_id), stored)
-                self._known.add(chunk_id)
-            finally:
-                self._in_flight.pop(chunk_id).set()
-            stats.new_chunks += 1
-            stats.new_plaintext_bytes += len(piece)
-            stats.stored_bytes += len(stored)
+            stored = await asyncio.to_thread(self.codec.encode, chunk_id, piece)
+            await self.bank.put(chunk_key(chunk_id), stored)
+            self._known.add(chunk_id)
         finally:
-            self._slots.release()
+            self._in_flight.pop(chunk_id).set()
+        stats.new_chunks += 1
+        stats.new_plaintext_bytes += len(piece)
+        stats.stored_bytes += len(stored)
 
     async def _is_stored(self, chunk_id: str) -> bool:
         """True if the chunk is stored; else claim its upload (the caller must upload it)."""

@@ -283,3 +283,17 @@ async def test_a_tampered_config_is_refused(bank: CountingBank) -> None:
     await bank.put(CONFIG_KEY, msgspec.json.encode(config))
     with pytest.raises(ChunkStoreConfigError, match="scrypt n=2"):
         await ChunkStore.open(bank, settings())
+
+
+async def test_failed_writes_leave_the_store_usable(bank: CountingBank) -> None:
+    store = await ChunkStore.open(bank, settings(upload_concurrency="2"))
+
+    async def broken() -> AsyncIterator[bytes]:
+        yield data_of(500_000)
+        raise OSError("read error")
+
+    for _ in range(5):  # more failures than upload slots: none may be leaked
+        with pytest.raises(OSError):
+            await store.write_stream(broken())
+    data = data_of(500_000, seed=9)
+    assert await read_all(store, await store.write_stream(pieces(data))) == data
