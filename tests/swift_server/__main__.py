@@ -11,7 +11,6 @@ in-process cluster, and a caller needs it to connect.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import signal
@@ -27,12 +26,14 @@ def main() -> None:
     """Start the cluster, print its endpoint, serve until SIGINT or SIGTERM."""
     structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
     stopping = threading.Event()
+    # Both signals explicitly: a shell starting us in the background ignores SIGINT,
+    # and Python would then never raise KeyboardInterrupt.
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
     with SwiftServer() as endpoint:
         sys.stdout.write(json.dumps(dataclasses.asdict(endpoint)) + "\n")
         sys.stdout.flush()
-        with contextlib.suppress(KeyboardInterrupt):
-            stopping.wait()
+        stopping.wait()
 
 
 if __name__ == "__main__":

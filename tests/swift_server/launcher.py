@@ -50,6 +50,8 @@ def main() -> None:
     os.dup2(sys.stderr.fileno(), stdout.fileno())
 
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    # Ctrl-C reaches the whole foreground group; the parent stops us by SIGTERM instead.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     while os.getppid() == parent:
         functional.eventlet.sleep(1.0)
     os._exit(0)
