@@ -124,6 +124,9 @@ class AmqpTransport(Transport):
         self._queues: list[Any] = []
         self._pending: set[asyncio.Task[Any]] = set()
         self._shards: list[ShardState] = []
+        self._generation = 0  # links to the broker lost so far
+        self._ready = asyncio.Event()
+        self._ready.set()
         self._membership = Membership(worker_id)
         self._members: list[str] = []
         self._presence: Any = None
@@ -185,6 +188,8 @@ class AmqpTransport(Transport):
         # Our unacked deliveries are going back to their queues and the shards may be
         # given to other workers: forget when we got them, and drop what we built on them.
         log.warning("broker_connection_lost", worker=self.worker_id)
+        self._generation += 1
+        self._ready.clear()  # deliveries of the new link wait until the reset is done
         for state in self._shards:
             state.activated_at = None
             state.inflight = 0
@@ -192,8 +197,16 @@ class AmqpTransport(Transport):
                 state.buffer.get_nowait()
         for task in list(self._pending):
             task.cancel()
+        self._track(self._finish_reset(), name="reset")
+
+    async def _finish_reset(self) -> None:
+        # A shard may be in the middle of handling a delivery of the lost link; let it
+        # finish, then drop everything it and its predecessors built.
+        while any(state.busy for state in self._shards):  # noqa: ASYNC110 - plain flags
+            await asyncio.sleep(0.01)
         for handler in self._reset_handlers:
             handler(None)
+        self._ready.set()
 
     def activated_at(self, operation_id: str, node: int) -> float:
         shard = shard_of(operation_id, node, self.shards)
@@ -241,13 +254,20 @@ class AmqpTransport(Transport):
             state.activated_at = time.monotonic()
         if self._members and shard_owner(state.index, self._members) != self.worker_id:
             state.wants_resubscribe = True  # we drive a shard another worker should
-        state.buffer.put_nowait(delivery)
+        state.buffer.put_nowait((self._generation, delivery))
 
     async def _process_shard(self, state: ShardState, handler: MessageHandler) -> None:
         # one shard, one message at a time: every actor of the shard sees its messages in order
         while True:
-            delivery = await state.buffer.get()
-            await self._deliver(state, delivery, handler)
+            generation, delivery = await state.buffer.get()
+            await self._ready.wait()
+            if generation != self._generation:
+                continue  # came on a link that is gone: the broker delivers it again
+            state.busy = True
+            try:
+                await self._deliver(state, delivery, handler)
+            finally:
+                state.busy = False
 
     async def _deliver(self, state: ShardState, delivery: AbstractIncomingMessage,
                        handler: MessageHandler) -> None:

@@ -22,6 +22,7 @@ acked. An actor whose mailbox moved here from a dead worker is rebuilt from the 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -69,6 +70,7 @@ class ResourceActor:
     __slots__ = (
         "_children_done",
         "_context",
+        "_done_at",
         "_parents_done",
         "_stop_reason",
         "_task",
@@ -90,6 +92,7 @@ class ResourceActor:
         self._task: asyncio.Task[None] | None = None
         self._context: ActivityContext | None = None
         self._stop_reason: str | None = None
+        self._done_at = 0.0
 
     # -- messages ---------------------------------------------------------------------
 
@@ -238,12 +241,18 @@ class ResourceActor:
         outbox.event(ActivityStarted(**self._event_fields(name)))
         activity = self.run.plugins[self.node].activity(self.run.operation_type, phase)
         if activity is None:
+            # stamped before the journal entry: an actor rebuilt from that entry elsewhere
+            # starts later than this event says the activity finished
+            self._done_at = time.time()
             self.run.journal.append(self.node, name, "done")
             self._finish_phase(phase, outbox)
             return
         self._task = asyncio.create_task(
             self._run_activity(phase, activity), name=f"{self.run.operation_id}:{self.node}:{phase}"
         )
+
+    def _finished(self, phase: Phase) -> ActivityFinished:
+        return ActivityFinished(**self._event_fields(self._activity_name(phase)), at=self._done_at)
 
     def _finish_phase(self, phase: Phase, outbox: Outbox) -> None:
         graph = self.run.graph
@@ -252,19 +261,19 @@ class ResourceActor:
                 outbox.send(
                     ParentPreDone(operation_id=self.run.operation_id, to=child, sender=self.node)
                 )
-            outbox.event(ActivityFinished(**self._event_fields(self._activity_name(phase))))
+            outbox.event(self._finished(phase))
             self._start_phase("parallel", outbox)
         elif phase == "parallel":
             self.parallel_finished = True
             if self._all_children_done():
-                outbox.event(ActivityFinished(**self._event_fields(self._activity_name(phase))))
+                outbox.event(self._finished(phase))
                 self._start_phase("post", outbox)
             else:
                 self._enter(ActorState.WAITING_CHILDREN)
-                outbox.event(ActivityFinished(**self._event_fields(self._activity_name(phase))))
+                outbox.event(self._finished(phase))
         else:
             self._enter(ActorState.DONE)
-            outbox.event(ActivityFinished(**self._event_fields(self._activity_name(phase))))
+            outbox.event(self._finished(phase))
             parents = graph.parents[self.node] or [OPERATION_NODE]
             for parent in parents:
                 outbox.send(
@@ -303,6 +312,7 @@ class ResourceActor:
                     label=f"{name} of {resource.key}",
                 )
             progress.finish()
+            self._done_at = time.time()
             await run.journal.record(self.node, name, "done")
         except asyncio.CancelledError:
             if self._stop_reason is None:

@@ -15,6 +15,7 @@ from plugins.checkpoint import CheckpointStatus
 from tests import broker
 from tests.cluster.cluster import Cluster, cluster
 from tests.cluster.plugin import expected_bytes, restored_name
+from tests.cluster.tcp_proxy import TcpProxy
 from tests.ordering import check_seed_orderings
 
 pytestmark = pytest.mark.broker
@@ -83,3 +84,25 @@ async def test_a_worker_killed_mid_operation_loses_nothing(
         index = await store.read_index(finished.checkpoint_id)
         assert index.status == CheckpointStatus.AVAILABLE
         await check_restore(running, finished.checkpoint_id, tmp_path / "restored")
+
+
+async def test_an_operation_survives_its_worker_losing_the_broker(
+        amqp_url: str, tmp_path: Path) -> None:
+    proxy = TcpProxy("127.0.0.1", 5672)
+    await proxy.start()
+    through_proxy = amqp_url.replace("127.0.0.1:5672", f"127.0.0.1:{proxy.port}")
+    assert through_proxy != amqp_url, "the test broker URL must name 127.0.0.1:5672"
+    try:
+        async with cluster(amqp_url, tmp_path, 0) as running:
+            running.start_worker(through_proxy)
+            await running.wait_ready()
+            operation = asyncio.create_task(running.run(protect_request(0.01), timeout=180))
+            await asyncio.sleep(1.0)
+            assert proxy.cut() > 0, "the worker had no connection through the proxy"
+            finished = await operation
+            assert finished.status == "succeeded", finished.error
+            worker_log = running.log_of("w1")
+            assert "broker_connection_lost" in worker_log
+            await check_restore(running, finished.checkpoint_id, tmp_path / "restored")
+    finally:
+        await proxy.close()
