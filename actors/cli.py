@@ -28,6 +28,7 @@ from actors.amqp_topology import DEFAULT_NAMESPACE, DEFAULT_SHARDS
 from actors.engine import Engine
 from actors.errors import StrongboxError
 from actors.logging_setup import LEVELS, configure_logging, resolve_level
+from actors.schemas import render_schema
 from actors.worker import WorkerOptions, broker_url, run_worker
 from banks.errors import BankError
 from plugins.errors import PluginError
@@ -192,6 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("operation_id")
     watch.add_argument("--timeout", type=float, metavar="S", help="give up after S seconds")
 
+    add(groups, "schema", _schema_placeholder,
+        "print the JSON Schema of requests and events")
+
     worker = add(groups, "worker", _worker_placeholder,
                  "serve operations from the broker, with the other workers")
     worker.add_argument("--worker-id", metavar="ID", help="this worker's name in events")
@@ -206,6 +210,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+async def _schema_placeholder(engine: Engine, args: argparse.Namespace, out: Output) -> None:
+    """Never called: ``schema`` needs no engine."""
+
+
 async def _worker_placeholder(engine: Engine, args: argparse.Namespace, out: Output) -> None:
     """Never called: ``worker`` builds its engine on the broker transport."""
 
@@ -218,6 +226,9 @@ async def _run(args: argparse.Namespace) -> None:
     out = Output(json=args.json)
     if args.command is _demo_placeholder:
         await cli_demo.demo(args, out)
+        return
+    if args.command is _schema_placeholder:
+        out.stream.write(render_schema())
         return
     if args.command is _worker_placeholder:
         options = WorkerOptions(
