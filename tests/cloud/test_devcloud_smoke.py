@@ -105,3 +105,43 @@ def test_a_network_subnet_and_router_are_created_and_ports_bind_without_agents(
         conn.network.delete_router(router)
         conn.network.delete_network(network)
     assert conn.network.find_network("smoke-net", ignore_missing=True) is None
+
+
+def test_a_server_boots_on_a_network_and_gets_a_volume_attached(devcloud: DevCloud) -> None:
+    for service in ("nova", "neutron", "cinder"):
+        require(devcloud, service)
+    conn = devcloud.connect("demo")
+    image = conn.image.create_image(
+        name="smoke-boot",
+        data=os.urandom(64 * 1024),
+        disk_format="raw",
+        container_format="bare",
+        wait=True,
+    )
+    network = conn.network.create_network(name="smoke-server-net")
+    conn.network.create_subnet(network_id=network.id, ip_version=4, cidr="10.78.0.0/24")
+    volume = conn.block_storage.create_volume(size=1, name="smoke-attach")
+    flavor = conn.compute.find_flavor("devcloud.tiny", ignore_missing=False)
+    server = conn.compute.create_server(
+        name="smoke-server", flavor_id=flavor.id, image_id=image.id, networks=[{"uuid": network.id}]
+    )
+    try:
+        server = conn.compute.wait_for_server(server, wait=240)
+        assert server.status == "ACTIVE"
+        assert [
+            address["addr"].startswith("10.78.0.") for address in server.addresses[network.name]
+        ] == [True]
+        conn.block_storage.wait_for_status(volume, "available", failures=["error"], wait=120)
+        conn.compute.create_volume_attachment(server, volume_id=volume.id)
+        volume = conn.block_storage.wait_for_status(
+            volume, "in-use", failures=["error", "error_attaching"], wait=180
+        )
+        assert [attachment["server_id"] for attachment in volume.attachments] == [server.id]
+        conn.compute.delete_volume_attachment(server, volume.id)
+        conn.block_storage.wait_for_status(volume, "available", failures=["error"], wait=180)
+    finally:
+        conn.compute.delete_server(server)
+        conn.compute.wait_for_delete(server, wait=180)
+        conn.block_storage.delete_volume(volume)
+        conn.image.delete_image(image)
+        conn.network.delete_network(network)

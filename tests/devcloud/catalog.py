@@ -75,6 +75,10 @@ class KeystoneAdmin:
         """GET any service's URL with the admin token (for readiness checks)."""
         return self._request("GET", url)[0]
 
+    def post(self, url: str, body: Any) -> Any:
+        """POST to any service's URL with the admin token."""
+        return self._request("POST", url, body)[0]
+
     def _find(self, collection: str, **query: str) -> dict[str, Any] | None:
         qs = "&".join(f"{key}={value}" for key, value in query.items())
         found, _ = self._request("GET", f"/{collection}?{qs}")

@@ -16,13 +16,21 @@ from tests.devcloud.context import CloudContext
 from tests.devcloud.glance import Glance
 from tests.devcloud.keystone import Keystone
 from tests.devcloud.neutron import Neutron
+from tests.devcloud.nova import Nova, Placement
 from tests.devcloud.service import Service
 from tests.devcloud.venv import ensure_venv
 
 log = structlog.get_logger(__name__)
 
 # Start order: identity first (everyone authenticates), placement before nova-compute reports.
-ALL_SERVICES: tuple[Service, ...] = (Keystone(), Glance(), Cinder(), Neutron())
+ALL_SERVICES: tuple[Service, ...] = (
+    Keystone(),
+    Glance(),
+    Placement(),
+    Cinder(),
+    Neutron(),
+    Nova(),
+)
 SERVICE_NAMES = tuple(service.name for service in ALL_SERVICES)
 
 
@@ -133,8 +141,9 @@ def down(config: CloudConfig, *, purge: bool = False, remove_state: bool = True)
     the logs for a post-mortem) its state directory.
     """
     table = runner.ProcessTable(config.state)
-    for record in reversed(list(table.load().values())):
-        runner.stop(record)
+    records = list(table.load().values())
+    runner.stop_all(records)
+    for record in records:
         table.drop(record.name)
     if purge:
         venv = ensure_venv()

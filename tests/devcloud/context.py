@@ -79,6 +79,10 @@ class CloudContext:
             "2",  # the default 30 s keeps the port busy after SIGTERM
             "--timeout",
             "300",
+            # No keep-alive: gunicorn drops an idle connection after 2 s, exactly the SDK's
+            # polling interval, and a request sent on a connection being closed is reset.
+            "--keep-alive",
+            "0",
             "-b",
             f"{self.config.host}:{self.config.port(service)}",
             "-w",

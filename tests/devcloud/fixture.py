@@ -10,6 +10,7 @@ By default the session starts its own cloud in a temporary state directory on sh
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,7 +64,7 @@ def _requested_services() -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def devcloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevCloud]:
+def devcloud(request: pytest.FixtureRequest) -> Iterator[DevCloud]:
     """Keystone, Glance, Cinder, Placement, Nova and Neutron on loopback, for the session."""
     services = _requested_services()
     existing = os.environ.get("STRONGBOX_DEVCLOUD_STATE")
@@ -74,7 +75,9 @@ def devcloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevCloud]:
         yield DevCloud(config=config, services=tuple(services))
         return
     offset = int(os.environ.get("STRONGBOX_DEVCLOUD_PORT_OFFSET", "20000"))
-    state = tmp_path_factory.mktemp("devcloud")
+    # Not pytest's tmp_path: it keeps only the last three sessions, and other sessions on this
+    # machine would delete the logs of a failed run before anyone reads them.
+    state = Path(tempfile.mkdtemp(prefix="strongbox-devcloud-"))
     config = CloudConfig(state_dir=str(state), port_offset=offset)
     try:
         cloud.up(config, services)
@@ -84,10 +87,13 @@ def devcloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevCloud]:
             pytest.fail(f"{error} (CI is set: the dev cloud may not be skipped)")
         pytest.skip(str(error))
     except BaseException:
-        log.error("devcloud_fixture_up_failed", state=str(state))
+        log.error("devcloud_fixture_up_failed", logs=str(config.log_dir))
         cloud.down(config, purge=True, remove_state=False)  # logs stay for the post-mortem
         raise
     try:
         yield DevCloud(config=config, services=tuple(services))
     finally:
-        cloud.down(config, purge=True, remove_state=False)
+        failed = request.session.testsfailed > 0
+        cloud.down(config, purge=True, remove_state=not failed)
+        if failed:
+            log.warning("devcloud_logs_kept", logs=str(config.log_dir))

@@ -63,9 +63,10 @@ class Neutron(Service):
                 "neutron",
                 "neutron.wsgi.api:application",
                 ["neutron-api", "--config-file", self._conf(ctx)],
-                # Port.port_forwardings is a backref declared by this model module; when the
-                # first request is GET /ports it is not imported yet and the query fails.
+                # Port.port_forwardings is a backref declared by this model module: import it
+                # and configure the mappers up front, or GET /ports fails after a (re)start.
                 preimport=["neutron.db.models.port_forwarding"],
+                env={"DEVCLOUD_WSGI_CONFIGURE_MAPPERS": "1"},
                 health_path="/",
             )
         ]

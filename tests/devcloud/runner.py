@@ -155,20 +155,37 @@ def wait_healthy(record: ServiceRecord, timeout: float) -> None:
 
 def stop(record: ServiceRecord, grace: float = GRACE_SECONDS) -> None:
     """SIGTERM the service's process group, then SIGKILL it after `grace` seconds."""
-    if not is_alive(record):
-        _reap(record.pid)
-        log.info("service_already_stopped", service=record.name, pid=record.pid)
-        return
-    _signal_group(record.pid, signal.SIGTERM)
+    stop_all([record], grace)
+
+
+def stop_all(records: Sequence[ServiceRecord], grace: float = GRACE_SECONDS) -> None:
+    """Stop several services at once: SIGTERM every group, one shared grace, then SIGKILL.
+
+    oslo.service daemons take a few seconds each to shut down; one after the other, a
+    whole cloud took 33 s to stop.
+    """
+    running = []
+    for record in records:
+        if is_alive(record):
+            _signal_group(record.pid, signal.SIGTERM)
+            running.append(record)
+        else:
+            _reap(record.pid)
+            log.info("service_already_stopped", service=record.name, pid=record.pid)
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and _group_alive(record.pid):
+    while running and time.monotonic() < deadline:
+        alive = _alive_groups()
+        for record in [r for r in running if r.pid not in alive]:
+            _reap(record.pid)
+            log.info("service_stopped", service=record.name, pid=record.pid)
+            running.remove(record)
         time.sleep(0.2)
-    if _group_alive(record.pid):
+    for record in running:
         log.warning("service_killed_after_grace", service=record.name, pid=record.pid, grace=grace)
         _signal_group(record.pid, signal.SIGKILL)
         _wait_gone(record.pid, 5.0)
-    _reap(record.pid)
-    log.info("service_stopped", service=record.name, pid=record.pid)
+        _reap(record.pid)
+        log.info("service_stopped", service=record.name, pid=record.pid)
 
 
 def _reap(pid: int) -> None:
@@ -182,14 +199,20 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
 
 
-def _group_alive(pgid: int) -> bool:
+def _alive_groups() -> set[int]:
+    """Process group ids that still have a process that is not a zombie."""
+    groups = set()
     for process in psutil.process_iter(["pid"]):
         try:
-            if os.getpgid(process.pid) == pgid and process.status() != psutil.STATUS_ZOMBIE:
-                return True
+            if process.status() != psutil.STATUS_ZOMBIE:
+                groups.add(os.getpgid(process.pid))
         except (ProcessLookupError, psutil.NoSuchProcess):
             continue
-    return False
+    return groups
+
+
+def _group_alive(pgid: int) -> bool:
+    return pgid in _alive_groups()
 
 
 def _wait_gone(pgid: int, timeout: float) -> None:

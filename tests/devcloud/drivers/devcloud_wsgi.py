@@ -17,5 +17,11 @@ try:
         importlib.import_module(_module)
     _module_name, _, _attribute = os.environ["DEVCLOUD_WSGI_APP"].partition(":")
     application = getattr(importlib.import_module(_module_name), _attribute)
+    if os.environ.get("DEVCLOUD_WSGI_CONFIGURE_MAPPERS"):
+        # Backrefs (neutron's Port.port_forwardings) exist only once the mappers are
+        # configured; code that names them before the first query fails with AttributeError.
+        import sqlalchemy.orm
+
+        sqlalchemy.orm.configure_mappers()
 finally:
     sys.argv = _gunicorn_argv
