@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench devcloud-up devcloud-down devcloud-status test-cloud
+.PHONY: demo test lint bench bench-transport devcloud-up devcloud-down devcloud-status test-cloud
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,3 +39,7 @@ devcloud-status: $(BIN)/.installed
 
 test-cloud: $(BIN)/.installed
 	$(BIN)/pytest -q -m cloud tests/cloud
+
+# Raw aio-pika round trips against Strongbox actor transitions, 1 and 3 workers (needs RabbitMQ).
+bench-transport: $(BIN)/.installed
+	PYTHONPATH=. $(BIN)/python -m bench.transport_bench

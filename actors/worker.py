@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import os
 import signal
-import uuid
+import socket
 from pathlib import Path
 
 import msgspec
@@ -39,7 +39,8 @@ class WorkerOptions(msgspec.Struct, kw_only=True):
     namespace: str = DEFAULT_NAMESPACE
     shards: int = DEFAULT_SHARDS
     providers_dir: str | None = None
-    worker_id: str = msgspec.field(default_factory=lambda: f"worker-{uuid.uuid4().hex[:12]}")
+    # host and process: readable in events, unique on one host
+    worker_id: str = msgspec.field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     max_running_activities: int = 64
     prefetch: int = 64
     request_concurrency: int = 4

@@ -29,12 +29,13 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 PROVIDER_ID = "cluster-provider"
 
 
-def write_cluster_provider(directory: Path, bank_path: Path) -> Path:
+def write_cluster_provider(directory: Path, bank_path: Path,
+                           plugin: str = PLUGIN_NAME) -> Path:
     """A provider whose bank is a filesystem directory every worker shares."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "cluster.conf").write_text(
         f"[provider]\nname = Cluster\nid = {PROVIDER_ID}\ndescription = cluster tests\n"
-        f"bank = filesystem\nplugin = {PLUGIN_NAME}\n\n[filesystem]\npath = {bank_path}\n")
+        f"bank = filesystem\nplugin = {plugin}\n\n[filesystem]\npath = {bank_path}\n")
     return directory
 
 
@@ -42,12 +43,12 @@ class Cluster:
     """Worker processes sharing one namespace and one bank, and a client transport."""
 
     def __init__(self, url: str, namespace: str, root: Path, *,
-                 lease_ttl: float = 60.0) -> None:
+                 lease_ttl: float = 60.0, plugin: str = PLUGIN_NAME) -> None:
         self.url = url
         self.namespace = namespace
         self.root = root
         self.bank_path = root / "bank"
-        self.providers = write_cluster_provider(root / "providers", self.bank_path)
+        self.providers = write_cluster_provider(root / "providers", self.bank_path, plugin)
         self.lease_ttl = lease_ttl
         self.workers: dict[str, subprocess.Popen[bytes]] = {}
         self.client: AmqpTransport | None = None
