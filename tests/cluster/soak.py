@@ -37,8 +37,7 @@ async def one_round(url: str, number: int) -> str | None:
     return None
 
 
-async def main(rounds: int) -> int:
-    url = broker.broker_url()
+async def main(url: str, rounds: int) -> int:
     failures = 0
     for number in range(rounds):
         began = time.monotonic()
@@ -56,4 +55,4 @@ async def main(rounds: int) -> int:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=100)
-    sys.exit(asyncio.run(main(parser.parse_args().rounds)))
+    sys.exit(asyncio.run(main(broker.broker_url(), parser.parse_args().rounds)))
