@@ -120,6 +120,7 @@ class AmqpTransport(Transport):
         self._channel: Any = None
         self._actors: Any = None
         self._events: Any = None
+        self._event_channel: Any = None
         self._dead: Any = None
         self._queues: list[Any] = []
         self._pending: set[asyncio.Task[Any]] = set()
@@ -160,7 +161,10 @@ class AmqpTransport(Transport):
         ns = self.namespace
         self._actors = await self._channel.declare_exchange(
             f"{ns}.actors", aio_pika.ExchangeType.DIRECT, durable=True)
-        self._events = await self._channel.declare_exchange(
+        # Events go on a channel without publisher confirms: waiting for the broker's
+        # confirm of each progress event would cost a round trip apiece for nothing.
+        self._event_channel = await self._connection.channel(publisher_confirms=False)
+        self._events = await self._event_channel.declare_exchange(
             events_exchange(ns), aio_pika.ExchangeType.TOPIC, durable=True)
         self._dead = await self._channel.declare_exchange(
             f"{ns}.dead", aio_pika.ExchangeType.FANOUT, durable=True)

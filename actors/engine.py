@@ -218,8 +218,11 @@ class Engine:
             log.info("request_duplicate", operation_id=operation_id)
             return operation_id
         lease = submit_lease_key(operation_id)
+        # one owner per attempt: two copies of a request on the same worker must exclude
+        # each other too (a lease admits its own owner again)
+        attempt = f"{self.host.worker_id}:{uuid.uuid4().hex[:8]}"
         try:
-            await store.bank.acquire_lease(lease, self.host.worker_id, SUBMIT_LEASE_TTL)
+            await store.bank.acquire_lease(lease, attempt, SUBMIT_LEASE_TTL)
         except LeaseHeld:
             log.info("request_duplicate", operation_id=operation_id, reason="being submitted")
             return operation_id
@@ -231,7 +234,7 @@ class Engine:
             await write_spec(store.bank, _spec_of(run, self.host.worker_id, request),
                              spec_graph)
         finally:
-            await store.bank.release_lease(lease, self.host.worker_id)
+            await store.bank.release_lease(lease, attempt)
         await self._set_up_plugins(run.plugins)
         self._operation_banks[operation_id] = store.bank
         self.host.register(run)
