@@ -22,7 +22,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from actors import cli_broker, cli_demo
+from actors import cli_broker, cli_chunks, cli_demo
 from actors import cli_commands as commands
 from actors.amqp_topology import DEFAULT_NAMESPACE, DEFAULT_SHARDS
 from actors.engine import Engine
@@ -183,6 +183,12 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--marker", metavar="ID", help="list after this checkpoint")
     add(checkpoints, "show", commands.checkpoints_show, "show one checkpoint"
         ).add_argument("id")
+
+    verify = add(groups, "verify", cli_chunks.verify,
+                 "check that a checkpoint's chunks exist, decrypt and match their hashes")
+    verify.add_argument("checkpoint")
+    verify.add_argument("--sample", type=cli_chunks.fraction, default=1.0, metavar="P",
+                        help="read a random fraction P of the chunks in full (default: 1)")
 
     demo = add(groups, "demo", _demo_placeholder,
                "protect a sample directory tree, restore it elsewhere, compare the two")

@@ -1,0 +1,66 @@
+"""Which chunks of a bank's chunk store each resource of a checkpoint refers to.
+
+Only plugins that keep content in the chunk store have chunk lists; today that is the
+directory plugin (its manifest v2). A resource handled by any other plugin refers to no
+chunk. The chunk store is opened through the plugin, with its options (the passphrase).
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from banks.base import Bank
+from banks.chunks import ChunkStore, ChunkStoreConfigError
+from plugins.checkpoint import Checkpoint
+from plugins.local.directory_protection import DirectoryProtection
+from plugins.local.directory_references import directory_chunk_references
+from plugins.provider import Provider
+from plugins.resource import Resource
+
+
+class ResourceChunks(msgspec.Struct, frozen=True):
+    """The chunks one resource refers to: chunk id -> paths (files) that use it."""
+
+    resource: str
+    chunks: dict[str, list[str]]
+
+
+def chunk_plugin(provider: Provider, resource_type: str) -> DirectoryProtection | None:
+    """The provider's plugin of ``resource_type`` if it keeps chunk lists, else None.
+
+    Raises:
+        ResourceTypeNotSupported: if the provider has no plugin for the type.
+    """
+    plugin = provider.plugin_for(resource_type)
+    return plugin if isinstance(plugin, DirectoryProtection) else None
+
+
+def chunk_resources(provider: Provider, checkpoint: Checkpoint) -> list[Resource]:
+    """The checkpoint's resources whose plugin keeps chunk lists, in graph order."""
+    return [r for r in checkpoint.graph.nodes if chunk_plugin(provider, r.type) is not None]
+
+
+async def resource_chunks(checkpoint: Checkpoint, resource: Resource) -> ResourceChunks:
+    """The chunks ``resource`` refers to in ``checkpoint``.
+
+    Raises:
+        ManifestError: if its manifest is missing or unreadable.
+        BankError: if the bank cannot be read.
+    """
+    return ResourceChunks(resource.key, await directory_chunk_references(checkpoint, resource))
+
+
+async def open_chunk_store(provider: Provider, bank: Bank) -> ChunkStore:
+    """The bank's chunk store, opened with the options of the provider's chunk plugin.
+
+    Raises:
+        ChunkStoreConfigError: if the bank has no chunk store, or no plugin of the
+            provider keeps chunks.
+        KeyRequired, WrongKey: if the store is encrypted and the secret is missing or wrong.
+    """
+    for plugin in provider.plugins.values():
+        if isinstance(plugin, DirectoryProtection):
+            return await plugin.chunk_store(bank, create=False)
+    raise ChunkStoreConfigError(
+        f"provider {provider.name}", "no protection plugin of it keeps a chunk store"
+    )

@@ -1,0 +1,124 @@
+"""Verifying a checkpoint: every object it refers to exists, every chunk is intact.
+
+For each resource whose plugin keeps chunk lists, its manifest is read (a missing or
+unreadable one is a problem of that resource); every chunk id named is checked against
+one listing of the chunk store, and a random fraction ``sample`` of them is read in full:
+authenticated, decompressed and hashed (``banks.chunks.verify_references``). A bad chunk
+is reported once for each resource that refers to it, with the files it breaks.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import msgspec
+import structlog
+
+from actors.checkpoint_chunks import chunk_resources, open_chunk_store, resource_chunks
+from actors.engine import Engine
+from actors.errors import StrongboxError
+from banks.chunks import verify_references
+from plugins.checkpoint import CheckpointStatus
+from plugins.local.directory_errors import ManifestError
+
+log = structlog.get_logger(__name__)
+
+# files named per bad chunk: enough to know what breaks, not a listing of the tree
+FILES_SHOWN = 3
+
+
+class Problem(msgspec.Struct, frozen=True, kw_only=True):
+    """One thing wrong in a checkpoint: a bad chunk of a resource, or its manifest."""
+
+    checkpoint: str
+    resource: str
+    chunk: str | None  # None: the resource's manifest itself is at fault
+    reason: str
+    files: list[str] = []
+
+    def describe(self) -> str:
+        """One line naming the checkpoint, the resource and the chunk."""
+        where = f"checkpoint {self.checkpoint} resource {self.resource}"
+        if self.chunk is None:
+            return f"{where}: {self.reason}"
+        used_by = f" (used by {', '.join(map(repr, self.files))})" if self.files else ""
+        return f"{where} chunk {self.chunk}: {self.reason}{used_by}"
+
+
+class VerifyReport(msgspec.Struct, frozen=True, kw_only=True):
+    """What a verification looked at and what it found."""
+
+    checkpoint: str
+    resources: int  # resources with chunk lists
+    chunks: int  # distinct chunks they refer to
+    sample: float
+    problems: list[Problem]
+
+    @property
+    def ok(self) -> bool:
+        """True if nothing is wrong."""
+        return not self.problems
+
+
+class VerifyFailed(StrongboxError):
+    """A verification found bad chunks or manifests."""
+
+    def __init__(self, report: VerifyReport) -> None:
+        self.report = report
+        resources = len({p.resource for p in report.problems})
+        super().__init__(
+            f"checkpoint {report.checkpoint} failed verification: {len(report.problems)} "
+            f"problem(s) in {resources} resource(s)"
+        )
+
+
+async def verify_checkpoint(
+    engine: Engine,
+    checkpoint_id: str,
+    *,
+    provider: str | None = None,
+    sample: float = 1.0,
+    seed: int | None = None,
+) -> VerifyReport:
+    """Check the checkpoint's manifests and chunks; return every problem found.
+
+    Raises:
+        ValueError: if ``sample`` is not in [0, 1].
+        CheckpointNotFound, InvalidCheckpointState: no such checkpoint, or not available.
+        ChunkStoreError: the chunk store cannot be opened (no store, a wrong key).
+        BankError: the bank cannot be read (not a verdict on the data).
+    """
+    if not 0.0 <= sample <= 1.0:
+        raise ValueError(f"--sample {sample} is not a fraction in [0, 1]")
+    chosen = engine.provider(provider)
+    store = await engine.store(chosen)
+    checkpoint = await store.open(
+        checkpoint_id,
+        operation_id=f"verify-{uuid.uuid4()}",
+        writable=False,
+        expect={CheckpointStatus.AVAILABLE},
+    )
+    problems: list[Problem] = []
+    users: dict[str, dict[str, list[str]]] = {}  # chunk id -> resource key -> files
+    resources = chunk_resources(chosen, checkpoint)
+    for resource in resources:
+        try:
+            found = await resource_chunks(checkpoint, resource)
+        except ManifestError as error:
+            problems.append(Problem(checkpoint=checkpoint.id, resource=resource.key,
+                                    chunk=None, reason=str(error)))
+            continue
+        for chunk_id, files in found.chunks.items():
+            users.setdefault(chunk_id, {})[resource.key] = files
+    if users:
+        chunk_store = await open_chunk_store(chosen, store.bank)
+        for bad in await verify_references(chunk_store, users, sample=sample, seed=seed):
+            for resource_key, files in sorted(users[bad.id].items()):
+                problems.append(Problem(checkpoint=checkpoint.id, resource=resource_key,
+                                        chunk=bad.id, reason=bad.reason,
+                                        files=files[:FILES_SHOWN]))
+    report = VerifyReport(checkpoint=checkpoint.id, resources=len(resources),
+                          chunks=len(users), sample=sample, problems=problems)
+    log.info("checkpoint_verified", checkpoint_id=checkpoint.id, resources=report.resources,
+             chunks=report.chunks, sample=sample, problems=len(problems))
+    return report
