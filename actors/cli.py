@@ -184,11 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     add(checkpoints, "show", commands.checkpoints_show, "show one checkpoint"
         ).add_argument("id")
 
-    verify = add(groups, "verify", cli_chunks.verify,
-                 "check that a checkpoint's chunks exist, decrypt and match their hashes")
-    verify.add_argument("checkpoint")
-    verify.add_argument("--sample", type=cli_chunks.fraction, default=1.0, metavar="P",
-                        help="read a random fraction P of the chunks in full (default: 1)")
+    cli_chunks.add_parsers(groups, add)  # verify, bank gc
 
     demo = add(groups, "demo", _demo_placeholder,
                "protect a sample directory tree, restore it elsewhere, compare the two")

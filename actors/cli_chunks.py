@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import msgspec
 
+from actors.bank_gc import collect_bank_garbage
 from actors.checkpoint_verify import VerifyFailed, verify_checkpoint
 from actors.engine import Engine
 
 if TYPE_CHECKING:
-    from actors.cli import Output
+    from actors.cli import Command, Output
+
+    Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]
+    AddLeaf = Callable[[Subcommands, str, Command, str], argparse.ArgumentParser]
 
 
 def fraction(text: str) -> float:
@@ -23,6 +28,33 @@ def fraction(text: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"{value} is not a fraction in [0, 1]")
     return value
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a number of seconds, not negative."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must not be negative")
+    return value
+
+
+def add_parsers(groups: Subcommands, add: AddLeaf) -> None:
+    """Add ``verify`` and ``bank gc`` to the CLI's parser (``add`` makes one leaf)."""
+    verify_parser = add(groups, "verify", verify,
+                        "check that a checkpoint's chunks exist, decrypt and match their hashes")
+    verify_parser.add_argument("checkpoint")
+    verify_parser.add_argument("--sample", type=fraction, default=1.0, metavar="P",
+                               help="read a random fraction P of the chunks in full (default: 1)")
+    bank = groups.add_parser("bank", help="the bank's chunk store").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    gc = add(bank, "gc", bank_gc, "delete the chunks no checkpoint of the bank refers to")
+    gc.add_argument("--grace", type=seconds, default=3600.0, metavar="S",
+                    help="keep chunks written less than S seconds before the mark "
+                         "(default: 3600)")
+    gc.add_argument("--dry-run", action="store_true", help="count, delete nothing")
 
 
 async def verify(engine: Engine, args: argparse.Namespace, out: Output) -> None:
@@ -43,3 +75,21 @@ async def verify(engine: Engine, args: argparse.Namespace, out: Output) -> None:
                  f"{len(report.problems)} problem(s)")
     if not report.ok:
         raise VerifyFailed(report)
+
+
+async def bank_gc(engine: Engine, args: argparse.Namespace, out: Output) -> None:
+    """Collect the chunks no checkpoint of the provider's bank refers to.
+
+    Raises:
+        GcRefused: while a checkpoint is being protected (nothing is deleted).
+    """
+    report = await collect_bank_garbage(engine, provider=args.provider, grace=args.grace,
+                                        dry_run=args.dry_run)
+    if out.json:
+        out.document(msgspec.to_builtins(report))
+        return
+    sweep = report.sweep
+    out.fields([("bank", report.bank), ("checkpoints", report.checkpoints),
+                ("chunks referenced", report.marked), ("chunks stored", sweep.stored),
+                ("deleted" + (" (dry run)" if sweep.dry_run else ""), sweep.deleted),
+                ("kept (written within the grace)", sweep.kept_recent)])

@@ -152,3 +152,21 @@ def test_a_sample_outside_0_to_1_is_bad_usage(cli: Cli) -> None:
     with pytest.raises(SystemExit) as exit_info:
         cli("verify", "whatever", "--sample", "1.5")
     assert exit_info.value.code == 2
+
+
+def test_bank_gc_from_the_cli_reclaims_a_deleted_checkpoints_chunks(
+    cli: Cli, data: Path
+) -> None:
+    checkpoint = protect(cli, data)
+    code, out, err = cli("--json", "bank", "gc", "--grace", "0")
+    assert code == 0, err
+    kept = json.loads(out)
+    assert kept["checkpoints"] == 1 and kept["sweep"]["deleted"] == 0
+    code, _, err = cli("delete", checkpoint)
+    assert code == 0, err
+    code, out, err = cli("bank", "gc", "--grace", "0")
+    assert code == 0, err
+    assert f"deleted                          {kept['sweep']['stored']}" in out
+    with pytest.raises(SystemExit) as exit_info:
+        cli("bank", "gc", "--grace", "-1")
+    assert exit_info.value.code == 2
