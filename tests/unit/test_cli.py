@@ -46,6 +46,8 @@ def write_provider(directory: Path, bank: Path, roots: Path, *, extra: str = "")
         "[provider]\nname = CliTest\nid = cli-test\ndescription = CLI test provider\n"
         f"bank = filesystem\nplugin = directory\n{extra}\n"
         f"[filesystem]\npath = {bank}\n\n"
+        # the chunk store encrypts by default, under a passphrase from the plugin's section
+        "[directory]\npassphrase = cli-test-passphrase\n\n"
         f"[protectable:{DIRECTORY}]\nroots = {roots}\n")
     return directory
 
