@@ -145,3 +145,27 @@ def test_a_server_boots_on_a_network_and_gets_a_volume_attached(devcloud: DevClo
         conn.block_storage.delete_volume(volume)
         conn.image.delete_image(image)
         conn.network.delete_network(network)
+
+
+def test_a_share_is_snapshotted_and_a_new_share_is_created_from_the_snapshot(
+    devcloud: DevCloud,
+) -> None:
+    require(devcloud, "manila")
+    shares = devcloud.connect("demo").shared_file_system
+    share = shares.create_share(name="smoke-share", size=1, share_proto="NFS")
+    share = shares.wait_for_status(share, "available", failures=["error"], wait=120)
+    snapshot = shares.create_share_snapshot(share_id=share.id, name="smoke-share-snap")
+    snapshot = shares.wait_for_status(snapshot, "available", failures=["error"], wait=120)
+    restored = shares.create_share(
+        name="smoke-share-restored", size=1, share_proto="NFS", snapshot_id=snapshot.id
+    )
+    try:
+        restored = shares.wait_for_status(restored, "available", failures=["error"], wait=120)
+        assert (restored.snapshot_id, restored.share_type) == (snapshot.id, share.share_type)
+        assert {share.id, restored.id} <= {listed.id for listed in shares.shares()}
+        assert list(shares.share_networks()) == []  # no share servers: no networks needed
+    finally:
+        for resource in (restored, snapshot, share):
+            delete = shares.delete_share_snapshot if resource is snapshot else shares.delete_share
+            delete(resource)
+            shares.wait_for_delete(resource, wait=120)

@@ -32,10 +32,12 @@ class KeystoneAdmin:
     token = ""
     project_id = ""
 
-    def _request(self, method: str, path: str, body: Any = None) -> tuple[Any, Any]:
+    def _request(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[Any, Any]:
         url = path if path.startswith("http") else self.base + path
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(url, data=data, method=method)
+        request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
         request.add_header("Content-Type", "application/json")
         if self.token:
             request.add_header("X-Auth-Token", self.token)
@@ -71,13 +73,13 @@ class KeystoneAdmin:
         self.project_id = str(found["token"]["project"]["id"])
         return str(headers["X-Subject-Token"])
 
-    def get(self, url: str) -> Any:
+    def get(self, url: str, headers: dict[str, str] | None = None) -> Any:
         """GET any service's URL with the admin token (for readiness checks)."""
-        return self._request("GET", url)[0]
+        return self._request("GET", url, headers=headers)[0]
 
-    def post(self, url: str, body: Any) -> Any:
+    def post(self, url: str, body: Any, headers: dict[str, str] | None = None) -> Any:
         """POST to any service's URL with the admin token."""
-        return self._request("POST", url, body)[0]
+        return self._request("POST", url, body, headers)[0]
 
     def _find(self, collection: str, **query: str) -> dict[str, Any] | None:
         qs = "&".join(f"{key}={value}" for key, value in query.items())

@@ -15,6 +15,7 @@ from tests.devcloud.config import CloudConfig
 from tests.devcloud.context import CloudContext
 from tests.devcloud.glance import Glance
 from tests.devcloud.keystone import Keystone
+from tests.devcloud.manila import Manila
 from tests.devcloud.neutron import Neutron
 from tests.devcloud.nova import Nova, Placement
 from tests.devcloud.service import Service
@@ -30,6 +31,7 @@ ALL_SERVICES: tuple[Service, ...] = (
     Cinder(),
     Neutron(),
     Nova(),
+    Manila(),
 )
 SERVICE_NAMES = tuple(service.name for service in ALL_SERVICES)
 

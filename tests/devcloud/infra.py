@@ -30,6 +30,8 @@ DATABASES = (
     "nova",
     "nova_cell0",
     "neutron",
+    "manila",
+    "trove",
 )
 
 _SQL_SCRIPT = """
