@@ -284,7 +284,8 @@ class Engine:
         return OperationRun(
             operation_id=operation_id, operation_type=operation_type, provider_id=provider.id,
             checkpoint_id=checkpoint_id, graph=graph, plugins=plugins, parameters=validated,
-            store=store, journal=Journal(store.bank, operation_id, self.host.worker_id),
+            store=store,
+            journal=Journal(store.bank, operation_id, _journal_writer(self.host.worker_id)),
             request=context, request_id=operation_id, checkpoint=checkpoint,
             raw_parameters=parameters)
 
@@ -397,6 +398,13 @@ class Engine:
             return index, ResourceGraph([], []), []
         graph = await store.read_graph(checkpoint_id)
         return index, graph, await store.read_resource_states(checkpoint_id)
+
+
+def _journal_writer(worker_id: str) -> str:
+    """A journal writer name of its own for each loading of an operation: a worker that
+    loads an operation again (after losing the broker) must not overwrite the segments it
+    wrote before, which are numbered per writer from 1."""
+    return f"{worker_id}.{uuid.uuid4().hex[:8]}"
 
 
 def _spec_of(run: OperationRun, worker: str,
