@@ -40,6 +40,8 @@ def command(tmp_path: Path, data: Path) -> list[str]:
     (providers / "local.conf").write_text(
         "[provider]\nname = Roundtrip\nid = roundtrip\nbank = filesystem\nplugin = directory\n"
         f"\n[filesystem]\npath = {tmp_path / 'bank'}\n"
+        # the chunk store encrypts by default, under the plugin section's passphrase
+        "\n[directory]\npassphrase = roundtrip-passphrase\n"
         f"\n[protectable:{DIRECTORY}]\nroots = {data}\n")
     return [sys.executable, "-m", "actors.cli", "--providers-dir", str(providers)]
 
