@@ -13,6 +13,9 @@ from tests.helpers.directory_trees import build_awkward_tree
 
 DIRECTORY = "Strongbox::Directory"
 
+# the chunk store encrypts by default, under the plugin section's passphrase
+ENCRYPTED = "[directory]\npassphrase = bank-faults-passphrase\n"
+
 
 class FullBank(MemoryBank):
     """Accepts small objects (indexes, journal) but refuses data: a disk that fills up."""
@@ -23,6 +26,11 @@ class FullBank(MemoryBank):
         self, key: str, chunks: AsyncIterable[bytes], metadata: Mapping[str, str] | None = None
     ) -> int:
         raise BankFull(f"bank 'full' has no space left writing {key}")
+
+    async def put(self, key: str, data: bytes, metadata: Mapping[str, str] | None = None) -> None:
+        if key.startswith("/chunks/data/"):  # file content goes to the chunk store
+            raise BankFull(f"bank 'full' has no space left writing {key}")
+        await super().put(key, data, metadata)
 
 
 class UnreachableBank(MemoryBank):
@@ -39,14 +47,14 @@ async def test_a_full_bank_fails_the_resource_with_the_key_and_keeps_the_checkpo
     registry.register_bank("full", FullBank)
     source = tmp_path / "source"
     build_awkward_tree(source)
-    async with engine_for("directory", bank="full") as engine:
+    async with engine_for("directory", bank="full", sections=ENCRYPTED) as engine:
         result = await engine.run(
             ProtectRequest(resources=[ResourceRef(DIRECTORY, str(source))]), timeout=30
         )
         assert result.status == "failed"
         assert result.error_resource == f"{DIRECTORY}#{source.resolve()}"
         assert "BankFull" in result.error
-        assert "no space left writing /checkpoints/" in result.error
+        assert "no space left writing /chunks/data/" in result.error
         index, graph, states = await engine.show_checkpoint(result.checkpoint_id)
         assert index.status == "error"
         assert states[0].status == "error"
@@ -55,6 +63,6 @@ async def test_a_full_bank_fails_the_resource_with_the_key_and_keeps_the_checkpo
 
 async def test_an_unreachable_bank_is_refused_before_anything_runs(engine_for, registry, tmp_path):
     registry.register_bank("unreachable", UnreachableBank)
-    async with engine_for("directory", bank="unreachable") as engine:
+    async with engine_for("directory", bank="unreachable", sections=ENCRYPTED) as engine:
         with pytest.raises(BankUnavailable, match=r"127\.0\.0\.1:9 refused"):
             await engine.submit(ProtectRequest(resources=[ResourceRef(DIRECTORY, str(tmp_path))]))
