@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -169,3 +172,44 @@ def test_a_share_is_snapshotted_and_a_new_share_is_created_from_the_snapshot(
             delete = shares.delete_share_snapshot if resource is snapshot else shares.delete_share
             delete(resource)
             shares.wait_for_delete(resource, wait=120)
+
+
+def _until(get: Callable[[], dict[str, Any]], status: str, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while (current := get())["status"] != status:
+        assert current["status"] not in ("ERROR", "FAILED"), current
+        assert time.monotonic() < deadline, f"still {current['status']}, wanted {status}"
+        time.sleep(0.5)
+    return current
+
+
+def test_a_database_instance_is_backed_up_and_a_new_one_restored_from_the_backup(
+    devcloud: DevCloud,
+) -> None:
+    require(devcloud, "trove")
+    database = devcloud.connect("demo").database  # the emulator, found through the catalog
+    spec = {"name": "smoke-db", "flavorRef": "1", "volume": {"size": 1}}
+    instance = database.post("/instances", json={"instance": spec}).json()["instance"]
+    instance = _until(
+        lambda: database.get(f"/instances/{instance['id']}").json()["instance"], "ACTIVE"
+    )
+    backup = database.post(
+        "/backups", json={"backup": {"name": "smoke-db-backup", "instance": instance["id"]}}
+    ).json()["backup"]
+    backup = _until(lambda: database.get(f"/backups/{backup['id']}").json()["backup"], "COMPLETED")
+    restore = {**spec, "name": "smoke-db-restored", "restorePoint": {"backupRef": backup["id"]}}
+    restored = database.post("/instances", json={"instance": restore}).json()["instance"]
+    restored = _until(
+        lambda: database.get(f"/instances/{restored['id']}").json()["instance"], "ACTIVE"
+    )
+    assert restored["restored_from_backup"] == backup["id"]
+    listed = {item["id"] for item in database.get("/instances").json()["instances"]}
+    assert {instance["id"], restored["id"]} <= listed
+    assert database.get("/instances/nope", raise_exc=False).status_code == 404
+    for path in (
+        f"/backups/{backup['id']}",
+        f"/instances/{restored['id']}",
+        f"/instances/{instance['id']}",
+    ):
+        assert database.delete(path).status_code == 202
+    assert backup["id"] not in {item["id"] for item in database.get("/backups").json()["backups"]}

@@ -19,6 +19,7 @@ from tests.devcloud.manila import Manila
 from tests.devcloud.neutron import Neutron
 from tests.devcloud.nova import Nova, Placement
 from tests.devcloud.service import Service
+from tests.devcloud.trove import Trove
 from tests.devcloud.venv import ensure_venv
 
 log = structlog.get_logger(__name__)
@@ -32,6 +33,7 @@ ALL_SERVICES: tuple[Service, ...] = (
     Neutron(),
     Nova(),
     Manila(),
+    Trove(),
 )
 SERVICE_NAMES = tuple(service.name for service in ALL_SERVICES)
 

@@ -31,7 +31,6 @@ DATABASES = (
     "nova_cell0",
     "neutron",
     "manila",
-    "trove",
 )
 
 _SQL_SCRIPT = """
