@@ -120,14 +120,13 @@ class AmqpTransport(Transport):
         self._channel: Any = None
         self._actors: Any = None
         self._events: Any = None
-        self._event_channel: Any = None
         self._dead: Any = None
         self._queues: list[Any] = []
         self._pending: set[asyncio.Task[Any]] = set()
         self._shards: list[ShardState] = []
         self._generation = 0  # links to the broker lost so far
-        self._ready = asyncio.Event()
-        self._ready.set()
+        self._handler: MessageHandler | None = None
+        self._processors: dict[int, asyncio.Task[None]] = {}
         self._membership = Membership(worker_id)
         self._members: list[str] = []
         self._presence: Any = None
@@ -161,10 +160,10 @@ class AmqpTransport(Transport):
         ns = self.namespace
         self._actors = await self._channel.declare_exchange(
             f"{ns}.actors", aio_pika.ExchangeType.DIRECT, durable=True)
-        # Events go on a channel without publisher confirms: waiting for the broker's
-        # confirm of each progress event would cost a round trip apiece for nothing.
-        self._event_channel = await self._connection.channel(publisher_confirms=False)
-        self._events = await self._event_channel.declare_exchange(
+        # Events share the actor messages' channel: RabbitMQ keeps order within a channel
+        # only, and a subscriber must see a resource's last events before the operation's
+        # end, which another worker publishes after our ChildPostDone reaches it.
+        self._events = await self._channel.declare_exchange(
             events_exchange(ns), aio_pika.ExchangeType.TOPIC, durable=True)
         self._dead = await self._channel.declare_exchange(
             f"{ns}.dead", aio_pika.ExchangeType.FANOUT, durable=True)
@@ -193,7 +192,6 @@ class AmqpTransport(Transport):
         # given to other workers: forget when we got them, and drop what we built on them.
         log.warning("broker_connection_lost", worker=self.worker_id)
         self._generation += 1
-        self._ready.clear()  # deliveries of the new link wait until the reset is done
         for state in self._shards:
             state.activated_at = None
             state.inflight = 0
@@ -201,16 +199,14 @@ class AmqpTransport(Transport):
                 state.buffer.get_nowait()
         for task in list(self._pending):
             task.cancel()
-        self._track(self._finish_reset(), name="reset")
-
-    async def _finish_reset(self) -> None:
-        # A shard may be in the middle of handling a delivery of the lost link; let it
-        # finish, then drop everything it and its predecessors built.
-        while any(state.busy for state in self._shards):  # noqa: ASYNC110 - plain flags
-            await asyncio.sleep(0.01)
+        # A shard may be in the middle of handling a delivery of the lost link (and may
+        # wait forever on that link): stop it, drop everything built so far, start afresh.
+        for task in self._processors.values():
+            task.cancel()
         for handler in self._reset_handlers:
             handler(None)
-        self._ready.set()
+        if self._handler is not None:
+            self._start_processors(self._handler)
 
     def activated_at(self, operation_id: str, node: int) -> float:
         shard = shard_of(operation_id, node, self.shards)
@@ -244,13 +240,18 @@ class AmqpTransport(Transport):
         if self._shards:
             raise RuntimeError("AmqpTransport.consume was already called")
         self._shards = [ShardState(index, queue) for index, queue in enumerate(self._queues)]
+        self._handler = handler
         for state in self._shards:
             state.buffer = asyncio.Queue()
             state.consumer_tag = await state.queue.consume(partial(self._on_delivery, state))
-            self._consumers.append(asyncio.create_task(
-                self._process_shard(state, handler), name=f"consume-{state.queue.name}"))
+        self._start_processors(handler)
         await self._join_presence()
         self._consumers.append(asyncio.create_task(self._balance(), name="shard-balance"))
+
+    def _start_processors(self, handler: MessageHandler) -> None:
+        for state in self._shards:
+            self._processors[state.index] = asyncio.create_task(
+                self._process_shard(state, handler), name=f"consume-{state.queue.name}")
 
     async def _on_delivery(self, state: ShardState, delivery: AbstractIncomingMessage) -> None:
         state.inflight += 1
@@ -264,14 +265,9 @@ class AmqpTransport(Transport):
         # one shard, one message at a time: every actor of the shard sees its messages in order
         while True:
             generation, delivery = await state.buffer.get()
-            await self._ready.wait()
             if generation != self._generation:
                 continue  # came on a link that is gone: the broker delivers it again
-            state.busy = True
-            try:
-                await self._deliver(state, delivery, handler)
-            finally:
-                state.busy = False
+            await self._deliver(state, delivery, handler)
 
     async def _deliver(self, state: ShardState, delivery: AbstractIncomingMessage,
                        handler: MessageHandler) -> None:
@@ -484,6 +480,8 @@ class AmqpTransport(Transport):
         another worker.
         """
         self._closing = True
+        self._consumers.extend(self._processors.values())
+        self._processors = {}
         for task in self._consumers:
             task.cancel()
         for task in self._consumers:

@@ -56,7 +56,6 @@ class ShardState:
     activated_at: float | None = None  # first delivery since we (re)subscribed
     wants_resubscribe: bool = False
     moving: bool = False
-    busy: bool = False  # handling a delivery right now
     buffer: Any = None  # asyncio.Queue of deliveries, created on the consuming loop
 
     @property
