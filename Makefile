@@ -27,7 +27,8 @@ lint: $(BIN)/.installed
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench.engine_bench
 
-# A real OpenStack (Keystone, Glance, Cinder, Placement, Nova, Neutron) on 127.0.0.1: docs/devcloud.md
+# A real OpenStack (Keystone, Glance, Cinder, Placement, Nova, Neutron, Manila; Trove emulated)
+# on 127.0.0.1: docs/devcloud.md
 devcloud-up: $(BIN)/.installed
 	$(BIN)/python -m tests.devcloud up
 

@@ -65,7 +65,7 @@ def _requested_services() -> list[str]:
 
 @pytest.fixture(scope="session")
 def devcloud(request: pytest.FixtureRequest) -> Iterator[DevCloud]:
-    """Keystone, Glance, Cinder, Placement, Nova and Neutron on loopback, for the session."""
+    """The OpenStack services (Trove emulated) on loopback for the whole session."""
     services = _requested_services()
     existing = os.environ.get("STRONGBOX_DEVCLOUD_STATE")
     if existing:

@@ -1,7 +1,7 @@
 """The one virtualenv holding every OpenStack service, keyed by the locked versions.
 
-All services of one release series resolve together (measured: 179 packages, `pip check` clean),
-so one venv serves them all: one install instead of five, and about 0.7 GiB on disk once.
+All services of one release series resolve together (measured: 181 packages, `pip check` clean),
+so one venv serves them all: one install instead of seven, and 721 MiB on disk once.
 Its directory name carries a hash of `requirements.txt` + `constraints.txt`, so a fresh clone
 (CI) reuses the venv a previous run built, and changing a pin builds a new one beside it.
 """
