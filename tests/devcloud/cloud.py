@@ -13,6 +13,7 @@ from tests.devcloud import catalog, infra, runner
 from tests.devcloud.cinder import Cinder
 from tests.devcloud.config import CloudConfig
 from tests.devcloud.context import CloudContext
+from tests.devcloud.errors import InfraUnavailable
 from tests.devcloud.glance import Glance
 from tests.devcloud.keystone import Keystone
 from tests.devcloud.manila import Manila
@@ -67,6 +68,7 @@ def up(config: CloudConfig, services: Sequence[str] | None = None) -> CloudConte
         DevCloudError: an install, setup step or service failed; the error names its log.
     """
     overall = time.monotonic()
+    infra.check_reachable(config)
     ctx = _context(config)
     infra.create_databases(config, ctx.python)
     table = runner.ProcessTable(config.state)
@@ -151,7 +153,10 @@ def down(config: CloudConfig, *, purge: bool = False, remove_state: bool = True)
         table.drop(record.name)
     if purge:
         venv = ensure_venv()
-        infra.drop_databases(config, venv / "bin" / "python")
+        try:
+            infra.drop_databases(config, venv / "bin" / "python")
+        except InfraUnavailable as error:  # teardown goes on: the state dir still goes
+            log.warning("devcloud_databases_not_dropped", error=str(error))
         infra.delete_vhost(config)
         if remove_state:
             shutil.rmtree(config.state, ignore_errors=True)

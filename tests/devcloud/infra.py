@@ -11,6 +11,7 @@ share queues), otherwise `/`.
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
@@ -58,6 +59,21 @@ def _mysql(config: CloudConfig, python: Path, action: str) -> None:
     if result.returncode != 0:
         reason = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "failed"
         raise InfraUnavailable(f"MariaDB at {host}:{port or 3306}", f"{action} databases: {reason}")
+
+
+def check_reachable(config: CloudConfig) -> None:
+    """Fail fast, naming the missing piece, when MariaDB or RabbitMQ does not answer.
+
+    Raises:
+        InfraUnavailable: no TCP answer from one of them.
+    """
+    mariadb = config.db_url.rsplit("@", 1)[-1]
+    for what, address in (("MariaDB", mariadb), ("RabbitMQ", config.amqp_host)):
+        host, _, port = address.partition(":")
+        try:
+            socket.create_connection((host, int(port)), timeout=3).close()
+        except OSError as error:
+            raise InfraUnavailable(f"{what} at {address}", f"no answer ({error})") from error
 
 
 def create_databases(config: CloudConfig, python: Path) -> None:
