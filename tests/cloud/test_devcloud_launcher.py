@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.devcloud import cloud
-from tests.devcloud.config import CloudConfig
+from tests.devcloud.config import CloudConfig, save_config, saved_config
 from tests.devcloud.errors import InfraUnavailable
 
 
@@ -24,3 +24,13 @@ def test_two_clouds_share_nothing_on_this_machine(tmp_path: Path) -> None:
     assert ours.vhost != theirs.vhost
     assert ours.database_name("nova") != theirs.database_name("nova")
     assert ours.port("keystone") != theirs.port("keystone")
+
+
+def test_a_state_directory_remembers_its_ports_and_refuses_others(tmp_path: Path) -> None:
+    config = CloudConfig(state_dir=str(tmp_path), port_offset=20000)
+    save_config(config)
+    assert saved_config(str(tmp_path)) == config
+    assert saved_config(str(tmp_path), 20000).auth_url == "http://127.0.0.1:25000/v3"
+    with pytest.raises(ValueError, match="uses port offset 20000, not 0"):
+        saved_config(str(tmp_path), 0)
+    assert saved_config(str(tmp_path / "new")).port_offset == 0

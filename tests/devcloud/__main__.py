@@ -9,7 +9,7 @@ from pathlib import Path
 import structlog
 
 from tests.devcloud import cloud
-from tests.devcloud.config import CloudConfig, default_state_dir
+from tests.devcloud.config import default_state_dir, saved_config
 from tests.devcloud.errors import DevCloudError
 from tests.devcloud.venv import lock_versions
 
@@ -19,7 +19,12 @@ log = structlog.get_logger("tests.devcloud")
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tests.devcloud", description=__doc__)
     parser.add_argument("--state", type=Path, default=default_state_dir(), help="state directory")
-    parser.add_argument("--port-offset", type=int, default=0, help="added to every API port")
+    parser.add_argument(
+        "--port-offset",
+        type=int,
+        default=None,
+        help="added to every API port (default: what the state directory was set up with, or 0)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="start the cloud (reuses running services)")
     up.add_argument(
@@ -37,7 +42,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    config = CloudConfig(state_dir=str(args.state.resolve()), port_offset=args.port_offset)
+    try:
+        config = saved_config(str(args.state.resolve()), args.port_offset)
+    except ValueError as error:
+        log.error("devcloud_config_conflict", error=str(error))
+        return 2
     try:
         if args.command == "up":
             cloud.up(config, [name for name in args.services.split(",") if name])

@@ -11,7 +11,7 @@ import structlog
 
 from tests.devcloud import catalog, infra, runner
 from tests.devcloud.cinder import Cinder
-from tests.devcloud.config import CloudConfig
+from tests.devcloud.config import CloudConfig, save_config
 from tests.devcloud.context import CloudContext
 from tests.devcloud.errors import InfraUnavailable
 from tests.devcloud.glance import Glance
@@ -69,6 +69,7 @@ def up(config: CloudConfig, services: Sequence[str] | None = None) -> CloudConte
     """
     overall = time.monotonic()
     infra.check_reachable(config)
+    save_config(config)
     ctx = _context(config)
     infra.create_databases(config, ctx.python)
     table = runner.ProcessTable(config.state)

@@ -97,3 +97,26 @@ class CloudConfig(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def clouds_yaml(self) -> Path:
         return self.state / "clouds.yaml"
+
+
+def saved_config(state_dir: str, port_offset: int | None = None) -> CloudConfig:
+    """The config a cloud in `state_dir` was brought up with (its ports above all).
+
+    `up` saves it as `devcloud.json`; a state directory without one gets the defaults, or
+    `port_offset` when given.
+    """
+    saved = Path(state_dir) / "devcloud.json"
+    if saved.exists():
+        config = msgspec.json.decode(saved.read_bytes(), type=CloudConfig)
+        if port_offset is None or port_offset == config.port_offset:
+            return config
+        raise ValueError(
+            f"the dev cloud in {state_dir} uses port offset {config.port_offset}, "
+            f"not {port_offset}: take it down with --purge to change it"
+        )
+    return CloudConfig(state_dir=state_dir, port_offset=port_offset or 0)
+
+
+def save_config(config: CloudConfig) -> None:
+    config.state.mkdir(parents=True, exist_ok=True)
+    (config.state / "devcloud.json").write_bytes(msgspec.json.encode(config))

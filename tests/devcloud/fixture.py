@@ -21,7 +21,7 @@ import pytest
 import structlog
 
 from tests.devcloud import cloud
-from tests.devcloud.config import ADMIN_PASSWORD, DEMO_PASSWORD, CloudConfig
+from tests.devcloud.config import ADMIN_PASSWORD, DEMO_PASSWORD, CloudConfig, saved_config
 from tests.devcloud.errors import InfraUnavailable
 
 log = structlog.get_logger(__name__)
@@ -69,7 +69,7 @@ def devcloud(request: pytest.FixtureRequest) -> Iterator[DevCloud]:
     services = _requested_services()
     existing = os.environ.get("STRONGBOX_DEVCLOUD_STATE")
     if existing:
-        config = CloudConfig(state_dir=str(Path(existing).resolve()))
+        config = saved_config(str(Path(existing).resolve()))
         if not all(row.healthy for row in cloud.status(config)) or not cloud.status(config):
             pytest.fail(f"STRONGBOX_DEVCLOUD_STATE={existing}: no healthy dev cloud runs there")
         yield DevCloud(config=config, services=tuple(services))
