@@ -16,7 +16,7 @@ from typing import BinaryIO
 import msgspec
 
 from actors.amqp_transport import AmqpTransport
-from actors.events import Event, OperationFinished
+from actors.events import ActivityFinished, Event, OperationFinished
 from actors.operation_wait import finished_from_record
 from actors.requests import AnyRequest
 from banks.filesystem_bank import FilesystemBank
@@ -37,6 +37,26 @@ def write_cluster_provider(directory: Path, bank_path: Path,
         f"[provider]\nname = Cluster\nid = {PROVIDER_ID}\ndescription = cluster tests\n"
         f"bank = filesystem\nplugin = {plugin}\n\n[filesystem]\npath = {bank_path}\n")
     return directory
+
+
+class Milestone:
+    """Set once ``count`` activities of the operation have finished: "mid-operation" as
+    an event to wait on, rather than a guess in seconds."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.finished = 0
+        self.reached = asyncio.Event()
+
+    def saw(self, event: Event) -> None:
+        if isinstance(event, ActivityFinished):
+            self.finished += 1
+            if self.finished >= self.count:
+                self.reached.set()
+
+    async def wait(self, timeout: float = 60.0) -> None:
+        async with asyncio.timeout(timeout):
+            await self.reached.wait()
 
 
 class Cluster:
@@ -110,14 +130,15 @@ class Cluster:
                                           request_id=request.request_id)
 
     async def run(self, request: AnyRequest, *, timeout: float = 120.0,
-                  events: list[Event] | None = None) -> OperationFinished:
+                  events: list[Event] | None = None,
+                  milestone: Milestone | None = None) -> OperationFinished:
         """Publish a request and wait for its end (events, or the record in the bank)."""
         assert self.client is not None
         subscription = self.client.subscribe(request.request_id)
         await subscription.bound  # type: ignore[attr-defined]
         await self.submit(request)
         async with asyncio.timeout(timeout):
-            collector = asyncio.create_task(_collect(subscription, events))
+            collector = asyncio.create_task(_collect(subscription, events, milestone))
             try:
                 while True:
                     done, _ = await asyncio.wait({collector}, timeout=1.0)
@@ -159,10 +180,13 @@ class Cluster:
         await broker.delete_namespace(self.url, self.namespace)
 
 
-async def _collect(subscription, events: list[Event] | None) -> OperationFinished:
+async def _collect(subscription, events: list[Event] | None,
+                   milestone: Milestone | None) -> OperationFinished:
     async for event in subscription:
         if events is not None:
             events.append(event)
+        if milestone is not None:
+            milestone.saw(event)
         if isinstance(event, OperationFinished):
             return event
     raise AssertionError("event stream closed")

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from tests import broker
-from tests.cluster.cluster import cluster
+from tests.cluster.cluster import Milestone, cluster
 from tests.integration.test_cluster import check_restore, protect_request
 
 
@@ -26,8 +26,10 @@ async def one_round(url: str, number: int) -> str | None:
     chooser = random.Random(number)
     with tempfile.TemporaryDirectory(prefix="strongbox-soak-") as root:
         async with cluster(url, Path(root), 3) as running:
-            operation = asyncio.create_task(running.run(protect_request(0.01), timeout=300))
-            await asyncio.sleep(chooser.uniform(0.2, 3.0))
+            milestone = Milestone(chooser.randint(10, 860))  # of 903 activities
+            operation = asyncio.create_task(
+                running.run(protect_request(0.01), timeout=300, milestone=milestone))
+            await milestone.wait()
             victim = chooser.choice(sorted(running.workers))
             running.kill(victim)
             finished = await operation

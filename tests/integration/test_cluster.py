@@ -13,7 +13,7 @@ from actors.requests import ProtectRequest, ResourceRef, RestoreRequest
 from bench.synthetic import PROJECT, SERVER, VOLUME
 from plugins.checkpoint import CheckpointStatus
 from tests import broker
-from tests.cluster.cluster import Cluster, cluster
+from tests.cluster.cluster import Cluster, Milestone, cluster
 from tests.cluster.plugin import expected_bytes, restored_name
 from tests.cluster.tcp_proxy import TcpProxy
 from tests.ordering import check_seed_orderings
@@ -74,8 +74,10 @@ async def test_a_worker_killed_mid_operation_loses_nothing(
     chooser = random.Random(round_number)
     async with cluster(amqp_url, tmp_path, 3) as running:
         request = protect_request(0.01)
-        operation = asyncio.create_task(running.run(request, timeout=180))
-        await asyncio.sleep(chooser.uniform(0.3, 2.0))
+        # a random moment of the operation: after 1 to 95% of its 903 activities
+        milestone = Milestone(chooser.randint(10, 860))
+        operation = asyncio.create_task(running.run(request, timeout=180, milestone=milestone))
+        await milestone.wait()
         victim = chooser.choice(sorted(running.workers))
         running.kill(victim)
         finished = await operation
@@ -96,8 +98,10 @@ async def test_an_operation_survives_its_worker_losing_the_broker(
         async with cluster(amqp_url, tmp_path, 0) as running:
             running.start_worker(through_proxy)
             await running.wait_ready()
-            operation = asyncio.create_task(running.run(protect_request(0.01), timeout=180))
-            await asyncio.sleep(1.0)
+            milestone = Milestone(100)  # of 903 activities
+            operation = asyncio.create_task(
+                running.run(protect_request(0.01), timeout=180, milestone=milestone))
+            await milestone.wait()
             assert proxy.cut() > 0, "the worker had no connection through the proxy"
             finished = await operation
             assert finished.status == "succeeded", finished.error
