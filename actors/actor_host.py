@@ -122,11 +122,10 @@ class ActorHost:
         each shard now (possibly this one again, which then rebuilds them from the journal)."""
         if which is None:
             for hosted in self._hosted.values():
-                tasks = [a._task for a in hosted.actors if a is not None]
-                tasks.append(hosted.operation._task)
-                for task in tasks:
-                    if task is not None and not task.done():
-                        task.cancel()
+                hosted.operation.abandon()
+                for actor in hosted.actors:
+                    if actor is not None:
+                        actor.abandon()
             log.warning("actor_state_reset", worker=self.worker_id,
                         operations=len(self._hosted))
             self._hosted.clear()

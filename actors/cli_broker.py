@@ -17,11 +17,11 @@ import msgspec
 
 from actors.amqp_transport import AmqpTransport
 from actors.cli_commands import check_finished
-from actors.cli_parsing import parse_parameters, parse_ref
+from actors.cli_parsing import delete_request, parse_parameters, protect_request, request_ids
 from actors.cli_progress import make_renderer, summary
 from actors.errors import RequestInvalid, StrongboxError
 from actors.events import OperationFinished, RequestRejected
-from actors.requests import AnyRequest, DeleteRequest, ProtectRequest, RestoreRequest
+from actors.requests import AnyRequest, RestoreRequest
 from actors.transport import EventSubscription
 from actors.worker import broker_url
 
@@ -47,19 +47,16 @@ def broker_url_from_env() -> str | None:
 
 def build_request(args: argparse.Namespace) -> AnyRequest:
     """The request a protect, restore or delete command line stands for."""
-    ids = {"request_id": args.request_id} if args.request_id else {}
     if args.group == "protect":
-        return ProtectRequest(
-            provider_id=args.provider, resources=[parse_ref(text) for text in args.resources],
-            parameters=parse_parameters(args.parameters, args.param),
-            checkpoint_id=args.checkpoint_id, **ids)
+        return protect_request(args, args.provider)
     if args.group == "restore":
         if args.target:
             raise RequestInvalid("--target needs the checkpoint's graph, which a client of "
                                  "the workers does not read: pass --param TYPE.target=DIR")
         return RestoreRequest(checkpoint_id=args.checkpoint, provider_id=args.provider,
-                              parameters=parse_parameters(args.parameters, args.param), **ids)
-    return DeleteRequest(checkpoint_id=args.checkpoint, provider_id=args.provider, **ids)
+                              parameters=parse_parameters(args.parameters, args.param),
+                              **request_ids(args))
+    return delete_request(args, args.provider)
 
 
 async def run(args: argparse.Namespace, out: Output) -> None:

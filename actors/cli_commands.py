@@ -16,12 +16,18 @@ import msgspec
 import structlog
 
 from actors.cli_format import local_time, tree_lines
-from actors.cli_parsing import parse_parameters, parse_ref
+from actors.cli_parsing import (
+    delete_request,
+    parse_parameters,
+    parse_ref,
+    protect_request,
+    request_ids,
+)
 from actors.cli_progress import failure_reason, follow_operation, make_renderer, summary
 from actors.engine import Engine
 from actors.errors import OperationCancelled, RequestInvalid, StrongboxError
 from actors.events import OperationFinished
-from actors.requests import AnyRequest, DeleteRequest, ProtectRequest, RestoreRequest
+from actors.requests import AnyRequest, RestoreRequest
 from banks.errors import BankError
 from plugins.errors import PluginError
 from plugins.graph import ResourceGraph
@@ -159,17 +165,9 @@ def check_finished(finished: OperationFinished) -> None:
     raise error(failure_reason(finished))
 
 
-def _request_options(args: argparse.Namespace) -> dict[str, Any]:
-    return {"request_id": args.request_id} if args.request_id else {}
-
-
 async def protect(engine: Engine, args: argparse.Namespace, out: Output) -> None:
     """Protect resources into a new checkpoint; print its id."""
-    provider = engine.provider(args.provider)
-    request = ProtectRequest(
-        provider_id=provider.id, resources=[parse_ref(text) for text in args.resources],
-        parameters=parse_parameters(args.parameters, args.param),
-        checkpoint_id=args.checkpoint_id, **_request_options(args))
+    request = protect_request(args, engine.provider(args.provider).id)
     finished = await run_operation(engine, request, out, "protect")
     if out.live:
         out.line(summary(finished))
@@ -198,7 +196,7 @@ async def restore(engine: Engine, args: argparse.Namespace, out: Output) -> None
         for resource_type in takers:
             parameters.setdefault(resource_type, {}).setdefault("target", args.target)
     request = RestoreRequest(checkpoint_id=args.checkpoint, provider_id=provider.id,
-                             parameters=parameters, **_request_options(args))
+                             parameters=parameters, **request_ids(args))
     finished = await run_operation(engine, request, out, "restore")
     if out.live:
         out.line(summary(finished))
@@ -206,9 +204,7 @@ async def restore(engine: Engine, args: argparse.Namespace, out: Output) -> None
 
 async def delete(engine: Engine, args: argparse.Namespace, out: Output) -> None:
     """Delete a checkpoint and what its plugins stored."""
-    provider = engine.provider(args.provider)
-    request = DeleteRequest(checkpoint_id=args.checkpoint, provider_id=provider.id,
-                            **_request_options(args))
+    request = delete_request(args, engine.provider(args.provider).id)
     finished = await run_operation(engine, request, out, "delete")
     if out.live:
         out.line(summary(finished))

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 import msgspec
 
 from actors.errors import RequestInvalid
-from actors.requests import Parameters, ResourceRef
+from actors.requests import DeleteRequest, Parameters, ProtectRequest, ResourceRef
 from plugins.resource import parse_resource_key
 
 
@@ -61,3 +62,26 @@ def parse_parameters(raw: str | None, params: Sequence[str]) -> Parameters:
             value = value_text
         parameters.setdefault(key, {})[field] = value
     return parameters
+
+
+def request_ids(args: argparse.Namespace) -> dict[str, Any]:
+    """``--request-id`` as request fields (none: the request makes one up)."""
+    return {"request_id": args.request_id} if args.request_id else {}
+
+
+def protect_request(args: argparse.Namespace, provider_id: str | None) -> ProtectRequest:
+    """The protect request a ``strongbox protect`` command line stands for.
+
+    Raises:
+        RequestInvalid: naming the argument at fault.
+    """
+    return ProtectRequest(
+        provider_id=provider_id, resources=[parse_ref(text) for text in args.resources],
+        parameters=parse_parameters(args.parameters, args.param),
+        checkpoint_id=args.checkpoint_id, **request_ids(args))
+
+
+def delete_request(args: argparse.Namespace, provider_id: str | None) -> DeleteRequest:
+    """The delete request a ``strongbox delete`` command line stands for."""
+    return DeleteRequest(checkpoint_id=args.checkpoint, provider_id=provider_id,
+                         **request_ids(args))

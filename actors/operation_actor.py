@@ -96,6 +96,11 @@ class OperationActor:
         return self.state not in (OperationState.CREATED, OperationState.SUCCEEDED,
                                   OperationState.FAILED, OperationState.CANCELLED)
 
+    def abandon(self) -> None:
+        """Cancel what is running (open, seal), as for a resource actor's ``abandon``."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
     async def handle(self, message: Message) -> Settlement:
         """Apply one message to the operation."""
         outbox = Outbox()

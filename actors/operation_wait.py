@@ -34,7 +34,7 @@ async def _from_events(subscription: EventSubscription) -> OperationFinished:
     async for event in subscription:
         if isinstance(event, OperationFinished):
             return event
-    raise asyncio.CancelledError  # the subscription closed: let another source answer
+    raise RuntimeError("event stream closed")  # let another source answer
 
 
 async def _from_record(read: RecordReader, interval: float) -> OperationFinished:

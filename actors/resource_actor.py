@@ -191,6 +191,12 @@ class ResourceActor:
         elif self.state is ActorState.WAITING_CHILDREN and self._all_children_done():
             self._start_phase("post", outbox)
 
+    def abandon(self) -> None:
+        """Cancel the running activity without a word to anyone: this worker lost the
+        actor's mailbox, and whoever holds it now rebuilds the actor from the journal."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
     def _resend_completions(self, snapshot: JournalSnapshot, outbox: Outbox) -> None:
         """The worker that journaled our progress may have died before sending what
         follows from it: send it again (receivers keep sets of senders, so duplicates are

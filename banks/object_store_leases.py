@@ -161,3 +161,30 @@ def _refuse_if_held(current: tuple[LeaseRecord, str] | None, key: str, owner: st
     record = current[0]
     if record.owner != owner and record.expires_at > time.time():
         raise LeaseHeld(key, record.owner, record.expires_at)
+
+
+class LeasesThroughRecords:
+    """The Bank lease methods of an object-store bank, delegated to its ``_leases``.
+
+    Mixed in before ``Bank`` by S3Bank and SwiftBank, which differ only in how a lease
+    record is read and written (their ``LeaseObjects``).
+    """
+
+    _leases: ObjectStoreLeases
+
+    async def acquire_lease(self, key: str, owner: str, ttl: float) -> Lease:
+        """Take or extend the lease at ``key`` (see this module's docstring).
+
+        Raises:
+            InvalidKey: if ``key`` breaks the key rules.
+            LeaseHeld: if another owner holds an unexpired lease.
+        """
+        return await self._leases.acquire(key, owner, ttl)
+
+    async def check_lease(self, key: str) -> Lease | None:
+        """Return the unexpired lease at ``key``, or None."""
+        return await self._leases.check(key)
+
+    async def release_lease(self, key: str, owner: str) -> None:
+        """Drop the lease if ``owner`` holds it; otherwise do nothing."""
+        await self._leases.release(key, owner)

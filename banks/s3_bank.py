@@ -32,12 +32,13 @@ from typing import Any, TypeVar
 
 import structlog
 
-from banks.base import Bank, Lease, ObjectInfo
+from banks.base import Bank, ObjectInfo
 from banks.errors import BankError, ObjectNotFound
 from banks.keys import validate_key, validate_prefix
 from banks.metadata_headers import MetadataTooLarge, decode_metadata, encode_metadata
 from banks.object_store_leases import (
     LeaseRecord,
+    LeasesThroughRecords,
     ObjectStoreLeases,
     decode_record,
     encode_record,
@@ -63,7 +64,7 @@ LEASES = "leases"
 LIST_PAGE = 1000  # S3's largest listing page
 
 
-class S3Bank(Bank):
+class S3Bank(LeasesThroughRecords, Bank):
     """Objects in an S3 bucket; see the module docstring for the layout."""
 
     name = "s3"
@@ -350,25 +351,6 @@ class S3Bank(Bank):
         # S3 answers 204 for a missing key; some S3 clones answer 404.
         with contextlib.suppress(ObjectNotFound):
             await self.call("delete", key, self.client.delete_object, Bucket=self.bucket, Key=name)
-
-    # -- leases ---------------------------------------------------------------------
-
-    async def acquire_lease(self, key: str, owner: str, ttl: float) -> Lease:
-        """Take or extend the lease at ``key`` (see :mod:`banks.object_store_leases`).
-
-        Raises:
-            InvalidKey: if ``key`` breaks the key rules.
-            LeaseHeld: if another owner holds an unexpired lease.
-        """
-        return await self._leases.acquire(key, owner, ttl)
-
-    async def check_lease(self, key: str) -> Lease | None:
-        """Return the unexpired lease at ``key``, or None."""
-        return await self._leases.check(key)
-
-    async def release_lease(self, key: str, owner: str) -> None:
-        """Drop the lease if ``owner`` holds it; otherwise do nothing."""
-        await self._leases.release(key, owner)
 
 
 class _S3LeaseObjects:

@@ -37,12 +37,13 @@ import requests
 import structlog
 
 from banks import swift_auth
-from banks.base import Bank, Lease, ObjectInfo
+from banks.base import Bank, ObjectInfo
 from banks.errors import BankError, BankUnavailable, ObjectNotFound
 from banks.keys import validate_key, validate_prefix
 from banks.metadata_headers import MetadataTooLarge, decode_metadata, encode_metadata
 from banks.object_store_leases import (
     LeaseRecord,
+    LeasesThroughRecords,
     ObjectStoreLeases,
     decode_record,
     encode_record,
@@ -63,7 +64,7 @@ LIST_PAGE = 10_000  # Swift's largest listing page
 NEWEST = {"X-Newest": "true"}
 
 
-class SwiftBank(Bank):
+class SwiftBank(LeasesThroughRecords, Bank):
     """Objects in a Swift container; see the module docstring for the layout."""
 
     name = "swift"
@@ -371,25 +372,6 @@ class SwiftBank(Bank):
         """
         validate_key(key)
         await self._call("delete", key, self._delete_blocking, key)
-
-    # -- leases ---------------------------------------------------------------------
-
-    async def acquire_lease(self, key: str, owner: str, ttl: float) -> Lease:
-        """Take or extend the lease at ``key`` (see :mod:`banks.object_store_leases`).
-
-        Raises:
-            InvalidKey: if ``key`` breaks the key rules.
-            LeaseHeld: if another owner holds an unexpired lease.
-        """
-        return await self._leases.acquire(key, owner, ttl)
-
-    async def check_lease(self, key: str) -> Lease | None:
-        """Return the unexpired lease at ``key``, or None."""
-        return await self._leases.check(key)
-
-    async def release_lease(self, key: str, owner: str) -> None:
-        """Drop the lease if ``owner`` holds it; otherwise do nothing."""
-        await self._leases.release(key, owner)
 
 
 class _SwiftLeaseObjects:

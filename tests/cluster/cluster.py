@@ -74,6 +74,7 @@ class Cluster:
         self.client: AmqpTransport | None = None
         self._started = 0
         self._logs: list[BinaryIO] = []
+        self._bank: FilesystemBank | None = None
 
     def start_worker(self, url: str | None = None) -> str:
         """Start one more worker process; return its id."""
@@ -153,15 +154,20 @@ class Cluster:
                     await collector
                 await subscription.close()
 
+    async def bank(self) -> FilesystemBank:
+        """The shared bank as this test process reads it, opened once."""
+        if self._bank is None:
+            self._bank = await FilesystemBank.open({"path": str(self.bank_path)})
+        return self._bank
+
     async def ended(self, operation_id: str) -> OperationFinished | None:
-        bank = await FilesystemBank.open({"path": str(self.bank_path)})
-        record = await read_operation_record(bank, operation_id)
+        record = await read_operation_record(await self.bank(), operation_id)
         if record is None or record.status == "running":
             return None
         return finished_from_record(record)
 
     async def store(self) -> CheckpointStore:
-        return CheckpointStore(await FilesystemBank.open({"path": str(self.bank_path)}))
+        return CheckpointStore(await self.bank())
 
     async def close(self) -> None:
         for process in self.workers.values():
