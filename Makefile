@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench bench-transport devcloud-up devcloud-down devcloud-status test-cloud
+.PHONY: demo test lint bench bench-transport bench-chunks devcloud-up devcloud-down devcloud-status test-cloud
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,3 +44,10 @@ test-cloud: $(BIN)/.installed
 # Raw aio-pika round trips against Strongbox actor transitions, 1 and 3 workers (needs RabbitMQ).
 bench-transport: $(BIN)/.installed
 	PYTHONPATH=. $(BIN)/python -m bench.transport_bench
+
+# Strongbox against restic on a generated tree (2 GB; SIZE_MB=500 for less): backup,
+# unchanged re-backup, restore; MB/s and bytes stored. Installs restic if it can.
+SIZE_MB ?= 2000
+bench-chunks: $(BIN)/.installed
+	@command -v restic >/dev/null || apt-get install -y restic || true
+	PYTHONPATH=. $(BIN)/python -m bench.chunk_bench --size-mb $(SIZE_MB)
