@@ -1,10 +1,14 @@
-"""Recreating a saved topology: networks, security groups, subnets, routers, ports.
+"""Recreating a saved topology: networks, security groups, subnets, routers, ports, and
+the floating IPs pointing at those ports.
 
 In that order, because each needs ids from the ones before (a subnet its network, a port
-its subnet and groups, a router interface its subnet). Every new id is recorded with
-``checkpoint.record_restored`` under the part's type (``OS::Neutron::Port#<old id>``) so a
-server restored later attaches to its own restored ports. On failure what was created is
-deleted, newest first.
+its subnet and groups, a router interface its subnet, a floating IP its port behind a
+router). A floating IP that still exists in the project (deleting a port only frees it)
+is pointed at the restored port; a missing one is allocated again, with its old address
+when Neutron allows it (by default only an admin may choose the address), else with any.
+Every new id is recorded with ``checkpoint.record_restored`` under the part's type
+(``OS::Neutron::Port#<old id>``) so a server restored later attaches to its own restored
+ports. On failure what was created is deleted, newest first.
 """
 
 from __future__ import annotations
@@ -16,9 +20,20 @@ import structlog
 
 from plugins.checkpoint import Checkpoint
 from plugins.context import ActivityContext
-from plugins.openstack.errors import CloudCallFailed, CloudNotFound, OpenStackError
-from plugins.openstack.network_topology import NetworkSavedInfo, PortInfo, SecurityGroupInfo
+from plugins.openstack.errors import (
+    CloudAuthError,
+    CloudCallFailed,
+    CloudNotFound,
+    OpenStackError,
+)
+from plugins.openstack.network_topology import (
+    FloatingIpInfo,
+    NetworkSavedInfo,
+    PortInfo,
+    SecurityGroupInfo,
+)
 from plugins.openstack.resource_types import (
+    NEUTRON_FLOATING_IP,
     NEUTRON_NET,
     NEUTRON_PORT,
     NEUTRON_ROUTER,
@@ -56,6 +71,8 @@ class TopologyRestorer:
             await self._subnets()
             await self._routers()
             await self._ports()
+            for floating_ip in self._info.floating_ips:
+                await self._floating_ip(floating_ip)
         except BaseException:
             await self.remove_created()
             raise
@@ -177,9 +194,51 @@ class TopologyRestorer:
             name=port.name, network_id=network_id, fixed_ips=fixed_ips,
             security_group_ids=groups, is_admin_state_up=port.admin_state_up)
 
+    async def _floating_ip(self, saved: FloatingIpInfo) -> None:
+        new_port = self._new(NEUTRON_PORT, saved.port_id)
+        if saved.port_id and new_port is None:
+            return  # its port was not part of the topology (another project's, say)
+        address = saved.floating_ip_address
+        found = await self._call(self._context, "find floating ip", saved.id,
+                                 lambda c: list(c.network.ips(
+                                     floating_ip_address=address,
+                                     project_id=c.current_project_id)))
+        if found:
+            kept = found[0]
+            if kept.port_id and kept.port_id != new_port:
+                log.warning("floating_ip_in_use", address=address, port_id=kept.port_id,
+                            operation_id=self._context.operation_id)
+                return
+            if new_port and kept.port_id != new_port:
+                await self._call(self._context, "associate floating ip", kept.id,
+                                 lambda c: c.network.update_ip(
+                                     kept.id, port_id=new_port,
+                                     fixed_ip_address=saved.fixed_ip_address))
+            self.new_ids.setdefault(NEUTRON_FLOATING_IP, {})[saved.id] = kept.id
+            return
+        network = await self._gateway(saved.floating_network_id)
+        wanted = {k: v for k, v in {
+            "floating_network_id": network, "port_id": new_port,
+            "fixed_ip_address": saved.fixed_ip_address if new_port else None,
+            "description": saved.description}.items() if v is not None}
+        try:
+            await self._create(NEUTRON_FLOATING_IP, "floating ip", saved.id,
+                               lambda c: c.network.create_ip(floating_ip_address=address,
+                                                             **wanted))
+        except (CloudAuthError, CloudCallFailed) as error:
+            # choosing the address is admin-only by default, and it may be taken (409)
+            if isinstance(error, CloudCallFailed) and error.status_code != 409:
+                raise
+            created = await self._create(NEUTRON_FLOATING_IP, "floating ip", saved.id,
+                                         lambda c: c.network.create_ip(**wanted))
+            log.warning("floating_ip_address_changed", old=address,
+                        new=created.floating_ip_address, reason=error.reason,
+                        operation_id=self._context.operation_id)
+
     async def remove_created(self) -> None:
         """Delete what this restore created, newest first; failures are logged."""
         deleters: dict[str, Call] = {
+            "floating ip": lambda c, i: c.network.delete_ip(i, ignore_missing=True),
             "port": lambda c, i: c.network.delete_port(i, ignore_missing=True),
             "router": _delete_router,
             "subnet": lambda c, i: c.network.delete_subnet(i, ignore_missing=True),

@@ -3,6 +3,8 @@
 Only what the project owns is saved: external (provider) networks are referenced by id,
 never copied. Ports created by Neutron itself (DHCP, router interfaces and gateways,
 floating IPs) are left out: restoring the subnets and router interfaces recreates them.
+The project's floating IPs are saved with the port they point at, so a restore can point
+them (or new ones) at the restored port.
 """
 
 from __future__ import annotations
@@ -76,6 +78,17 @@ class RouterInfo(msgspec.Struct, frozen=True, kw_only=True):
     interface_subnet_ids: list[str] = []
 
 
+class FloatingIpInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """A floating IP of the project and the port (and fixed IP) it was associated with."""
+
+    id: str
+    floating_ip_address: str
+    floating_network_id: str
+    port_id: str | None = None
+    fixed_ip_address: str | None = None
+    description: str | None = None
+
+
 class NetworkSavedInfo(msgspec.Struct, frozen=True, kw_only=True):
     """The topology: restored in the order the fields are listed."""
 
@@ -85,6 +98,7 @@ class NetworkSavedInfo(msgspec.Struct, frozen=True, kw_only=True):
     subnets: list[SubnetInfo] = []
     routers: list[RouterInfo] = []
     ports: list[PortInfo] = []
+    floating_ips: list[FloatingIpInfo] = []
 
 
 def read_topology(connection: Any, project_id: str) -> NetworkSavedInfo:
@@ -127,6 +141,11 @@ def read_topology(connection: Any, project_id: str) -> NetworkSavedInfo:
             for p in all_ports
             if p.network_id in owned
             and not (p.device_owner or "").startswith(SERVICE_PORT_PREFIX)],
+        floating_ips=[FloatingIpInfo(
+            id=f.id, floating_ip_address=f.floating_ip_address,
+            floating_network_id=f.floating_network_id, port_id=f.port_id,
+            fixed_ip_address=f.fixed_ip_address, description=f.description or None)
+            for f in net.ips(project_id=project_id)],
     )
 
 
@@ -142,6 +161,6 @@ def _group(group: Any) -> SecurityGroupInfo:
 
 
 __all__ = [
-    "NetworkInfo", "NetworkSavedInfo", "PortInfo", "RouterInfo", "RuleInfo",
+    "FloatingIpInfo", "NetworkInfo", "NetworkSavedInfo", "PortInfo", "RouterInfo", "RuleInfo",
     "SecurityGroupInfo", "SubnetInfo", "read_topology",
 ]

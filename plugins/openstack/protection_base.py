@@ -21,10 +21,9 @@ from banks.section import BankSection
 from plugins.base import ProtectionPlugin
 from plugins.checkpoint import Checkpoint
 from plugins.context import ActivityContext
-from plugins.errors import InvalidPluginOption
 from plugins.openstack.cloud import Connection, OpenStackCloud
 from plugins.openstack.errors import CloudNotFound, OpenStackError
-from plugins.openstack.settings import CloudSettings
+from plugins.openstack.settings import CloudSettings, positive_seconds
 from plugins.openstack.waiting import StatusWait
 from plugins.resource import Resource
 
@@ -149,16 +148,10 @@ class OpenStackProtection(ProtectionPlugin):
 
 
 def _wait_timeout(config: Mapping[str, str], default: float | None) -> float:
-    raw = config.get("wait_timeout", "").strip()
-    if not raw:
-        return default if default is not None else 3600.0
-    try:
-        value = float(raw)
-    except ValueError:
-        raise InvalidPluginOption("wait_timeout", f"{raw!r} is not a number") from None
-    if value <= 0:
-        raise InvalidPluginOption("wait_timeout", f"{raw!r} must be positive")
-    return value
+    value = positive_seconds(config, "wait_timeout")
+    if value is not None:
+        return value
+    return default if default is not None else 3600.0
 
 
 def restore_name(parameter: str | None, checkpoint: Checkpoint, resource: Resource) -> str:

@@ -13,6 +13,7 @@ from typing import Any, Final
 
 import msgspec
 
+from plugins.base import _positive_float
 from plugins.errors import InvalidPluginOption
 
 # Options passed to openstacksdk as they are (auth and region settings).
@@ -51,6 +52,7 @@ class CloudSettings(msgspec.Struct, frozen=True, kw_only=True):
     options: dict[str, str] = msgspec.field(default_factory=dict)
     insecure: bool = False
     sdk_threads: int = DEFAULT_SDK_THREADS
+    api_timeout: float | None = None
 
     @classmethod
     def from_config(cls, config: Mapping[str, str]) -> CloudSettings:
@@ -67,6 +69,8 @@ class CloudSettings(msgspec.Struct, frozen=True, kw_only=True):
             options=options,
             insecure=_boolean(config, "insecure"),
             sdk_threads=_threads(config),
+            # seconds one HTTP request may take: a hung API fails the call that hung, named
+            api_timeout=positive_seconds(config, "api_timeout"),
         )
 
     @property
@@ -91,6 +95,8 @@ class CloudSettings(msgspec.Struct, frozen=True, kw_only=True):
             arguments["cloud"] = self.cloud
         if self.insecure:
             arguments["verify"] = False
+        if self.api_timeout is not None:
+            arguments["api_timeout"] = self.api_timeout
         return arguments
 
     def __repr__(self) -> str:
@@ -121,4 +127,14 @@ def _threads(config: Mapping[str, str]) -> int:
     return value
 
 
-__all__ = ["AUTH_OPTIONS", "CloudSettings"]
+def positive_seconds(config: Mapping[str, str], key: str) -> float | None:
+    """The option ``key`` as a positive number of seconds, or None when unset.
+
+    Raises:
+        InvalidPluginOption: naming ``key``, for a value that is not a positive number.
+    """
+    # the rule every plugin's ``timeout`` and ``poll_interval`` follow
+    return _positive_float(config, key, None)
+
+
+__all__ = ["AUTH_OPTIONS", "CloudSettings", "positive_seconds"]

@@ -210,14 +210,21 @@ class VolumeBackupProtection(OpenStackProtection):
             context, "restore backup", info.backup_id,
             lambda c: c.block_storage.restore_backup(info.backup_id, name=name))
         new_id: str = restored.volume_id
-        async for _ in self.finish_volume(context, new_id, parameters.restore_description):
+        async for _ in self.finish_volume(context, new_id, parameters.restore_description,
+                                          bootable=info.bootable):
             yield
         await checkpoint.record_restored(resource, new_id)
         context.progress(info.size * GIB, info.size * GIB)
 
     async def finish_volume(self, context: ActivityContext, volume_id: str,
-                            description: str | None) -> AsyncIterator[None]:
-        """Wait for a new volume to be available; delete it if it never gets there."""
+                            description: str | None, *, bootable: bool) -> AsyncIterator[None]:
+        """Wait for a new volume to be available, mark it bootable as the original was;
+        delete it if it never gets there.
+
+        Cinder restores the bootable flag only with the image metadata of a volume made
+        from an image; a volume flagged bootable by hand comes back unbootable, and Nova
+        refuses to boot a restored server from it.
+        """
         ready = False
         try:
             wait = self.wait(context, what="volume", resource_id=volume_id,
@@ -229,6 +236,10 @@ class VolumeBackupProtection(OpenStackProtection):
                 await self.call(context, "update volume", volume_id,
                                 lambda c: c.block_storage.update_volume(
                                     volume_id, description=description))
+            if bootable and not _truthy(wait.item.is_bootable):
+                await self.call(context, "set volume bootable", volume_id,
+                                lambda c: c.block_storage.set_volume_bootable_status(
+                                    volume_id, True))
             ready = True
         finally:
             if not ready:

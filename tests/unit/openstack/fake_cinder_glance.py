@@ -126,6 +126,9 @@ def _volume_action(cloud: FakeCloud, volume_id: str, body: dict[str, Any]) -> An
                                            "disk_format": image["disk_format"],
                                            "container_format": image["container_format"],
                                            "status": "uploading", "size": volume["size"]}}
+    if "os-set_bootable" in body:
+        volume["bootable"] = str(bool(body["os-set_bootable"]["bootable"])).lower()
+        return b""
     raise HttpError(400, f"unsupported volume action {sorted(body)}")
 
 

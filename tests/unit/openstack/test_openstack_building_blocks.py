@@ -29,10 +29,12 @@ from plugins.openstack.waiting import MAX_SKIPPED, StatusWait
 def test_section_options_override_the_cloud_inside_auth_and_hide_the_password() -> None:
     settings = CloudSettings.from_config({
         "cloud": "devcloud-admin", "password": "pa55word", "project_id": "p1",
-        "region": "RegionTwo", "insecure": "yes", "sdk_threads": "3", "timeout": "5"})
+        "region": "RegionTwo", "insecure": "yes", "sdk_threads": "3", "timeout": "5",
+        "api_timeout": "7.5"})
     arguments = settings.connect_arguments()
     assert arguments == {"cloud": "devcloud-admin", "region_name": "RegionTwo",
-                         "verify": False, "auth": {"password": "pa55word", "project_id": "p1"}}
+                         "verify": False, "api_timeout": 7.5,
+                         "auth": {"password": "pa55word", "project_id": "p1"}}
     assert settings.sdk_threads == 3 and settings.project_id == "p1"
     assert "pa55word" not in repr(settings) and settings.secrets() == ["pa55word"]
 
@@ -41,6 +43,8 @@ def test_section_options_override_the_cloud_inside_auth_and_hide_the_password() 
     ({"insecure": "maybe"}, "insecure"),
     ({"sdk_threads": "0"}, "sdk_threads"),
     ({"sdk_threads": "many"}, "sdk_threads"),
+    ({"api_timeout": "0"}, "api_timeout"),
+    ({"api_timeout": "soon"}, "api_timeout"),
 ])
 def test_a_bad_connection_option_is_refused_by_name(options: dict[str, str], named: str) -> None:
     with pytest.raises(InvalidPluginOption, match=named):

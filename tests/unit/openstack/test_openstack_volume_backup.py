@@ -45,6 +45,23 @@ async def test_a_volume_is_backed_up_from_a_snapshot_restored_to_a_new_volume_an
         assert cloud.live("backup") == []
 
 
+async def test_a_bootable_volume_is_restored_bootable(cloud, engine_for):
+    # Cinder keeps the flag only for volumes made from an image; Nova boots only from
+    # a bootable volume, so the plugin sets it on the restored volume itself.
+    volume = add_volume(cloud, name="boot")
+    volume["bootable"] = "true"
+    async with engine_for(PLUGIN, sections=sections(PLUGIN)) as engine:
+        protected = await engine.run(protect(volume["id"]), timeout=30)
+        assert protected.status == "succeeded", protected.error
+        cloud.calls.clear()
+        restored = await engine.run(RestoreRequest(checkpoint_id=protected.checkpoint_id),
+                                    timeout=30)
+    assert restored.status == "succeeded", restored.error
+    assert writes(cloud) == ["POST /backups/backup/restore", "POST /volumes/vol/action"]
+    (new,) = [v for v in cloud.live("volume") if v != volume["id"]]
+    assert cloud.get("volume", new)["bootable"] == "true"
+
+
 async def test_a_backup_that_goes_to_error_fails_the_volume_naming_it_and_cleans_up(
     cloud, engine_for
 ):
