@@ -1,18 +1,22 @@
 """``strongbox bank gc``: remove the chunks no checkpoint of the bank refers to.
 
-Mark: note the time ``t0``, then read the chunk lists of every checkpoint of the bank
-that is not deleted (whatever provider wrote it). Sweep: ``collect_garbage`` deletes the
-stored chunks not marked and written before ``t0 - grace``.
+Lease: take the bank's collection lease ``/chunks/gc`` first; from then on every new
+protect waits before it writes a chunk (the operation actor checks the lease after
+taking its checkpoint lease). Check: a protect that began before is still visible as a
+checkpoint ``protecting`` under a live lease; if there is one, the collection refuses,
+or with ``wait`` lets go of its lease and tries again until the protects have ended. A
+protect that began before and has ended is marked like any other checkpoint. Mark: note
+the time ``t0``, then read the chunk lists of every checkpoint of the bank that is not
+deleted (whatever provider wrote it). Sweep: ``collect_garbage`` deletes the stored chunks
+not marked and written before ``t0 - grace``, still under the lease.
 
-A protect that began before the mark and still runs may reuse an old chunk nothing else
-refers to, and its manifest is not in the mark; so a collection is refused while any
-checkpoint is ``protecting`` under a live lease (checked before the mark and again just
-before the sweep). A ``protecting`` checkpoint without a live lease was abandoned; its
-manifests, if any, are marked all the same.
+A ``protecting`` checkpoint without a live lease was abandoned; its manifests, if any,
+are marked all the same.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 
@@ -22,12 +26,16 @@ import structlog
 from actors.checkpoint_chunks import chunk_resources, open_chunk_store, resource_chunks
 from actors.engine import Engine
 from actors.errors import StrongboxError
-from banks.chunks import GcReport, collect_garbage
+from banks.chunks import ChunkStore, GcReport, collect_garbage
+from banks.chunks.collection_lease import CollectionLease, hold_collection_lease
 from plugins.checkpoint import CheckpointStatus, checkpoint_lease_key
 from plugins.checkpoint_store import CheckpointStore
 from plugins.local.directory_errors import ManifestError
+from plugins.provider import Provider
 
 log = structlog.get_logger(__name__)
+
+PROTECT_POLL_INTERVAL = 1.0
 
 
 class GcRefused(StrongboxError):
@@ -52,26 +60,24 @@ async def _protecting_under_lease(store: CheckpointStore) -> list[str]:
     return busy
 
 
-def _refuse_if_busy(busy: list[str], bank: str) -> None:
-    if busy:
-        raise GcRefused(
-            f"bank {bank}: garbage collection refused while checkpoint(s) "
-            f"{', '.join(busy)} are being protected (live lease); retry when they end")
-
-
 async def collect_bank_garbage(
     engine: Engine,
     *,
     provider: str | None = None,
     grace: float = 3600.0,
     dry_run: bool = False,
+    wait: float = 0.0,
 ) -> BankGcReport:
     """Mark every live checkpoint's chunks in the provider's bank, then sweep the rest.
 
+    ``wait``: seconds to wait for running protects to end before refusing.
+
     Raises:
-        GcRefused: a protect is running, or an available checkpoint's manifest is
-            unreadable (what it refers to is unknown, so nothing may be collected).
+        GcRefused: a protect is running (still, after ``wait``), or an available
+            checkpoint's manifest is unreadable (what it refers to is unknown, so nothing
+            may be collected).
         LeaseHeld: another collection of this bank is running.
+        CollectionLeaseLost: the lease could not be renewed; the sweep stopped.
         ChunkStoreError: the bank's chunk store cannot be opened.
         ResourceTypeNotSupported: a checkpoint holds a type this provider has no plugin for.
         BankError: the bank cannot be read or written.
@@ -79,14 +85,35 @@ async def collect_bank_garbage(
     chosen = engine.provider(provider)
     store = await engine.store(chosen)
     bank = store.bank
-    _refuse_if_busy(await _protecting_under_lease(store), bank.name)
+    chunk_store = await open_chunk_store(chosen, bank)
+    started = time.monotonic()
+    while True:
+        async with hold_collection_lease(bank) as lease:
+            busy = await _protecting_under_lease(store)
+            if not busy:
+                return await _mark_and_sweep(chosen, store, chunk_store, lease,
+                                             grace=grace, dry_run=dry_run)
+        # let go of the lease while waiting: the protects it holds back are not these
+        if time.monotonic() - started >= wait:
+            raise GcRefused(
+                f"bank {bank.name}: garbage collection refused while checkpoint(s) "
+                f"{', '.join(busy)} are being protected (live lease); retry when they end"
+                + (f" (waited {wait:g} s)" if wait else ""))
+        log.info("gc_waiting_for_protects", bank=bank.name, checkpoints=busy)
+        await asyncio.sleep(PROTECT_POLL_INTERVAL)
+
+
+async def _mark_and_sweep(provider: Provider, store: CheckpointStore, chunk_store: ChunkStore,
+                          lease: CollectionLease, *, grace: float,
+                          dry_run: bool) -> BankGcReport:
+    bank = store.bank
     mark_started_at = time.time()
     referenced: set[str] = set()
     indexes = [i for i in await store.list(None) if i.status != CheckpointStatus.DELETED]
     for index in indexes:
         checkpoint = await store.open(index.id, operation_id=f"gc-{uuid.uuid4()}",
                                       writable=False)
-        for resource in chunk_resources(chosen, checkpoint):
+        for resource in chunk_resources(provider, checkpoint):
             try:
                 referenced.update((await resource_chunks(checkpoint, resource)).chunks)
             except ManifestError as error:
@@ -94,10 +121,8 @@ async def collect_bank_garbage(
                     raise GcRefused(f"bank {bank.name}: garbage collection refused: checkpoint "
                                     f"{index.id}: {error}") from error
                 # a protect that failed or a delete under way: it may have no manifest
-    _refuse_if_busy(await _protecting_under_lease(store), bank.name)
-    chunk_store = await open_chunk_store(chosen, bank)
     sweep = await collect_garbage(chunk_store, referenced, mark_started_at=mark_started_at,
-                                  grace=grace, dry_run=dry_run)
+                                  grace=grace, dry_run=dry_run, lease=lease)
     report = BankGcReport(bank=bank.name, checkpoints=len(indexes), marked=len(referenced),
                           sweep=sweep)
     log.info("bank_garbage_collected", bank=bank.name, checkpoints=report.checkpoints,

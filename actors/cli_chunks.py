@@ -55,6 +55,9 @@ def add_parsers(groups: Subcommands, add: AddLeaf) -> None:
                     help="keep chunks written less than S seconds before the mark "
                          "(default: 3600)")
     gc.add_argument("--dry-run", action="store_true", help="count, delete nothing")
+    gc.add_argument("--wait", type=seconds, default=0.0, metavar="S",
+                    help="wait up to S seconds for running protects to end "
+                         "(default: refuse at once)")
 
 
 async def verify(engine: Engine, args: argparse.Namespace, out: Output) -> None:
@@ -81,10 +84,11 @@ async def bank_gc(engine: Engine, args: argparse.Namespace, out: Output) -> None
     """Collect the chunks no checkpoint of the provider's bank refers to.
 
     Raises:
-        GcRefused: while a checkpoint is being protected (nothing is deleted).
+        GcRefused: while a checkpoint is being protected, still after ``--wait``
+            (nothing is deleted).
     """
     report = await collect_bank_garbage(engine, provider=args.provider, grace=args.grace,
-                                        dry_run=args.dry_run)
+                                        dry_run=args.dry_run, wait=args.wait)
     if out.json:
         out.document(msgspec.to_builtins(report))
         return

@@ -11,8 +11,9 @@ What the sweep cannot know, and the caller must ensure (the engine, through leas
 protect that was running during the mark may have *reused* an old chunk that no other
 checkpoint refers to any more. So a collection must not overlap a protect that began
 before the mark and is still running: protects hold checkpoint leases, and the caller
-waits for (or refuses on) any held. Only one collection runs per bank at a time (it
-holds the lease ``/chunks/gc``), and when it has deleted anything it bumps
+takes the collection lease ``/chunks/gc`` (:func:`hold_collection_lease`) *before* it
+looks for them and passes it here; protects wait while it is held. Only one collection
+runs per bank at a time, and when it has deleted anything it bumps
 ``/chunks/gc-generation``, so every store that cached an index of what exists reloads
 it before its next protect (:meth:`ChunkStore.refresh_index_if_collected`).
 """
@@ -27,12 +28,13 @@ import msgspec
 import structlog
 
 from banks.chunks.chunk_store import GC_GENERATION_KEY, ChunkStore
+from banks.chunks.collection_lease import GC_LEASE_KEY, CollectionLease, hold_collection_lease
 from banks.chunks.layout import chunk_key
 from banks.errors import ObjectNotFound
 
 log = structlog.get_logger(__name__)
 
-GC_LEASE_KEY = "/chunks/gc"
+__all__ = ["GC_LEASE_KEY", "GcReport", "collect_garbage"]
 
 
 class GcReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -52,25 +54,36 @@ async def collect_garbage(
     *,
     mark_started_at: float,
     grace: float = 3600.0,
-    lease_ttl: float = 3600.0,
     dry_run: bool = False,
+    lease: CollectionLease | None = None,
 ) -> GcReport:
     """Delete the chunks not in ``referenced`` written before ``mark_started_at - grace``.
+
+    ``lease``: the collection lease the caller took before its mark; without it the
+    sweep takes the lease for itself.
 
     Raises:
         ValueError: if ``grace`` is negative or ``mark_started_at`` is in the future.
         LeaseHeld: if another collection of this bank is running.
+        CollectionLeaseLost: if the lease could not be kept (nothing more is deleted).
         BankError: from the bank (chunks already deleted stay deleted: each was garbage).
     """
     if grace < 0:
         raise ValueError(f"grace {grace} must not be negative")
     if mark_started_at > time.time() + 1.0:
         raise ValueError(f"mark_started_at {mark_started_at} is in the future")
-    keep = set(referenced)
+    if lease is None:
+        async with hold_collection_lease(store.bank) as own:
+            return await _sweep(store, set(referenced), own, mark_started_at=mark_started_at,
+                                grace=grace, dry_run=dry_run)
+    return await _sweep(store, set(referenced), lease, mark_started_at=mark_started_at,
+                        grace=grace, dry_run=dry_run)
+
+
+async def _sweep(store: ChunkStore, keep: set[str], lease: CollectionLease, *,
+                 mark_started_at: float, grace: float, dry_run: bool) -> GcReport:
     cutoff = mark_started_at - grace
-    owner = f"chunk-gc-{uuid.uuid4()}"
     bank = store.bank
-    await bank.acquire_lease(GC_LEASE_KEY, owner, lease_ttl)
     stored = referenced_present = deleted = kept_recent = 0
     try:
         async for chunk_id in store.list_chunks():
@@ -86,12 +99,14 @@ async def collect_garbage(
                 kept_recent += 1
                 continue
             if not dry_run:
+                lease.check()  # a lapsed lease may have let a protect in: stop deleting
                 await store.delete_chunk(chunk_id)
             deleted += 1
+    finally:
+        # even when the sweep stops half-way: what it deleted must not be trusted by
+        # any store's cached index
         if deleted and not dry_run:
             await bank.put(GC_GENERATION_KEY, str(uuid.uuid4()).encode())
-    finally:
-        await bank.release_lease(GC_LEASE_KEY, owner)
     report = GcReport(
         mark_started_at=mark_started_at,
         stored=stored,

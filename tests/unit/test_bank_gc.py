@@ -10,10 +10,9 @@ import pytest
 from actors.bank_gc import GcRefused, collect_bank_garbage
 from actors.engine import Engine
 from actors.requests import DeleteRequest, ProtectRequest, ResourceRef, RestoreRequest
-from banks.keys import encode_segment
 from plugins.checkpoint import checkpoint_lease_key
 from plugins.graph import ResourceGraph
-from plugins.local.directory_manifest import decode_manifest
+from tests.helpers.checkpoint_chunks import chunk_ids, stored_chunks
 from tests.helpers.directory_trees import snapshot
 
 DIRECTORY = "Strongbox::Directory"
@@ -32,19 +31,6 @@ async def protect(engine: Engine, root: Path) -> str:
                               timeout=60)
     assert result.status == "succeeded", result.error
     return result.checkpoint_id
-
-
-async def chunk_ids(engine: Engine, checkpoint_id: str, root: Path) -> set[str]:
-    bank = await engine.bank(engine.provider())
-    key = (f"/checkpoints/{encode_segment(checkpoint_id)}/resource-data/"
-           f"{encode_segment(f'{DIRECTORY}#{root}')}/manifest")
-    manifest = decode_manifest(await bank.get(key), "test")
-    return {ref.id for entry in manifest.entries for ref in entry.chunks or ()}
-
-
-async def stored_chunks(engine: Engine) -> set[str]:
-    bank = await engine.bank(engine.provider())
-    return {key.rpartition("/")[2] async for key in bank.list_all("/chunks/data/")}
 
 
 @pytest.fixture
