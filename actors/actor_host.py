@@ -83,11 +83,14 @@ class ActorHost:
         threads: size of the pool that runs plain-function and generator activities.
         lease_ttl: seconds a checkpoint lease lives without renewal.
         progress_interval: minimum seconds between two progress events of an activity.
+        gc_wait: seconds a protect waits for a garbage collection of its bank to end
+            before it fails (it must not write chunks while one runs).
     """
 
     def __init__(self, transport: Transport, *, worker_id: str | None = None,
                  max_running_activities: int = 64, threads: int = 16,
-                 lease_ttl: float = 60.0, progress_interval: float = 0.5) -> None:
+                 lease_ttl: float = 60.0, progress_interval: float = 0.5,
+                 gc_wait: float = 600.0) -> None:
         self.transport = transport
         self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:12]}"
         self.activity_slots = asyncio.Semaphore(max_running_activities)
@@ -95,6 +98,7 @@ class ActorHost:
         self.runner = ActivityRunner(self._executor)
         self.lease_ttl = lease_ttl
         self.progress_interval = progress_interval
+        self.gc_wait = gc_wait
         self.loader: OperationLoader | None = None
         self._hosted: dict[str, _HostedOperation] = {}
         self._loading: dict[str, asyncio.Future[_HostedOperation | None]] = {}

@@ -5,11 +5,12 @@
                          │            └─Failed / Cancel─▶ stopping ┴─all Stopped─▶ failed
                          └──────────────(open failed)─────────────────────────────▶ failed
 
-Its pre opens the checkpoint (protect: creates it and takes its lease; delete: marks it
-``deleting``) and releases the roots; its post seals the checkpoint (protect:
-``available``; delete: data purged, ``deleted``). On the first failure it stops every
-actor, waits until each has replied, and ends the checkpoint in ``error`` naming the
-first failing resource. A cancel takes the same road with the reason ``cancelled``.
+Its pre opens the checkpoint (protect: takes its lease, waits while a garbage collection
+of the bank runs, then creates it; delete: marks it ``deleting``) and releases the roots;
+its post seals the checkpoint (protect: ``available``; delete: data purged, ``deleted``).
+On the first failure it stops every actor, waits until each has replied, and ends the
+checkpoint in ``error`` naming the first failing resource. A cancel takes the same road
+with the reason ``cancelled``.
 
 The checkpoint lease is owned by the operation, not by a worker: every worker that holds
 live actors of the operation renews it (``ActorHost``), so the lease lapses only when no
@@ -42,6 +43,7 @@ from actors.outbox import Outbox
 from actors.recovery import CANCEL_REQUESTED, OPENED, JournalSnapshot
 from actors.resource_status import summarize
 from actors.transport import Settlement
+from banks.chunks.collection_lease import wait_while_collecting
 from plugins.checkpoint import CheckpointStatus, checkpoint_lease_key
 from plugins.errors import CheckpointError, CheckpointNotFound
 from plugins.operation_record import OperationRecord, write_operation_record
@@ -204,6 +206,9 @@ class OperationActor:
                     checkpoint_lease_key(run.checkpoint_id), lease_owner(run.operation_id),
                     self.host.lease_ttl)
                 self._holds_lease = True
+                # no chunk may be written while a collection runs; it sees our lease
+                await wait_while_collecting(self.host.bank_of(run), timeout=self.host.gc_wait,
+                                            waiter=f"protect {run.operation_id}")
                 run.checkpoint = await self._create_or_reopen()
             elif run.operation_type == "delete":
                 await run.store.transition(run.checkpoint_id, CheckpointStatus.DELETING)
