@@ -25,6 +25,7 @@ from banks.errors import ObjectNotFound
 from banks.section import BankSection
 from plugins.context import ActivityContext
 from plugins.local.bounded_tasks import run_bounded
+from plugins.local.directory_chunk_cache import ChunkCache
 from plugins.local.directory_errors import DirectoryRestoreError
 from plugins.local.directory_manifest import Manifest, ManifestEntry, check_entries
 from plugins.local.directory_target import Existing, TargetTree, finish_file, write_all
@@ -36,6 +37,15 @@ _SET_ID_BITS = stat.S_ISUID | stat.S_ISGID
 
 def _depth(entry: ManifestEntry) -> int:
     return entry.fs_path().count("/")
+
+
+def _bundled(entry: ManifestEntry) -> bool:
+    """True for a small file stored in chunks shared with others (check_entries has
+    made sure its chunks span exactly its bytes)."""
+    chunks = entry.chunks
+    return chunks is not None and (
+        entry.offset > 0 or sum(ref.size for ref in chunks) != entry.size
+    )
 
 
 class TreeRestorer:
@@ -66,6 +76,8 @@ class TreeRestorer:
         self.done = 0
         self.total = sum(e.size for e in manifest.entries if e.kind == "file")
         self.skipped = 0
+        # bundled small files share chunks: each is fetched once for all of them
+        self.shared_chunks = ChunkCache(store) if store is not None else None
 
     async def restore(self) -> None:
         """Write the tree into the target.
@@ -123,6 +135,9 @@ class TreeRestorer:
         return created
 
     async def _restore_file(self, tree: TargetTree, entry: ManifestEntry) -> None:
+        if _bundled(entry):
+            await self._restore_bundled_file(tree, entry)
+            return
         path = entry.fs_path()
         fd = await asyncio.to_thread(tree.create_file, path, self.existing)
         if fd is None:
@@ -164,6 +179,41 @@ class TreeRestorer:
                 f" the {entry.size} the manifest says ({self._source(entry)})",
             )
         await asyncio.to_thread(finish_file, fd, self._file_mode(entry), entry.mtime_ns)
+
+    async def _restore_bundled_file(self, tree: TargetTree, entry: ManifestEntry) -> None:
+        """A small file: its content from the shared chunks first, then one thread hop
+        creates, writes and finishes it (small files are many: hops are their cost)."""
+        assert self.shared_chunks is not None and entry.chunks is not None
+        try:
+            pieces = [
+                piece
+                async for piece in self.shared_chunks.read_span(
+                    entry.chunks, entry.offset, entry.size
+                )
+            ]
+        except (ChunkNotFound, CorruptChunk) as error:
+            # nothing of the file is written yet
+            raise DirectoryRestoreError(
+                self.resource_key, entry.path, self.target, str(error)
+            ) from error
+        if not await asyncio.to_thread(self._write_whole_file, tree, entry, pieces):
+            self.skipped += 1
+        self._advance(entry.size)
+
+    def _write_whole_file(
+        self, tree: TargetTree, entry: ManifestEntry, pieces: list[memoryview]
+    ) -> bool:
+        fd = tree.create_file(entry.fs_path(), self.existing)
+        if fd is None:
+            return False
+        try:
+            for piece in pieces:
+                write_all(fd, piece)
+        except BaseException:
+            os.close(fd)
+            raise
+        finish_file(fd, self._file_mode(entry), entry.mtime_ns)
+        return True
 
     def _content(self, entry: ManifestEntry) -> AsyncIterator[bytes]:
         if entry.chunks is not None:

@@ -237,7 +237,7 @@ def finish_file(fd: int, mode: int, mtime_ns: int) -> None:
         os.close(fd)
 
 
-def write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes | memoryview) -> None:
     """Write every byte of ``data`` (``os.write`` may write less than asked)."""
     view = memoryview(data)
     while view:

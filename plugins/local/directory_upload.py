@@ -1,17 +1,30 @@
-"""Streaming the regular files of a walked tree into the chunk store, a few at a time."""
+"""Streaming the regular files of a walked tree into the chunk store, a few at a time.
+
+Files at least as big as the store's smallest chunk stream one by one, ``concurrency``
+at a time. Smaller files are *bundled*: read many per worker-thread hop, in walk order,
+and written as one stream, so that a chunk holds many of them and each file's manifest
+entry names the chunks it lies in and its offset in the first (``directory_manifest``).
+A protect of many small files then costs a bank object per chunk, not per file, and a
+thread hop per batch, not several per file. The stream runs beside the big files.
+Unchanged small files in an unchanged order give the same stream, hence the same chunks
+(a second protect stores none); a changed one changes the chunk or two around it.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import errno
+import functools
+import itertools
 import os
 import stat
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import msgspec
 import structlog
 
-from banks.chunks import ChunkStore, WriteStats
+from banks.chunks import ChunkRef, ChunkStore, WriteStats
 from plugins.context import ActivityContext
 from plugins.local.bounded_tasks import run_bounded
 from plugins.local.directory_errors import DirectoryProtectError
@@ -22,6 +35,13 @@ log = structlog.get_logger(__name__)
 # O_NOFOLLOW: a file replaced by a symlink after the walk is not read through it.
 # O_NONBLOCK: a file replaced by a FIFO would otherwise block the open forever.
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+# small files read per worker-thread hop: at most this many, or this many bytes
+_BATCH_FILES = 256
+_BATCH_BYTES = 4 << 20
+
+# what reading a small file gave: its bytes and status; None if it had grown too big to
+# bundle (it is streamed on its own instead); or why it was skipped
+_SmallRead = tuple[bytes, os.stat_result] | None | str
 
 
 class _ChangedType(Exception):
@@ -72,7 +92,18 @@ class TreeUploader:
         files = [(i, entry) for i, entry in enumerate(entries) if entry.kind == "file"]
         self.total = sum(entry.size for _, entry in files)
         self.context.progress(0, self.total)
-        await run_bounded(files, self._upload_one, self.concurrency)
+        limit = self.store.chunker_params.min_size
+        small = [(i, entry) for i, entry in files if entry.size < limit]
+        grown: list[tuple[int, ManifestEntry]] = []
+        jobs: list[Callable[[], Awaitable[None]]] = [
+            lambda: self._upload_bundle(small, limit, grown)
+        ]
+        jobs += [
+            functools.partial(self._upload_one, item) for item in files if item[1].size >= limit
+        ]
+        # the bundle is one more job beside the ``concurrency`` big files
+        await run_bounded(jobs, lambda job: job(), self.concurrency + 1)
+        await run_bounded(grown, self._upload_one, self.concurrency)
         self.context.progress(self.done, self.total)
         kept: list[ManifestEntry] = []
         for i, entry in enumerate(entries):
@@ -106,21 +137,110 @@ class TreeUploader:
         if stored < expected:
             self.total -= expected - stored
             self.context.progress(self.done, self.total)
-        if stored != expected:
+        self._record(index, entry, stored, refs, status)
+
+    def _record(
+        self,
+        index: int,
+        entry: ManifestEntry,
+        size: int,
+        refs: list[ChunkRef],
+        status: os.stat_result,
+        *,
+        offset: int = 0,
+    ) -> None:
+        if size != entry.size:
             log.warning(
                 "directory_file_changed_during_read",
                 resource=self.resource_key,
                 path=entry.path,
-                walked_size=expected,
-                read_size=stored,
+                walked_size=entry.size,
+                read_size=size,
             )
         self._results[index] = msgspec.structs.replace(
             entry,
-            size=stored,
+            size=size,
             chunks=refs,
+            offset=offset,
             mode=stat.S_IMODE(status.st_mode),
             mtime_ns=status.st_mtime_ns,
         )
+
+    async def _upload_bundle(
+        self,
+        files: list[tuple[int, ManifestEntry]],
+        limit: int,
+        grown: list[tuple[int, ManifestEntry]],
+    ) -> None:
+        """Write the small ``files`` as one stream; those grown to ``limit`` go to ``grown``."""
+        placed: list[tuple[int, ManifestEntry, int, int, os.stat_result]] = []
+        position = 0
+
+        async def stream() -> AsyncIterator[bytes]:
+            nonlocal position
+            for batch in _batches(files):
+                reads = await asyncio.to_thread(self._read_small_files, batch, limit)
+                pieces: list[bytes] = []
+                for (index, entry), read in zip(batch, reads, strict=True):
+                    if isinstance(read, str):
+                        self._skip(index, entry, read)
+                    elif read is None:
+                        grown.append((index, entry))
+                    else:
+                        data, status = read
+                        placed.append((index, entry, position, len(data), status))
+                        position += len(data)
+                        pieces.append(data)
+                        # total first, so done never passes it
+                        self.total += len(data) - entry.size
+                        self.done += len(data)
+                if pieces:
+                    self.context.progress(self.done, self.total)
+                    yield b"".join(pieces)
+
+        refs = await self.store.write_stream(stream(), self.stats)
+        ends = list(itertools.accumulate(ref.size for ref in refs))
+        for index, entry, start, size, status in placed:
+            if size == 0:
+                self._record(index, entry, 0, [], status)
+                continue
+            first = bisect.bisect_right(ends, start)  # the chunk the file starts in
+            last = bisect.bisect_left(ends, start + size)  # and the one it ends in
+            chunk_start = ends[first - 1] if first else 0
+            self._record(
+                index, entry, size, refs[first : last + 1], status, offset=start - chunk_start
+            )
+
+    def _read_small_files(
+        self, batch: list[tuple[int, ManifestEntry]], limit: int
+    ) -> list[_SmallRead]:
+        """Read each file of ``batch`` whole, in a worker thread (see :data:`_SmallRead`).
+
+        Raises:
+            DirectoryProtectError: if a file cannot be read, naming it.
+        """
+        reads: list[_SmallRead] = []
+        for _, entry in batch:
+            path = os.path.join(self.root, entry.fs_path())
+            try:
+                fd = _open_regular(path)
+            except FileNotFoundError:
+                reads.append("vanished before it was read")
+                continue
+            except _ChangedType:
+                reads.append("is no longer a regular file")
+                continue
+            except OSError as error:
+                raise self._unreadable(path, error) from error
+            try:
+                data = _read_up_to(fd, limit + 1)
+                status = os.fstat(fd)
+            except OSError as error:
+                raise self._unreadable(path, error) from error
+            finally:
+                os.close(fd)
+            reads.append((data, status) if len(data) <= limit else None)
+        return reads
 
     async def _chunks(self, fd: int, path: str, expected: int) -> AsyncIterator[bytes]:
         read = 0
@@ -142,6 +262,9 @@ class TreeUploader:
             self.context.progress(self.done, self.total)
             yield chunk
 
+    def _unreadable(self, path: str, error: OSError) -> DirectoryProtectError:
+        return DirectoryProtectError(self.resource_key, path, error.strerror or "")
+
     def _skip(self, index: int, entry: ManifestEntry, reason: str) -> None:
         log.warning(
             "directory_entry_skipped", resource=self.resource_key, path=entry.path, reason=reason
@@ -149,6 +272,34 @@ class TreeUploader:
         self.skipped.append(SkippedEntry(entry.path, reason))
         self.total -= entry.size
         self._results[index] = None
+
+
+def _batches(files: list[tuple[int, ManifestEntry]]) -> list[list[tuple[int, ManifestEntry]]]:
+    batches: list[list[tuple[int, ManifestEntry]]] = []
+    current: list[tuple[int, ManifestEntry]] = []
+    size = 0
+    for item in files:
+        current.append(item)
+        size += item[1].size
+        if len(current) >= _BATCH_FILES or size >= _BATCH_BYTES:
+            batches.append(current)
+            current, size = [], 0
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _read_up_to(fd: int, limit: int) -> bytes:
+    """At most ``limit`` bytes from ``fd``, fewer only at the end of the file."""
+    pieces: list[bytes] = []
+    left = limit
+    while left > 0:
+        piece = os.read(fd, left)
+        if not piece:
+            break
+        pieces.append(piece)
+        left -= len(piece)
+    return b"".join(pieces)
 
 
 def _open_regular(path: str) -> int:

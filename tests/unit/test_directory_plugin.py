@@ -22,6 +22,7 @@ from plugins.local.directory_errors import (
 )
 from plugins.local.directory_manifest import (
     MANIFEST_KEY,
+    MANIFEST_VERSION,
     SAVED_INFO_KEY,
     Manifest,
     ManifestEntry,
@@ -101,7 +102,7 @@ async def test_saved_info_counts_the_tree_and_the_manifest_is_written_last(sourc
     # the store's config first, then chunks only: file content never enters the section
     assert written[0] == "/chunks/config"
     assert written[1:-2] and all(key.startswith("/chunks/data/") for key in written[1:-2])
-    assert decode_manifest(await section.get(MANIFEST_KEY), "r").v == 2
+    assert decode_manifest(await section.get(MANIFEST_KEY), "r").v == MANIFEST_VERSION
 
 
 async def test_exclude_patterns_leave_out_names_paths_and_whole_subtrees(
