@@ -458,7 +458,8 @@ class AmqpTransport(Transport):
             await self._events.publish(
                 aio_pika.Message(encode_event(event), content_type="application/json",
                                  headers={ORIGIN_HEADER: self.origin}),
-                routing_key=event.routing_key)
+                # an event nobody is bound to is dropped, not returned to us
+                routing_key=event.routing_key, mandatory=False)
         except Exception as error:  # an event lost to a broken link is not fatal
             log.warning("event_publish_failed", kind=type(event).__name__, error=str(error))
 

@@ -58,7 +58,7 @@ class ResourceEvent(Event, frozen=True, kw_only=True):
 
 
 class ActivityStarted(ResourceEvent, frozen=True, kw_only=True, tag="activity_started"):
-    """A resource entered an activity (also emitted for no-op activities)."""
+    """A resource entered an activity (a no-op activity publishes only ActivityFinished)."""
 
 
 class ActivityFinished(ResourceEvent, frozen=True, kw_only=True, tag="activity_finished"):

@@ -244,7 +244,6 @@ class ResourceActor:
         """Enter ``phase``; run its activity, or finish it at once when it is a no-op."""
         self._enter(_PHASE_STATE[phase])
         name = self._activity_name(phase)
-        outbox.event(ActivityStarted(**self._event_fields(name)))
         activity = self.run.plugins[self.node].activity(self.run.operation_type, phase)
         if activity is None:
             # stamped before the journal entry: an actor rebuilt from that entry elsewhere
@@ -253,6 +252,7 @@ class ResourceActor:
             self.run.journal.append(self.node, name, "done")
             self._finish_phase(phase, outbox)
             return
+        outbox.event(ActivityStarted(**self._event_fields(name)))
         self._task = asyncio.create_task(
             self._run_activity(phase, activity), name=f"{self.run.operation_id}:{self.node}:{phase}"
         )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from actors.events import ActivityStarted, Event
+from actors.events import ActivityFinished, Event
 from actors.requests import ProtectRequest, ResourceRef, RestoreRequest
 from bench.synthetic import PROJECT, SERVER, VOLUME
 from plugins.checkpoint import CheckpointStatus
@@ -61,7 +61,7 @@ async def test_three_workers_share_one_operation_and_keep_the_orderings(
         store = await running.store()
         graph = await store.read_graph(finished.checkpoint_id)
         assert len(graph) == 1 + SERVERS * 3
-        workers = {e.worker for e in events if isinstance(e, ActivityStarted)}
+        workers = {e.worker for e in events if isinstance(e, ActivityFinished)}
         assert len(workers) >= 2, f"only {workers} ran activities"
         # across processes, the order is the order of the events' own clocks
         check_seed_orderings(graph, sorted(events, key=lambda e: e.at), "protect")
