@@ -5,21 +5,30 @@ unreadable one is a problem of that resource); every chunk id named is checked a
 one listing of the chunk store, and a random fraction ``sample`` of them is read in full:
 authenticated, decompressed and hashed (``banks.chunks.verify_references``). A bad chunk
 is reported once for each resource that refers to it, with the files it breaks.
+
+``verify_checkpoint`` checks every resource in this process (``strongbox verify``);
+``verify_resources`` is the check itself, which the ``verify`` operation's actors run for
+one resource each (``actors.verify_operation``).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
 
 import msgspec
 import structlog
 
 from actors.checkpoint_chunks import chunk_resources, open_chunk_store, resource_chunks
-from actors.engine import Engine
 from actors.errors import StrongboxError
-from banks.chunks import verify_references
-from plugins.checkpoint import CheckpointStatus
+from banks.chunks import ChunkStore, verify_references
+from plugins.checkpoint import Checkpoint, CheckpointStatus
 from plugins.local.directory_errors import ManifestError
+from plugins.resource import Resource
+
+if TYPE_CHECKING:  # the engine runs verify operations with this module's check
+    from actors.engine import Engine
 
 log = structlog.get_logger(__name__)
 
@@ -39,10 +48,21 @@ class Problem(msgspec.Struct, frozen=True, kw_only=True):
     def describe(self) -> str:
         """One line naming the checkpoint, the resource and the chunk."""
         where = f"checkpoint {self.checkpoint} resource {self.resource}"
+        return f"{where}: {self.reason}" if self.chunk is None else f"{where} {self.detail()}"
+
+    def detail(self) -> str:
+        """What is wrong within the resource: the chunk, why, and the files it breaks."""
         if self.chunk is None:
-            return f"{where}: {self.reason}"
+            return self.reason
         used_by = f" (used by {', '.join(map(repr, self.files))})" if self.files else ""
-        return f"{where} chunk {self.chunk}: {self.reason}{used_by}"
+        return f"chunk {self.chunk}: {self.reason}{used_by}"
+
+
+class Findings(msgspec.Struct, frozen=True, kw_only=True):
+    """What checking some resources of a checkpoint found."""
+
+    chunks: int  # distinct chunks they refer to
+    problems: list[Problem]
 
 
 class VerifyReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -98,9 +118,36 @@ async def verify_checkpoint(
         writable=False,
         expect={CheckpointStatus.AVAILABLE},
     )
+    resources = chunk_resources(chosen, checkpoint)
+    found = await verify_resources(checkpoint, resources,
+                                   lambda: open_chunk_store(chosen, store.bank),
+                                   sample=sample, seed=seed)
+    report = VerifyReport(checkpoint=checkpoint.id, resources=len(resources),
+                          chunks=found.chunks, sample=sample, problems=found.problems)
+    log.info("checkpoint_verified", checkpoint_id=checkpoint.id, resources=report.resources,
+             chunks=report.chunks, sample=sample, problems=len(report.problems))
+    return report
+
+
+async def verify_resources(
+    checkpoint: Checkpoint,
+    resources: Sequence[Resource],
+    open_store: Callable[[], Awaitable[ChunkStore]],
+    *,
+    sample: float,
+    seed: int | None = None,
+) -> Findings:
+    """Check the manifests of ``resources`` (all kept by chunk plugins) and their chunks.
+
+    ``open_store`` opens the bank's chunk store; it is called only if a chunk is named.
+
+    Raises:
+        ValueError: if ``sample`` is not in [0, 1].
+        ChunkStoreError: the chunk store cannot be opened (no store, a wrong key).
+        BankError: the bank cannot be read (not a verdict on the data).
+    """
     problems: list[Problem] = []
     users: dict[str, dict[str, list[str]]] = {}  # chunk id -> resource key -> files
-    resources = chunk_resources(chosen, checkpoint)
     for resource in resources:
         try:
             found = await resource_chunks(checkpoint, resource)
@@ -111,14 +158,10 @@ async def verify_checkpoint(
         for chunk_id, files in found.chunks.items():
             users.setdefault(chunk_id, {})[resource.key] = files
     if users:
-        chunk_store = await open_chunk_store(chosen, store.bank)
+        chunk_store = await open_store()
         for bad in await verify_references(chunk_store, users, sample=sample, seed=seed):
             for resource_key, files in sorted(users[bad.id].items()):
                 problems.append(Problem(checkpoint=checkpoint.id, resource=resource_key,
                                         chunk=bad.id, reason=bad.reason,
                                         files=files[:FILES_SHOWN]))
-    report = VerifyReport(checkpoint=checkpoint.id, resources=len(resources),
-                          chunks=len(users), sample=sample, problems=problems)
-    log.info("checkpoint_verified", checkpoint_id=checkpoint.id, resources=report.resources,
-             chunks=report.chunks, sample=sample, problems=len(problems))
-    return report
+    return Findings(chunks=len(users), problems=problems)

@@ -1,10 +1,11 @@
 """``strongbox``: protect, restore and delete resources from the command line.
 
 Every command runs an embedded engine in this process, unless a broker is given
-(``--amqp-url`` or ``STRONGBOX_AMQP_URL``): then ``protect``, ``restore``, ``delete`` and
-``watch`` go through the workers (``strongbox worker``). Operations show live progress
-on a terminal and JSON lines (one event per line) otherwise. A failure exits 1 with one
-line on stderr, ``strongbox: error: <reason>``; bad usage exits 2 (argparse).
+(``--amqp-url`` or ``STRONGBOX_AMQP_URL``): then ``protect``, ``restore``, ``delete``,
+``verify --operation`` and ``watch`` go through the workers (``strongbox worker``).
+Operations show live progress on a terminal and JSON lines (one event per line)
+otherwise. A failure exits 1 with one line on stderr, ``strongbox: error: <reason>``;
+bad usage exits 2 (argparse).
 """
 
 from __future__ import annotations
@@ -184,7 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
     add(checkpoints, "show", commands.checkpoints_show, "show one checkpoint"
         ).add_argument("id")
 
-    cli_chunks.add_parsers(groups, add)  # verify, bank gc
+    verify = cli_chunks.add_parsers(groups, add)  # verify, bank gc
+    verify.add_argument("--request-id", metavar="ID",
+                        help="with --operation: operation id (idempotency key)")
+    _client_options(verify)
 
     demo = add(groups, "demo", _demo_placeholder,
                "protect a sample directory tree, restore it elsewhere, compare the two")

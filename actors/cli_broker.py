@@ -1,10 +1,10 @@
 """The CLI as a client of a worker cluster: requests onto the queue, progress from events.
 
-With ``--amqp-url`` (or ``STRONGBOX_AMQP_URL``), ``protect``, ``restore`` and ``delete``
-publish their request to the request queue instead of running in this process; with
-``--wait`` they show the operation's live progress from the event exchange exactly as
-the embedded mode does, and ``watch`` follows an operation the same way. The client needs
-no provider files and no bank: the workers have them.
+With ``--amqp-url`` (or ``STRONGBOX_AMQP_URL``), ``protect``, ``restore``, ``delete`` and
+``verify --operation`` publish their request to the request queue instead of running in
+this process; with ``--wait`` they show the operation's live progress from the event
+exchange exactly as the embedded mode does, and ``watch`` follows an operation the same
+way. The client needs no provider files and no bank: the workers have them.
 """
 
 from __future__ import annotations
@@ -17,7 +17,13 @@ import msgspec
 
 from actors.amqp_transport import AmqpTransport
 from actors.cli_commands import check_finished
-from actors.cli_parsing import delete_request, parse_parameters, protect_request, request_ids
+from actors.cli_parsing import (
+    delete_request,
+    parse_parameters,
+    protect_request,
+    request_ids,
+    verify_request,
+)
 from actors.cli_progress import make_renderer, summary
 from actors.errors import RequestInvalid, StrongboxError
 from actors.events import OperationFinished, RequestRejected
@@ -33,7 +39,9 @@ BROKER_COMMANDS = frozenset({"protect", "restore", "delete", "watch"})
 
 def wants_broker(args: argparse.Namespace) -> bool:
     """Whether this command goes through a worker cluster."""
-    return args.group in BROKER_COMMANDS and bool(
+    operation = args.group in BROKER_COMMANDS or (
+        args.group == "verify" and getattr(args, "operation", False))
+    return operation and bool(
         getattr(args, "amqp_url", None) or broker_url_from_env())
 
 
@@ -46,7 +54,9 @@ def broker_url_from_env() -> str | None:
 
 
 def build_request(args: argparse.Namespace) -> AnyRequest:
-    """The request a protect, restore or delete command line stands for."""
+    """The request a protect, restore, delete or verify command line stands for."""
+    if args.group == "verify":
+        return verify_request(args, args.provider)
     if args.group == "protect":
         return protect_request(args, args.provider)
     if args.group == "restore":

@@ -1,4 +1,9 @@
-"""``strongbox verify`` and ``strongbox bank gc``: the chunk store's maintenance commands."""
+"""``strongbox verify`` and ``strongbox bank gc``: the chunk store's maintenance commands.
+
+``verify`` checks in this process and prints a report; ``verify --operation`` runs the
+``verify`` operation on actors instead (through the workers when a broker is given),
+with the progress display of the other operations.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,9 @@ import msgspec
 
 from actors.bank_gc import collect_bank_garbage
 from actors.checkpoint_verify import VerifyFailed, verify_checkpoint
+from actors.cli_commands import run_operation
+from actors.cli_parsing import verify_request
+from actors.cli_progress import summary
 from actors.engine import Engine
 
 if TYPE_CHECKING:
@@ -41,13 +49,17 @@ def seconds(text: str) -> float:
     return value
 
 
-def add_parsers(groups: Subcommands, add: AddLeaf) -> None:
-    """Add ``verify`` and ``bank gc`` to the CLI's parser (``add`` makes one leaf)."""
+def add_parsers(groups: Subcommands, add: AddLeaf) -> argparse.ArgumentParser:
+    """Add ``verify`` and ``bank gc`` to the CLI's parser (``add`` makes one leaf); return
+    the ``verify`` parser, for the options it shares with the other operations."""
     verify_parser = add(groups, "verify", verify,
                         "check that a checkpoint's chunks exist, decrypt and match their hashes")
     verify_parser.add_argument("checkpoint")
     verify_parser.add_argument("--sample", type=fraction, default=1.0, metavar="P",
                                help="read a random fraction P of the chunks in full (default: 1)")
+    verify_parser.add_argument("--operation", action="store_true",
+                               help="run as a verify operation on actors (with --amqp-url: "
+                                    "on the workers); the checkpoint's status is unchanged")
     bank = groups.add_parser("bank", help="the bank's chunk store").add_subparsers(
         dest="action", required=True, metavar="ACTION")
     gc = add(bank, "gc", bank_gc, "delete the chunks no checkpoint of the bank refers to")
@@ -58,6 +70,7 @@ def add_parsers(groups: Subcommands, add: AddLeaf) -> None:
     gc.add_argument("--wait", type=seconds, default=0.0, metavar="S",
                     help="wait up to S seconds for running protects to end "
                          "(default: refuse at once)")
+    return verify_parser
 
 
 async def verify(engine: Engine, args: argparse.Namespace, out: Output) -> None:
@@ -65,7 +78,14 @@ async def verify(engine: Engine, args: argparse.Namespace, out: Output) -> None:
 
     Raises:
         VerifyFailed: if any chunk or manifest is bad.
+        StrongboxError: with ``--operation``, naming each resource that failed.
     """
+    if args.operation:
+        request = verify_request(args, engine.provider(args.provider).id)
+        finished = await run_operation(engine, request, out, "verify")
+        if out.live:
+            out.line(summary(finished))
+        return
     report = await verify_checkpoint(engine, args.checkpoint, provider=args.provider,
                                      sample=args.sample)
     if out.json:

@@ -14,7 +14,13 @@ from typing import Any
 import msgspec
 
 from actors.errors import RequestInvalid
-from actors.requests import DeleteRequest, Parameters, ProtectRequest, ResourceRef
+from actors.requests import (
+    DeleteRequest,
+    Parameters,
+    ProtectRequest,
+    ResourceRef,
+    VerifyRequest,
+)
 from plugins.resource import parse_resource_key
 
 
@@ -85,3 +91,9 @@ def delete_request(args: argparse.Namespace, provider_id: str | None) -> DeleteR
     """The delete request a ``strongbox delete`` command line stands for."""
     return DeleteRequest(checkpoint_id=args.checkpoint, provider_id=provider_id,
                          **request_ids(args))
+
+
+def verify_request(args: argparse.Namespace, provider_id: str | None) -> VerifyRequest:
+    """The verify request a ``strongbox verify --operation`` command line stands for."""
+    return VerifyRequest(checkpoint_id=args.checkpoint, provider_id=provider_id,
+                         sample=args.sample, **request_ids(args))

@@ -1,7 +1,7 @@
 """The engine: turns requests into running operations on an actor host.
 
 It discovers resources and builds the graph (protect) or reads it from the checkpoint
-(restore, delete), checks that every resource type has a plugin and that every
+(restore, delete, verify), checks that every resource type has a plugin and that every
 parameter matches its plugin's schema, and only then sends the one Start message. After
 that nobody orchestrates: the actors unlock each other.
 """
@@ -34,8 +34,10 @@ from actors.requests import (
     ProtectRequest,
     ResourceRef,
     RestoreRequest,
+    VerifyRequest,
 )
 from actors.transport import EventSubscription, Transport
+from actors.verify_operation import ResourceVerifier, verification_graph, verify_parameters
 from banks.base import Bank
 from banks.errors import LeaseHeld
 from plugins.base import OperationType, ProtectablePlugin, ProtectionPlugin
@@ -75,6 +77,7 @@ class Engine:
         self._protectables: dict[str, dict[str, ProtectablePlugin]] = {}
         self._set_up: dict[int, ProtectionPlugin] = {}
         self._operation_banks: dict[str, Bank] = {}
+        self._verifiers: dict[int, ResourceVerifier] = {}
         host.loader = self.load_operation
 
     @classmethod
@@ -244,7 +247,7 @@ class Engine:
         await self.host.transport.send(Start(operation_id=operation_id, to=OPERATION_NODE))
         return operation_id
 
-    async def _prepare(self, request: ProtectRequest | RestoreRequest | DeleteRequest,
+    async def _prepare(self, request: OperationRequest,
                        provider: Provider, store: CheckpointStore,
                        graph: ResourceGraph | None) -> tuple[OperationRun, ResourceGraph | None]:
         """The run of a new operation, and the graph its spec must carry (protect only)."""
@@ -260,15 +263,19 @@ class Engine:
             checkpoint_id = request.checkpoint_id or str(uuid.uuid4())
             parameters = request.parameters
         else:
-            operation_type = "restore" if isinstance(request, RestoreRequest) else "delete"
-            expect = ({CheckpointStatus.AVAILABLE} if operation_type == "restore"
-                      else {CheckpointStatus.AVAILABLE, CheckpointStatus.ERROR})
+            operation_type = _OPERATION_OF[type(request)]
+            expect = ({CheckpointStatus.AVAILABLE, CheckpointStatus.ERROR}
+                      if operation_type == "delete" else {CheckpointStatus.AVAILABLE})
             checkpoint = await store.open(request.checkpoint_id,
                                           operation_id=request.request_id,
                                           writable=operation_type == "delete", expect=expect)
-            graph = checkpoint.graph
+            graph = _operation_graph(operation_type, checkpoint.graph)
             checkpoint_id = request.checkpoint_id
-            parameters = request.parameters if isinstance(request, RestoreRequest) else {}
+            parameters = {}
+            if isinstance(request, RestoreRequest):
+                parameters = request.parameters
+            elif isinstance(request, VerifyRequest):
+                parameters = verify_parameters(request, graph)
         run = self._make_run(provider, store, operation_id=request.request_id,
                              operation_type=operation_type, checkpoint_id=checkpoint_id,
                              graph=graph, parameters=parameters, context=context,
@@ -280,6 +287,8 @@ class Engine:
                   parameters: Parameters, context: RequestContext,
                   checkpoint: Checkpoint | None) -> OperationRun:
         plugins = [provider.plugin_for(resource.type) for resource in graph.nodes]
+        if operation_type == "verify":
+            plugins = [self._verifier(plugin) for plugin in plugins]
         validated = validate_parameters(operation_type, graph, plugins, parameters)
         return OperationRun(
             operation_id=operation_id, operation_type=operation_type, provider_id=provider.id,
@@ -288,6 +297,13 @@ class Engine:
             journal=Journal(store.bank, operation_id, _journal_writer(self.host.worker_id)),
             request=context, request_id=operation_id, checkpoint=checkpoint,
             raw_parameters=parameters)
+
+    def _verifier(self, plugin: ProtectionPlugin) -> ResourceVerifier:
+        """The plugin wrapped for verify operations, once: its activity limit is shared."""
+        found = self._verifiers.get(id(plugin))
+        if found is None:
+            found = self._verifiers[id(plugin)] = ResourceVerifier(plugin)
+        return found
 
     async def _set_up_plugins(self, plugins: Sequence[ProtectionPlugin]) -> None:
         for plugin in {id(p): p for p in plugins}.values():
@@ -320,7 +336,7 @@ class Engine:
         else:
             checkpoint = await store.open(spec.checkpoint_id, operation_id=operation_id,
                                           writable=spec.type == "delete")
-            graph = checkpoint.graph
+            graph = _operation_graph(spec.type, checkpoint.graph)
         run = self._make_run(provider, store, operation_id=operation_id,
                              operation_type=spec.type, checkpoint_id=spec.checkpoint_id,
                              graph=graph, parameters=spec.parameters,
@@ -407,8 +423,18 @@ def _journal_writer(worker_id: str) -> str:
     return f"{worker_id}.{uuid.uuid4().hex[:8]}"
 
 
-def _spec_of(run: OperationRun, worker: str,
-             request: ProtectRequest | RestoreRequest | DeleteRequest) -> OperationSpec:
+OperationRequest = ProtectRequest | RestoreRequest | DeleteRequest | VerifyRequest
+_OPERATION_OF: dict[type[OperationRequest], OperationType] = {
+    ProtectRequest: "protect", RestoreRequest: "restore", DeleteRequest: "delete",
+    VerifyRequest: "verify"}
+
+
+def _operation_graph(operation: OperationType, stored: ResourceGraph) -> ResourceGraph:
+    """The graph an operation on a stored checkpoint runs: a verify drops the edges."""
+    return verification_graph(stored) if operation == "verify" else stored
+
+
+def _spec_of(run: OperationRun, worker: str, request: OperationRequest) -> OperationSpec:
     return OperationSpec(
         id=run.operation_id, type=run.operation_type, provider_id=run.provider_id,
         checkpoint_id=run.checkpoint_id, project_id=request.project_id,
@@ -450,4 +476,5 @@ def validate_parameters(operation: OperationType, graph: ResourceGraph,
     return validated
 
 
-__all__ = ["DeleteRequest", "Engine", "ProtectRequest", "RestoreRequest", "validate_parameters"]
+__all__ = ["DeleteRequest", "Engine", "ProtectRequest", "RestoreRequest", "VerifyRequest",
+           "validate_parameters"]

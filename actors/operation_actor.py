@@ -12,6 +12,10 @@ On the first failure it stops every actor, waits until each has replied, and end
 checkpoint in ``error`` naming the first failing resource. A cancel takes the same road
 with the reason ``cancelled``.
 
+A verify changes no checkpoint and takes no lease; a resource that fails it stops no
+other (``FAILURES_STOP_NOTHING``): the operation seals once every resource is checked or
+failed, and ends ``failed`` naming each bad one (``actors.verify_operation``).
+
 The checkpoint lease is owned by the operation, not by a worker: every worker that holds
 live actors of the operation renews it (``ActorHost``), so the lease lapses only when no
 worker carries the operation on, and a worker that takes over simply goes on renewing.
@@ -40,9 +44,10 @@ from actors.messages import (
     Stopped,
 )
 from actors.outbox import Outbox
-from actors.recovery import CANCEL_REQUESTED, OPENED, JournalSnapshot
+from actors.recovery import CANCEL_REQUESTED, FAILURES_STOP_NOTHING, OPENED, JournalSnapshot
 from actors.resource_status import summarize
 from actors.transport import Settlement
+from actors.verify_operation import verification_outcome
 from banks.chunks.collection_lease import wait_while_collecting
 from plugins.checkpoint import CheckpointStatus, checkpoint_lease_key
 from plugins.errors import CheckpointError, CheckpointNotFound
@@ -88,6 +93,8 @@ class OperationActor:
         self._stopped: set[int] = set()
         self._error: FailureInfo | None = None
         self._error_resource: str | None = None
+        # resources that failed without stopping the operation (a verify's bad ones)
+        self._failures: dict[int, FailureInfo] = {}
         self._cancel_requested = False
         self._holds_lease = False
         self._task: asyncio.Task[None] | None = None
@@ -112,9 +119,10 @@ class OperationActor:
                     self.state = OperationState.OPENING
                     self._task = asyncio.create_task(self._open())
             case ChildPostDone(sender=sender):
-                self._roots_done.add(sender)
-                if self.state is OperationState.RUNNING and self._all_roots_done():
-                    self._begin_seal()
+                self._root_finished(sender)
+            case Failed(sender=sender, failure=failure) if self._failures_stop_nothing:
+                self._failures[sender] = failure
+                self._root_finished(sender)  # its graph has no edges: every node is a root
             case Failed(sender=sender, failure=failure):
                 if self._error is None:
                     self._error = failure
@@ -136,6 +144,15 @@ class OperationActor:
             case _:
                 log.warning("unexpected_message", kind=type(message).__name__)
         return await self.dispatch(outbox)
+
+    @property
+    def _failures_stop_nothing(self) -> bool:
+        return self.run.operation_type in FAILURES_STOP_NOTHING
+
+    def _root_finished(self, root: int) -> None:
+        self._roots_done.add(root)
+        if self.state is OperationState.RUNNING and self._all_roots_done():
+            self._begin_seal()
 
     async def dispatch(self, outbox: Outbox) -> Settlement:
         """Send what a state change produced; on a durable transport, return what must
@@ -168,6 +185,11 @@ class OperationActor:
         self._roots_done = {r for r in graph.roots if snapshot.phase_done(r, "post")}
         self._stopped = {node for node, history in snapshot.nodes.items()
                          if history.final_state is not None}
+        if self._failures_stop_nothing:
+            self._failures = {
+                node: FailureInfo(type="ActivityFailed", message=history.reason or "failed")
+                for node, history in snapshot.nodes.items() if history.final_state == "failed"}
+            self._roots_done |= self._failures.keys()
         if snapshot.cancel_reason is not None:
             self._cancel_requested = True
             self._error = FailureInfo(type="OperationCancelled", message=CANCELLED_REASON)
@@ -265,6 +287,10 @@ class OperationActor:
 
     async def _seal(self) -> None:
         run = self.run
+        if self._failures:  # every resource checked, some failed: no checkpoint to seal
+            self._error, self._error_resource = verification_outcome(run.graph, self._failures)
+            await self._finish_failed()
+            return
         try:
             await run.journal.close()
             if run.operation_type == "protect":

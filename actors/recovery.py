@@ -21,6 +21,8 @@ from plugins.journal import JournalEntry, read_journal
 # Journal activities of the operation actor (node -1).
 OPENED = "open"
 CANCEL_REQUESTED = "cancel"
+# Operations whose resources are independent checks: one that fails stops no other.
+FAILURES_STOP_NOTHING: frozenset[str] = frozenset({"verify"})
 
 
 @dataclass(slots=True)
@@ -41,7 +43,7 @@ class JournalSnapshot:
     nodes: dict[int, NodeHistory]
     opened: bool = False
     cancel_reason: str | None = None
-    first_failure: tuple[int, str] | None = None
+    first_failure: tuple[int, str] | None = None  # the first that stops the operation
 
     def history(self, node: int) -> NodeHistory:
         """The node's entries (empty if it has none)."""
@@ -75,7 +77,8 @@ def fold(entries: list[JournalEntry], operation_type: OperationType) -> JournalS
         elif history.final_state is None:
             history.final_state = entry.state
             history.reason = entry.reason
-            if entry.state == "failed" and snapshot.first_failure is None:
+            if (entry.state == "failed" and snapshot.first_failure is None
+                    and operation_type not in FAILURES_STOP_NOTHING):
                 snapshot.first_failure = (entry.node, entry.reason or "failed")
     return snapshot
 

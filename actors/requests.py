@@ -7,7 +7,7 @@ when omitted one is generated.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
 import msgspec
 
@@ -70,13 +70,24 @@ class DeleteRequest(Request, frozen=True, kw_only=True, tag="delete"):
     provider_id: str | None = None
 
 
+class VerifyRequest(Request, frozen=True, kw_only=True, tag="verify"):
+    """Check that a checkpoint's objects exist and a random ``sample`` of its chunks is intact."""
+
+    # intact: decrypts and matches its hash. The checkpoint's status is left as it is.
+
+    checkpoint_id: str
+    provider_id: str | None = None
+    sample: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 1.0
+    seed: int | None = None  # the same seed reads the same sample
+
+
 class CancelRequest(Request, frozen=True, kw_only=True, tag="cancel"):
     """Stop a running operation; its checkpoint ends ``error`` with reason ``cancelled``."""
 
     operation_id: str
 
 
-AnyRequest = ProtectRequest | RestoreRequest | DeleteRequest | CancelRequest
+AnyRequest = ProtectRequest | RestoreRequest | DeleteRequest | VerifyRequest | CancelRequest
 
 _decoder = msgspec.json.Decoder(AnyRequest)
 

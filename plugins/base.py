@@ -25,7 +25,9 @@ from plugins.resource import Resource
 if TYPE_CHECKING:
     from plugins.checkpoint import Checkpoint
 
-OperationType = Literal["protect", "restore", "delete"]
+# "verify" is the engine's own: it checks what a checkpoint stored, through
+# ``actors.verify_operation``; a plugin may add ``activity_verify_<phase>`` for its types.
+OperationType = Literal["protect", "restore", "delete", "verify"]
 Phase = Literal["pre", "parallel", "post"]
 OPERATIONS: tuple[OperationType, ...] = ("protect", "restore", "delete")
 PHASES: tuple[Phase, ...] = ("pre", "parallel", "post")

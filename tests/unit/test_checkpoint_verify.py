@@ -1,4 +1,5 @@
-"""``strongbox verify``: a protected tree in a filesystem bank, intact and with a bit flipped."""
+"""``strongbox verify``: a protected tree in a filesystem bank, intact and with a bit flipped;
+checked in this process, and (``--operation``) as a verify operation on actors."""
 
 from __future__ import annotations
 
@@ -152,6 +153,27 @@ def test_a_sample_outside_0_to_1_is_bad_usage(cli: Cli) -> None:
     with pytest.raises(SystemExit) as exit_info:
         cli("verify", "whatever", "--sample", "1.5")
     assert exit_info.value.code == 2
+
+
+def test_verify_operation_shows_events_and_exits_1_naming_the_chunk(
+    cli: Cli, data: Path, tmp_path: Path
+) -> None:
+    checkpoint = protect(cli, data)
+    code, out, err = cli("verify", checkpoint, "--operation", "--request-id", "verify-1")
+    assert code == 0, err
+    last = json.loads(out.splitlines()[-1])
+    assert (last["kind"], last["operation_id"], last["status"]) == (
+        "operation_finished", "verify-1", "succeeded")
+    [bad] = chunks_of(tmp_path / "bank", checkpoint, data)["a.txt"]
+    flip_last_bit(tmp_path / "bank", bad)
+    code, out, err = cli("verify", checkpoint, "--operation", "--sample", "1")
+    assert code == 1
+    assert f"verify failed at {DIRECTORY}#{data}" in err and f"chunk {bad}" in err
+    events = [json.loads(line) for line in out.splitlines()]
+    [failed] = [e for e in events if e["kind"] == "activity_failed"]
+    assert f"checkpoint {checkpoint} resource {DIRECTORY}#{data}" in failed["failure"]["message"]
+    code, out, _ = cli("--json", "checkpoints", "show", checkpoint)
+    assert code == 0 and json.loads(out)["index"]["status"] == "available"
 
 
 def test_bank_gc_from_the_cli_reclaims_a_deleted_checkpoints_chunks(
