@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from actors import cli_broker
+from actors.cli import build_parser
 from actors.engine import Engine
 from actors.errors import RequestInvalid
 from actors.events import ActivityFailed, ActivityFinished, Event, OperationFinished
@@ -172,3 +174,15 @@ def test_a_failed_resource_stops_a_protect_but_not_a_verify_taken_over() -> None
     protect_entries = [JournalEntry(node=e.node, activity=e.activity.replace(
         "verify", "protect"), state=e.state, at=e.at, reason=e.reason) for e in entries]
     assert fold(protect_entries, "protect").stopping
+
+
+def test_verify_goes_to_the_workers_only_as_an_operation() -> None:
+    parser = build_parser()
+    url = ["--amqp-url", "amqp://guest:guest@127.0.0.1:5672/"]
+    args = parser.parse_args([*url, "verify", "c1", "--operation", "--sample", "0.1",
+                              "--request-id", "v-1", "--wait"])
+    assert cli_broker.wants_broker(args)
+    request = cli_broker.build_request(args)
+    assert request == VerifyRequest(checkpoint_id="c1", sample=0.1, request_id="v-1")
+    # without --operation it reads the bank in this process, broker or not
+    assert not cli_broker.wants_broker(parser.parse_args([*url, "verify", "c1"]))
