@@ -179,6 +179,15 @@ class ChunkStore:
         self._in_flight.pop(chunk_id).set()
         return True
 
+    async def holds_all(self, chunk_ids: Iterable[str]) -> bool:
+        """True if the index of stored chunks (listed once, kept up to date by this
+        store's writes) has every one of ``chunk_ids``.
+
+        Call :meth:`refresh_index_if_collected` first in a protect, as for writes.
+        """
+        await self._load_index()
+        return all(chunk_id in self._known for chunk_id in chunk_ids)
+
     async def refresh_index_if_collected(self) -> bool:
         """Forget the index of stored chunks if a garbage collection ran since it was read.
 

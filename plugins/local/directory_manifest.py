@@ -23,6 +23,10 @@ few KiB: the cost that decided a protect of many small files.) Version 2 was the
 without offsets; version 1, still read for restore, stored each file as one object of
 the section and named it in ``"data": "data/00000001"``.
 
+Since version 3 a file also records the ctime and inode the walk saw, and the manifest
+``walked_at_ns``, when the walk began: what the next protect needs to take an unchanged
+file's chunks without reading it (``directory_parent``).
+
 Paths are relative, POSIX, parents before children. Fields at their default are
 omitted. A name that is not valid UTF-8 is stored readable in ``path`` (backslash
 escapes) and exactly in ``raw_path`` (base64 bytes); likewise ``target``/``raw_target``.
@@ -62,6 +66,10 @@ class ManifestEntry(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tru
     data: str | None = None
     chunks: list[ChunkRef] | None = None
     offset: int = 0  # where the content begins in its first chunk (a bundled small file)
+    # a file's status before its content was read, to tell next time if it changed
+    # (directory_parent); mtime_ns and size are those of what was read
+    ctime_ns: int = 0
+    inode: int = 0
     raw_path: bytes | None = None
     raw_target: bytes | None = None
 
@@ -92,6 +100,7 @@ class Manifest(msgspec.Struct, frozen=True, kw_only=True):
     root_mtime_ns: int
     entries: list[ManifestEntry]
     skipped: list[SkippedEntry] = []
+    walked_at_ns: int = 0  # when the walk began (directory_parent trusts older ctimes only)
 
 
 class _VersionOnly(msgspec.Struct):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Literal
@@ -52,6 +53,7 @@ from plugins.local.directory_manifest import (
     decode_manifest,
     encode_manifest,
 )
+from plugins.local.directory_parent import UnchangedFiles, previous_manifest
 from plugins.local.directory_protectable import DIRECTORY_TYPE
 from plugins.local.directory_restore import TreeRestorer
 from plugins.local.directory_upload import TreeUploader
@@ -196,11 +198,14 @@ class DirectoryProtection(ProtectionPlugin):
         # A retried protect starts clean, so no stale manifest can outlive new data.
         await section.delete_all()
         walker = TreeWalker(resource.id, resource.key, parameters.exclude)
+        walked_at_ns = time.time_ns()
         root_status, walked = await walk_tree(walker)
         store = await self.chunk_store(checkpoint.bank, create=True)
         # a chunk this process remembers may have been collected since by another one
         await store.refresh_index_if_collected()
+        parent = await previous_manifest(checkpoint, resource)
         uploader = TreeUploader(
+            unchanged=UnchangedFiles(parent, store),
             store=store,
             context=context,
             resource_key=resource.key,
@@ -216,6 +221,7 @@ class DirectoryProtection(ProtectionPlugin):
             root_mtime_ns=root_status.st_mtime_ns,
             entries=entries,
             skipped=skipped,
+            walked_at_ns=walked_at_ns,
         )
         kinds = [entry.kind for entry in entries]
         info = DirectorySavedInfo(
@@ -244,6 +250,7 @@ class DirectoryProtection(ProtectionPlugin):
             new_chunks=info.new_chunks,
             stored_bytes=info.stored_bytes,
             deduplicated_chunks=info.deduplicated_chunks,
+            unchanged_files=uploader.reused_files,
         )
 
     async def activity_restore_parallel(

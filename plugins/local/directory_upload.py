@@ -29,6 +29,7 @@ from plugins.context import ActivityContext
 from plugins.local.bounded_tasks import run_bounded
 from plugins.local.directory_errors import DirectoryProtectError
 from plugins.local.directory_manifest import ManifestEntry, SkippedEntry
+from plugins.local.directory_parent import UnchangedFiles
 
 log = structlog.get_logger(__name__)
 
@@ -67,8 +68,11 @@ class TreeUploader:
         root: str,
         chunk_size: int,
         concurrency: int,
+        unchanged: UnchangedFiles | None = None,
     ) -> None:
         self.store = store
+        self.unchanged = unchanged or UnchangedFiles(None, store)
+        self.reused_files = 0
         self.stats = WriteStats()
         self.context = context
         self.resource_key = resource_key
@@ -92,6 +96,7 @@ class TreeUploader:
         files = [(i, entry) for i, entry in enumerate(entries) if entry.kind == "file"]
         self.total = sum(entry.size for _, entry in files)
         self.context.progress(0, self.total)
+        files = await self._take_unchanged(files)
         limit = self.store.chunker_params.min_size
         small = [(i, entry) for i, entry in files if entry.size < limit]
         grown: list[tuple[int, ManifestEntry]] = []
@@ -111,6 +116,26 @@ class TreeUploader:
             if result is not None:
                 kept.append(result)
         return kept
+
+    async def _take_unchanged(
+        self, files: list[tuple[int, ManifestEntry]]
+    ) -> list[tuple[int, ManifestEntry]]:
+        """Give files unchanged since the parent checkpoint its chunks; return the others."""
+        changed: list[tuple[int, ManifestEntry]] = []
+        for index, entry in files:
+            reused = await self.unchanged.reuse(entry)
+            if reused is None:
+                changed.append((index, entry))
+                continue
+            self._results[index] = reused
+            self.reused_files += 1
+            chunks = len(reused.chunks or ())
+            self.stats.chunks += chunks
+            self.stats.deduplicated_chunks += chunks
+            self.stats.plaintext_bytes += reused.size
+            self.done += reused.size
+        self.context.progress(self.done, self.total)
+        return changed
 
     async def _upload_one(self, item: tuple[int, ManifestEntry]) -> None:
         index, entry = item

@@ -157,6 +157,8 @@ class TreeWalker:
             mode=stat.S_IMODE(mode),
             mtime_ns=status.st_mtime_ns,
             size=status.st_size if kind == "file" else 0,
+            ctime_ns=status.st_ctime_ns if kind == "file" else 0,
+            inode=status.st_ino if kind == "file" else 0,
         )
         if target is not None:
             text, raw = storable_name(target)
