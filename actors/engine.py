@@ -306,7 +306,9 @@ class Engine:
         return found
 
     async def _set_up_plugins(self, plugins: Sequence[ProtectionPlugin]) -> None:
-        for plugin in {id(p): p for p in plugins}.values():
+        # a verify's wrapper needs the clients of the plugin it wraps
+        unwrapped = [p.plugin if isinstance(p, ResourceVerifier) else p for p in plugins]
+        for plugin in {id(p): p for p in unwrapped}.values():
             if id(plugin) not in self._set_up:  # once per plugin, closed with the engine
                 await plugin.setup()
                 self._set_up[id(plugin)] = plugin

@@ -18,7 +18,9 @@ from actors.recovery import fold
 from actors.requests import ProtectRequest, ResourceRef, VerifyRequest, decode_request
 from plugins.checkpoint import CheckpointIndex
 from plugins.errors import CheckpointNotFound, InvalidCheckpointState
+from plugins.graph import ResourceGraph
 from plugins.journal import JournalEntry
+from tests.fakes import TEST_TYPE, FakeParameters, RecordingProtection, node
 from tests.helpers.checkpoint_chunks import DIRECTORY, file_chunks, flip_a_bit
 
 TIMEOUT = 60
@@ -186,3 +188,35 @@ def test_verify_goes_to_the_workers_only_as_an_operation() -> None:
     assert request == VerifyRequest(checkpoint_id="c1", sample=0.1, request_id="v-1")
     # without --operation it reads the bank in this process, broker or not
     assert not cli_broker.wants_broker(parser.parse_args([*url, "verify", "c1"]))
+
+
+class SelfChecking(RecordingProtection):
+    """A plugin without chunk lists that checks its own resources: 'server' is bad."""
+
+    async def activity_verify_parallel(self, checkpoint, context, resource, parameters) -> None:
+        self._enter(resource, f"verify_parallel sample={parameters.sample}", FakeParameters())
+        if resource.id == "server":
+            raise RuntimeError(f"{resource.key}: its backup is gone")
+
+
+async def test_a_plugin_may_check_its_own_resources_and_one_without_a_check_passes(
+    engine_for, registry
+) -> None:
+    registry.register_protection("self-checking", SelfChecking)
+    graph = ResourceGraph([node("project"), node("server"), node("volume")], [[1, 2], [2], []])
+    async with engine_for("self-checking") as e:
+        protected = await e.run(ProtectRequest(resources=[]), graph=graph, timeout=TIMEOUT)
+        assert protected.status == "succeeded", protected.error
+        finished, _ = await verify(e, VerifyRequest(checkpoint_id=protected.checkpoint_id,
+                                                    sample=0.5))
+        plugin = e.provider().plugins["self-checking"]
+        checks = sorted(key for key, activity in plugin.calls
+                        if activity == "verify_parallel sample=0.5")
+        assert checks == sorted(n.key for n in graph.nodes)  # each node, the request's sample
+        assert finished.status == "failed"
+        assert finished.error_resource == f"{TEST_TYPE}#server"
+        assert "its backup is gone" in (finished.error or "")
+    async with engine_for("recording") as e:  # no verify activity at all: nothing to check
+        protected = await e.run(ProtectRequest(resources=[]), graph=graph, timeout=TIMEOUT)
+        finished, _ = await verify(e, VerifyRequest(checkpoint_id=protected.checkpoint_id))
+        assert finished.status == "succeeded", finished.error
