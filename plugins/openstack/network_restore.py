@@ -94,7 +94,7 @@ class TopologyRestorer:
             await self._create(NEUTRON_NET, "network", network.id, lambda c, n=network:
                                c.network.create_network(
                                    name=n.name, is_admin_state_up=n.admin_state_up,
-                                   description=n.description))
+                                   **_described(n.description)))
 
     async def _security_groups(self) -> None:
         existing = await self._call(self._context, "list security groups", None,
@@ -108,7 +108,7 @@ class TopologyRestorer:
                 continue
             await self._create(NEUTRON_SECURITY_GROUP, "security group", group.id,
                                lambda c, g=group: c.network.create_security_group(
-                                   name=g.name, description=g.description))
+                                   name=g.name, **_described(g.description)))
         for group in self._info.security_groups:
             if group.name != "default":
                 await self._rules(group)
@@ -126,7 +126,7 @@ class TopologyRestorer:
                                      port_range_min=r.port_range_min,
                                      port_range_max=r.port_range_max,
                                      remote_ip_prefix=r.remote_ip_prefix,
-                                     remote_group_id=remote, description=r.description))
+                                     remote_group_id=remote, **_described(r.description)))
             except CloudCallFailed as error:
                 if error.status_code != 409:  # Neutron's own egress rules already exist
                     raise
@@ -253,6 +253,11 @@ class TopologyRestorer:
             except OpenStackError as error:
                 log.warning("openstack_cleanup_failed", what=kind, resource_id=new_id,
                             error=str(error))
+
+
+def _described(description: str | None) -> dict[str, str]:
+    """The ``description`` argument, left out when there is none: Neutron refuses null."""
+    return {} if description is None else {"description": description}
 
 
 def _delete_router(connection: Any, router_id: str) -> None:

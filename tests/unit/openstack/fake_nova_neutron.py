@@ -105,6 +105,9 @@ def neutron(cloud: FakeCloud, call: Call) -> Any:  # noqa: PLR0911 -- one return
     if len(parts) == 1:
         if method == "POST":
             body = call.json()[kind]
+            if "description" in body and body["description"] is None:
+                raise HttpError(400, "Invalid input for description. Reason: 'None' is not "
+                                     "a valid string.")  # as Neutron answers
             item = cloud.add(kind, project_id=cloud.project_id, tenant_id=cloud.project_id,
                              status="ACTIVE", **body)
             if kind == "security_group":
