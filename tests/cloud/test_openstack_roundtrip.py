@@ -1,0 +1,172 @@
+"""A whole project through the real engine and the shipped plugins, against the real cloud.
+
+Protect the project (3 servers, 6 volumes, 2 images, a routed network with a floating
+IP, a share, a database) into a filesystem bank; delete the originals; restore; then the
+cloud must hold equivalent resources, found through the restore's own mapping (original
+id -> new id, recorded in the checkpoint's bank by the plugins); finally the checkpoint
+is deleted and so are its backups and snapshots in the cloud.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+
+from actors.engine import Engine
+from actors.requests import DeleteRequest, ProtectRequest, ResourceRef, RestoreRequest
+from plugins.checkpoint import Checkpoint
+from plugins.openstack.resource_types import (
+    DATABASE,
+    IMAGE,
+    NEUTRON_NET,
+    NEUTRON_PORT,
+    NEUTRON_ROUTER,
+    NEUTRON_SUBNET,
+    PROJECT,
+    SERVER,
+    SHARE,
+    VOLUME,
+)
+from plugins.resource import Resource
+from tests.cloud.cloud_project import cloud_project
+from tests.cloud.openstack_provider import write_provider
+from tests.cloud.roundtrip_project import (
+    CIDR,
+    DATA_OFFSET,
+    DATA_SIZE,
+    BuiltProject,
+    build,
+    delete_originals,
+)
+from tests.cloud.test_devcloud_smoke import require
+from tests.devcloud.fixture import DevCloud
+
+pytestmark = pytest.mark.cloud
+log = structlog.get_logger(__name__)
+OPERATION_TIMEOUT = 1800.0  # a bound for a hung cloud, far above the few minutes it takes
+
+
+class Restored:
+    """The restore's mapping, read through the checkpoint as the plugins wrote it."""
+
+    def __init__(self, checkpoint: Checkpoint) -> None:
+        self.checkpoint = checkpoint
+
+    async def id(self, resource_type: str, original: str) -> str:
+        new = await self.checkpoint.restored_id(Resource(type=resource_type, id=original))
+        assert new is not None, f"{resource_type}#{original} has no restored id"
+        assert new != original or resource_type == PROJECT
+        return new
+
+
+async def run(engine: Engine, request: Any) -> tuple[str, Any]:
+    operation_id = await engine.submit(request)
+    result = await engine.wait(operation_id, timeout=OPERATION_TIMEOUT)
+    log.info("cloud_operation_finished", kind=result.operation_type, status=result.status,
+             seconds=round(result.duration, 1), resources=result.resource_count)
+    assert result.status == "succeeded", f"{result.error_resource}: {result.error}"
+    return operation_id, result
+
+
+async def test_a_project_is_protected_lost_and_restored_equivalent(
+    devcloud: DevCloud, tmp_path: Path
+) -> None:
+    for service in ("nova", "neutron", "cinder", "glance", "manila", "trove"):
+        require(devcloud, service)
+    with cloud_project(devcloud, "strongbox-roundtrip") as project:
+        built = build(project)
+        # the demo user's own credentials; each request names the project it acts for
+        providers = write_provider(tmp_path / "providers", tmp_path / "bank",
+                                   {**devcloud.auth("demo"), "region_name": "RegionOne"})
+        async with Engine.embedded(providers) as engine:
+            _, protected = await run(engine, ProtectRequest(
+                project_id=project.id, resources=[ResourceRef(PROJECT, project.id)]))
+            assert protected.resource_count == 15  # project, 3+6+2, topology, share, db
+            checkpoint_id = protected.checkpoint_id
+            delete_originals(project, built)
+            operation_id, _ = await run(engine, RestoreRequest(
+                project_id=project.id, checkpoint_id=checkpoint_id))
+            index, graph, _ = await engine.show_checkpoint(checkpoint_id)
+            bank = await engine.bank(engine.provider())
+            restored = Restored(Checkpoint(bank, index, graph, operation_id=operation_id,
+                                           writable=False))
+            await check_network(project.connection, built, restored)
+            await check_servers(project.connection, built, restored)
+            await check_disks(project.connection, devcloud, built, restored)
+            await check_share_and_database(project.connection, built, restored)
+
+            await run(engine, DeleteRequest(project_id=project.id, checkpoint_id=checkpoint_id))
+        conn = project.connection
+        assert list(conn.block_storage.backups()) == []
+        assert list(conn.block_storage.snapshots()) == []  # no temporary one stayed either
+        assert list(conn.shared_file_system.share_snapshots()) == []
+        assert conn.database.get("/backups").json()["backups"] == []
+
+
+async def check_network(conn: Any, built: BuiltProject, restored: Restored) -> None:
+    network_id = await restored.id(NEUTRON_NET, built.network_id)
+    subnet = conn.network.get_subnet(await restored.id(NEUTRON_SUBNET, built.subnet_id))
+    assert (subnet.network_id, subnet.cidr, subnet.gateway_ip) == (network_id, CIDR,
+                                                                    "10.20.0.1")
+    router = conn.network.get_router(await restored.id(NEUTRON_ROUTER, built.router_id))
+    assert router.external_gateway_info["network_id"] == built.public_network_id
+    interfaces = list(conn.network.ports(device_id=router.id,
+                                         device_owner="network:router_interface"))
+    assert [ip["subnet_id"] for port in interfaces for ip in port.fixed_ips] == [subnet.id]
+    (group,) = [g for g in conn.network.security_groups(project_id=conn.current_project_id)
+                if g.name == "web"]
+    assert {(r["protocol"], r["port_range_min"]) for r in group.security_group_rules
+            if r["direction"] == "ingress"} == {("tcp", 80)}
+    floating_id, address, port_id = built.floating_ip
+    floating = conn.network.get_ip(floating_id)  # the same floating IP, pointed again
+    assert floating.floating_ip_address == address
+    assert floating.port_id == await restored.id(NEUTRON_PORT, port_id)
+
+
+async def check_servers(conn: Any, built: BuiltProject, restored: Restored) -> None:
+    for original in built.servers.values():
+        server = conn.compute.get_server(await restored.id(SERVER, original.id))
+        assert server.status == "ACTIVE", (original.name, server.status)
+        (port,) = list(conn.network.ports(device_id=server.id))
+        assert port.id == await restored.id(NEUTRON_PORT, original.port_id)
+        assert port.network_id == await restored.id(NEUTRON_NET, built.network_id)
+        assert [ip["ip_address"] for ip in port.fixed_ips] == [original.fixed_ip]
+        attached = {a.volume_id for a in conn.compute.volume_attachments(server)}
+        assert attached == {await restored.id(VOLUME, v) for v in original.volume_ids}
+        if original.boot_image_id:
+            assert server.image.id == await restored.id(IMAGE, original.boot_image_id)
+        else:
+            assert not server.image or not server.image.id  # booted from its volume
+            boot = conn.block_storage.get_volume(
+                await restored.id(VOLUME, str(original.boot_volume_id)))
+            assert boot.is_bootable in (True, "true")
+
+
+async def check_disks(conn: Any, devcloud: DevCloud, built: BuiltProject,
+                      restored: Restored) -> None:
+    for original, data in built.volume_data.items():
+        new = await restored.id(VOLUME, original)
+        assert conn.block_storage.get_volume(new).status == "in-use"
+        with devcloud.volume_file(new).open("rb") as device:
+            device.seek(DATA_OFFSET)
+            assert device.read(DATA_SIZE) == data, f"volume {original} -> {new} differs"
+    for original, data in built.image_data.items():
+        image = conn.image.get_image(await restored.id(IMAGE, original))
+        assert (image.status, image.checksum) == ("active", hashlib.md5(data).hexdigest())
+        assert image.os_distro == "cirros"
+        assert conn.image.download_image(image).content == data
+
+
+async def check_share_and_database(conn: Any, built: BuiltProject,
+                                   restored: Restored) -> None:
+    share = conn.shared_file_system.get_share(await restored.id(SHARE, built.share_id))
+    assert (share.status, share.share_protocol, share.size) == ("available", "NFS", 1)
+    assert share.snapshot_id  # made from the checkpoint's snapshot
+    new = await restored.id(DATABASE, built.database_id)
+    instance = conn.database.get(f"/instances/{new}").json()["instance"]
+    assert instance["status"] == "ACTIVE" and instance["restored_from_backup"]
+    assert instance["name"].endswith("@orders")  # "<checkpoint>@<original name>"
