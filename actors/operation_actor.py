@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from actors.errors import OperationCancelled
 from actors.events import OperationFinished, OperationStarted
 from actors.failure import FailureInfo
 from actors.messages import (
@@ -230,7 +231,10 @@ class OperationActor:
                 self._holds_lease = True
                 # no chunk may be written while a collection runs; it sees our lease
                 await wait_while_collecting(self.host.bank_of(run), timeout=self.host.gc_wait,
-                                            waiter=f"protect {run.operation_id}")
+                                            waiter=f"protect {run.operation_id}",
+                                            give_up=lambda: self._cancel_requested)
+                if self._cancel_requested:
+                    raise OperationCancelled(CANCELLED_REASON)  # before writing anything
                 run.checkpoint = await self._create_or_reopen()
             elif run.operation_type == "delete":
                 await run.store.transition(run.checkpoint_id, CheckpointStatus.DELETING)

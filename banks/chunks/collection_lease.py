@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import structlog
@@ -98,8 +98,10 @@ async def hold_collection_lease(bank: Bank, *,
 
 
 async def wait_while_collecting(bank: Bank, *, timeout: float, waiter: str,
-                                poll_interval: float = WAIT_POLL_INTERVAL) -> float:
-    """Return once no garbage collection holds the bank's lease; the seconds waited.
+                                poll_interval: float = WAIT_POLL_INTERVAL,
+                                give_up: Callable[[], bool] = lambda: False) -> float:
+    """Return once no garbage collection holds the bank's lease, or as soon as
+    ``give_up()`` is true (the waiter was cancelled); the seconds waited.
 
     ``waiter`` names who waits, for the log and the error.
 
@@ -113,7 +115,7 @@ async def wait_while_collecting(bank: Bank, *, timeout: float, waiter: str,
         return 0.0
     log.info("waiting_for_garbage_collection", bank=bank.name, waiter=waiter,
              lease_owner=held.owner, timeout=timeout)
-    while held is not None:
+    while held is not None and not give_up():
         waited = time.monotonic() - started
         if waited >= timeout:
             raise CollectionRunning(

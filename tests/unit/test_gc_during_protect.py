@@ -188,3 +188,23 @@ async def test_a_protect_held_back_too_long_fails_naming_the_lease(
         # once the collection is over, the same protect runs
         checkpoint = await protect(e, source)
         await assert_intact(e, checkpoint, source, tmp_path / "restored")
+
+
+async def test_a_protect_cancelled_while_held_back_ends_cancelled_having_written_nothing(
+    engine, source: Path
+) -> None:
+    async with engine(gc_wait=600.0) as e:  # far longer than the test may take
+        bank = await gated_bank(e)
+        async with hold_collection_lease(bank):
+            looked = bank.lease_checks[GC_LEASE_KEY]
+            operation = await e.submit(protect_request(source, "cancelled"))
+            async with asyncio.timeout(STEP_TIMEOUT):
+                await bank.lease_checked(GC_LEASE_KEY, looked)  # it is waiting
+            await e.cancel(operation)
+            result = await e.wait(operation, timeout=STEP_TIMEOUT)
+        assert result.status == "cancelled"
+        assert await bank.check_lease(checkpoint_lease_key("cancelled")) is None
+        store = await e.store(e.provider())
+        with pytest.raises(CheckpointNotFound):
+            await store.read_index("cancelled")
+        assert await stored_chunks(e) == set()
