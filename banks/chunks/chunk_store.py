@@ -4,10 +4,13 @@ A byte stream goes in and a list of :class:`ChunkRef` comes out; the list is wha
 plugin records (in its manifest), and reading it back yields the same bytes, each chunk
 checked against its id before it is handed on. Only chunks the bank does not hold yet
 are uploaded: a chunk is known if the listing of ``/chunks/data/`` taken when the first
-write began has it, or a ``head`` finds it (another process may have written it since).
+write began has it, or this store wrote it since. A chunk another process wrote after
+the listing is written again (the same content under the same id, harmless): a ``head``
+before every new chunk cost a request, or a thread hop, each time to save that rarity.
 
-Work is spread so that neither memory nor the event loop suffers: the chunker scans in a
-worker thread; hashing, compression and encryption of each chunk run in worker threads
+Work is spread so that neither memory nor the event loop suffers: the chunker scans and
+hashes the chunks it cuts in one worker-thread hop; compression and encryption of each
+chunk run in worker threads
 (they release the GIL, so both cores are used); at most ``upload_concurrency`` chunks of
 the whole store are in flight at once, so memory is bounded whatever the number of
 files being written; a reader has at most ``read_ahead`` chunks fetched ahead of it.
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Coroutine, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine, Iterable
 from typing import Any
 
 import structlog
@@ -108,12 +111,16 @@ class ChunkStore:
         refs: list[ChunkRef | None] = []
         local = WriteStats()
 
-        async def submit(pieces: list[memoryview], group: asyncio.TaskGroup) -> None:
-            for piece in pieces:
+        async def submit(
+            pieces: list[tuple[memoryview, str]], group: asyncio.TaskGroup
+        ) -> None:
+            for piece, chunk_id in pieces:
                 await self._slots.acquire()
                 refs.append(None)
                 try:
-                    task = group.create_task(self._store_piece(piece, len(refs) - 1, refs, local))
+                    task = group.create_task(
+                        self._store_piece(piece, chunk_id, len(refs) - 1, refs, local)
+                    )
                 except BaseException:
                     self._slots.release()
                     raise
@@ -125,10 +132,10 @@ class ChunkStore:
             async with asyncio.TaskGroup() as group:
                 async for data in stream:
                     if chunker.needs_cut(len(data)):
-                        await submit(await asyncio.to_thread(chunker.feed, data), group)
+                        await submit(await asyncio.to_thread(self._cut, chunker.feed, data), group)
                     else:
                         chunker.feed(data)
-                await submit(await asyncio.to_thread(chunker.finish), group)
+                await submit(await asyncio.to_thread(self._cut, chunker.finish), group)
 
         await _first_failure(run())
         if stats is not None:
@@ -136,10 +143,20 @@ class ChunkStore:
         self.stats.add(local)
         return [ref for ref in refs if ref is not None]
 
+    def _cut(
+        self, cut: Callable[..., list[memoryview]], *data: bytes
+    ) -> list[tuple[memoryview, str]]:
+        """The final chunks ``cut(*data)`` gives, each with its id (in a worker thread)."""
+        return [(piece, self.codec.chunk_id(piece)) for piece in cut(*data)]
+
     async def _store_piece(
-        self, piece: memoryview, index: int, refs: list[ChunkRef | None], stats: WriteStats
+        self,
+        piece: memoryview,
+        chunk_id: str,
+        index: int,
+        refs: list[ChunkRef | None],
+        stats: WriteStats,
     ) -> None:
-        chunk_id = await asyncio.to_thread(self.codec.chunk_id, piece)
         refs[index] = ChunkRef(chunk_id, len(piece))
         stats.chunks += 1
         stats.plaintext_bytes += len(piece)
@@ -157,7 +174,7 @@ class ChunkStore:
         stats.stored_bytes += len(stored)
 
     async def _is_stored(self, chunk_id: str) -> bool:
-        """True if the chunk is stored; else claim its upload (the caller must upload it)."""
+        """True if the chunk is known stored; else claim its upload (the caller must upload it)."""
         while True:
             if chunk_id in self._known:
                 return True
@@ -168,16 +185,7 @@ class ChunkStore:
             # upload leaves the id unknown, and this task tries in its turn)
             await uploading.wait()
         self._in_flight[chunk_id] = asyncio.Event()
-        try:
-            await self.bank.head(chunk_key(chunk_id))
-        except ObjectNotFound:
-            return False
-        except BaseException:
-            self._in_flight.pop(chunk_id).set()
-            raise
-        self._known.add(chunk_id)
-        self._in_flight.pop(chunk_id).set()
-        return True
+        return False
 
     async def holds_all(self, chunk_ids: Iterable[str]) -> bool:
         """True if the index of stored chunks (listed once, kept up to date by this
