@@ -1,0 +1,140 @@
+"""Faults of the real cloud: the resource fails naming service, call and resource, and the
+temporary resources the plugin made are gone from the cloud afterwards.
+
+A backup that goes to ``error`` is a real one of the real Cinder (its posix driver cannot
+write the container); the 500 and the hung call come from a proxy in front of Cinder's
+endpoint (``fault_proxy``), reached through an endpoint override in a clouds.yaml, so
+every other call is the real service's answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from actors.engine import Engine
+from actors.requests import ProtectRequest, ResourceRef
+from plugins.openstack.resource_types import VOLUME
+from tests.cloud.cloud_project import CloudProject, cloud_project, wait_until
+from tests.cloud.fault_proxy import FaultProxy
+from tests.cloud.openstack_provider import write_provider
+from tests.cloud.test_devcloud_smoke import require
+from tests.devcloud.fixture import DevCloud
+
+pytestmark = pytest.mark.cloud
+PLUGIN = "os-volume-backup"
+FAULTY_CLOUD = "devcloud-faulty"
+
+
+@pytest.fixture
+def project(devcloud: DevCloud) -> Iterator[CloudProject]:
+    require(devcloud, "cinder")
+    with cloud_project(devcloud, "strongbox-faults") as made:
+        yield made
+
+
+@pytest.fixture
+def cinder_proxy(devcloud: DevCloud) -> Iterator[FaultProxy]:
+    proxy = FaultProxy(devcloud.config.url("cinder")).start()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
+
+
+def new_volume(project: CloudProject) -> str:
+    storage = project.connection.block_storage
+    volume = storage.create_volume(size=1, name="data")
+    storage.wait_for_status(volume, "available", failures=["error"], wait=240)
+    return str(volume.id)
+
+
+async def protect_volume(providers: Path, project: CloudProject, volume_id: str,
+                         **parameters: str) -> Any:
+    async with Engine.embedded(providers) as engine:
+        return await engine.run(ProtectRequest(
+            project_id=project.id, resources=[ResourceRef(VOLUME, volume_id)],
+            parameters={VOLUME: dict(parameters)}), timeout=900)
+
+
+def assert_nothing_left(project: CloudProject) -> None:
+    """No snapshot and no backup in the project: the plugin removed what it made."""
+    storage = project.connection.block_storage
+    # a deleted backup or snapshot is gone once Cinder's own delete has run
+    wait_until(lambda: not list(storage.snapshots()) and not list(storage.backups()),
+               "the temporary snapshot and the failed backup to be gone", timeout=120)
+
+
+def faulty_clouds_yaml(tmp_path: Path, devcloud: DevCloud, project: CloudProject,
+                       proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A clouds.yaml whose block-storage endpoint (for ``project``) is the proxy; the
+    plugin section's connection options (just ``cloud``)."""
+    # the project's own path: keystoneauth's version discovery does not fill in a
+    # %(project_id)s template of an endpoint override
+    entry = {"auth": devcloud.auth("demo"), "region_name": "RegionOne",
+             "block_storage_endpoint_override": f"{proxy.url}/v3/{project.id}"}
+    path = tmp_path / "clouds.yaml"
+    path.write_text(yaml.safe_dump({"clouds": {FAULTY_CLOUD: entry}}))
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(path))
+    return {"cloud": FAULTY_CLOUD}
+
+
+async def test_a_backup_that_goes_to_error_fails_the_volume_and_leaves_nothing(
+    devcloud: DevCloud, project: CloudProject, tmp_path: Path
+) -> None:
+    volume_id = new_volume(project)
+    # a file where the posix driver wants the container directory: every write fails
+    blocked = devcloud.config.state / "cinder" / "backups" / f"blocked-{project.name}"
+    blocked.parent.mkdir(parents=True, exist_ok=True)
+    blocked.write_text("not a directory\n")
+    try:
+        providers = write_provider(tmp_path / "providers", tmp_path / "bank",
+                                   devcloud.auth("demo"), plugins=(PLUGIN,))
+        result = await protect_volume(providers, project, volume_id, container=blocked.name)
+    finally:
+        blocked.unlink()
+    assert result.status == "failed"
+    assert result.error_resource == f"{VOLUME}#{volume_id}"
+    assert "cinder backup of" in result.error and "went to 'error'" in result.error
+    assert_nothing_left(project)
+
+
+async def test_a_500_from_cinder_fails_the_volume_naming_the_call_and_removes_the_snapshot(
+    devcloud: DevCloud, project: CloudProject, cinder_proxy: FaultProxy, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    volume_id = new_volume(project)
+    cinder_proxy.add("POST", r"/backups$", "fail")
+    connection = faulty_clouds_yaml(tmp_path, devcloud, project, cinder_proxy, monkeypatch)
+    providers = write_provider(tmp_path / "providers", tmp_path / "bank", connection,
+                               plugins=(PLUGIN,))
+    result = await protect_volume(providers, project, volume_id)
+    assert result.status == "failed"
+    assert result.error_resource == f"{VOLUME}#{volume_id}"
+    assert f"cinder create backup of {volume_id}" in result.error
+    assert "500" in result.error and "injected fault" in result.error
+    assert [hit.split()[0] for hit in cinder_proxy.injected] == ["POST"]
+    assert_nothing_left(project)
+
+
+async def test_a_hung_cinder_call_times_out_naming_the_call_and_removes_the_snapshot(
+    devcloud: DevCloud, project: CloudProject, cinder_proxy: FaultProxy, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    volume_id = new_volume(project)
+    cinder_proxy.add("POST", r"/backups$", "stall")
+    connection = faulty_clouds_yaml(tmp_path, devcloud, project, cinder_proxy, monkeypatch)
+    providers = write_provider(tmp_path / "providers", tmp_path / "bank", connection,
+                               plugins=(PLUGIN,),
+                               options={PLUGIN: {"api_timeout": "5", "timeout": "300"}})
+    result = await protect_volume(providers, project, volume_id)
+    assert result.status == "failed"
+    assert result.error_resource == f"{VOLUME}#{volume_id}"
+    assert f"cinder create backup of {volume_id}" in result.error
+    assert "timed out" in result.error
+    assert cinder_proxy.injected and all("stall" in hit for hit in cinder_proxy.injected)
+    assert_nothing_left(project)
