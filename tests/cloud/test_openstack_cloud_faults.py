@@ -20,7 +20,7 @@ from actors.engine import Engine
 from actors.requests import ProtectRequest, ResourceRef
 from plugins.openstack.resource_types import VOLUME
 from tests.cloud.cloud_project import CloudProject, cloud_project, wait_until
-from tests.cloud.fault_proxy import FaultProxy
+from tests.cloud.fault_proxy import Action, FaultProxy
 from tests.cloud.openstack_provider import write_provider
 from tests.cloud.test_devcloud_smoke import require
 from tests.devcloud.fixture import DevCloud
@@ -69,14 +69,16 @@ def assert_nothing_left(project: CloudProject) -> None:
                "the temporary snapshot and the failed backup to be gone", timeout=120)
 
 
-def faulty_clouds_yaml(tmp_path: Path, devcloud: DevCloud, project: CloudProject,
-                       proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+@pytest.fixture
+def faulty_connection(tmp_path: Path, devcloud: DevCloud, project: CloudProject,
+                      cinder_proxy: FaultProxy,
+                      monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """A clouds.yaml whose block-storage endpoint (for ``project``) is the proxy; the
     plugin section's connection options (just ``cloud``)."""
     # the project's own path: keystoneauth's version discovery does not fill in a
     # %(project_id)s template of an endpoint override
     entry = {"auth": devcloud.auth("demo"), "region_name": "RegionOne",
-             "block_storage_endpoint_override": f"{proxy.url}/v3/{project.id}"}
+             "block_storage_endpoint_override": f"{cinder_proxy.url}/v3/{project.id}"}
     path = tmp_path / "clouds.yaml"
     path.write_text(yaml.safe_dump({"clouds": {FAULTY_CLOUD: entry}}))
     monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(path))
@@ -103,38 +105,24 @@ async def test_a_backup_that_goes_to_error_fails_the_volume_and_leaves_nothing(
     assert_nothing_left(project)
 
 
-async def test_a_500_from_cinder_fails_the_volume_naming_the_call_and_removes_the_snapshot(
-    devcloud: DevCloud, project: CloudProject, cinder_proxy: FaultProxy, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("fault", [
+    pytest.param(("fail", {}, "injected fault"), id="500"),
+    # api_timeout: the hung request fails by itself, long before the activity's timeout
+    pytest.param(("stall", {"api_timeout": "5", "timeout": "300"}, "timed out"), id="hung"),
+])
+async def test_a_cinder_call_that_fails_or_hangs_fails_the_volume_and_removes_the_snapshot(
+    project: CloudProject, cinder_proxy: FaultProxy, faulty_connection: dict[str, str],
+    tmp_path: Path, fault: tuple[Action, dict[str, str], str],
 ) -> None:
+    action, options, reason = fault
     volume_id = new_volume(project)
-    cinder_proxy.add("POST", r"/backups$", "fail")
-    connection = faulty_clouds_yaml(tmp_path, devcloud, project, cinder_proxy, monkeypatch)
-    providers = write_provider(tmp_path / "providers", tmp_path / "bank", connection,
-                               plugins=(PLUGIN,))
+    cinder_proxy.add("POST", r"/backups$", action)
+    providers = write_provider(tmp_path / "providers", tmp_path / "bank", faulty_connection,
+                               plugins=(PLUGIN,), options={PLUGIN: options})
     result = await protect_volume(providers, project, volume_id)
     assert result.status == "failed"
     assert result.error_resource == f"{VOLUME}#{volume_id}"
-    assert f"cinder create backup of {volume_id}" in result.error
-    assert "500" in result.error and "injected fault" in result.error
-    assert [hit.split()[0] for hit in cinder_proxy.injected] == ["POST"]
-    assert_nothing_left(project)
-
-
-async def test_a_hung_cinder_call_times_out_naming_the_call_and_removes_the_snapshot(
-    devcloud: DevCloud, project: CloudProject, cinder_proxy: FaultProxy, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    volume_id = new_volume(project)
-    cinder_proxy.add("POST", r"/backups$", "stall")
-    connection = faulty_clouds_yaml(tmp_path, devcloud, project, cinder_proxy, monkeypatch)
-    providers = write_provider(tmp_path / "providers", tmp_path / "bank", connection,
-                               plugins=(PLUGIN,),
-                               options={PLUGIN: {"api_timeout": "5", "timeout": "300"}})
-    result = await protect_volume(providers, project, volume_id)
-    assert result.status == "failed"
-    assert result.error_resource == f"{VOLUME}#{volume_id}"
-    assert f"cinder create backup of {volume_id}" in result.error
-    assert "timed out" in result.error
-    assert cinder_proxy.injected and all("stall" in hit for hit in cinder_proxy.injected)
+    assert f"cinder create backup of {volume_id}" in result.error and reason in result.error
+    assert cinder_proxy.injected and all(hit.startswith("POST ") and hit.endswith(action)
+                                         for hit in cinder_proxy.injected)
     assert_nothing_left(project)
