@@ -7,8 +7,10 @@ checkpoint ``protecting`` under a live lease; if there is one, the collection re
 or with ``wait`` lets go of its lease and tries again until the protects have ended. A
 protect that began before and has ended is marked like any other checkpoint. Mark: note
 the time ``t0``, then read the chunk lists of every checkpoint of the bank that is not
-deleted (whatever provider wrote it). Sweep: ``collect_garbage`` deletes the stored chunks
-not marked and written before ``t0 - grace``, still under the lease.
+deleted (whatever provider wrote it): the chunks its manifests are kept in (manifest v4,
+read with the store's key) and the chunks those manifests name. Sweep: ``collect_garbage``
+deletes the stored chunks not marked and written before ``t0 - grace``, still under the
+lease.
 
 A ``protecting`` checkpoint without a live lease was abandoned; its manifests, if any,
 are marked all the same.
@@ -109,13 +111,18 @@ async def _mark_and_sweep(provider: Provider, store: CheckpointStore, chunk_stor
     bank = store.bank
     mark_started_at = time.time()
     referenced: set[str] = set()
+
+    async def opened() -> ChunkStore:
+        return chunk_store
+
     indexes = [i for i in await store.list(None) if i.status != CheckpointStatus.DELETED]
     for index in indexes:
         checkpoint = await store.open(index.id, operation_id=f"gc-{uuid.uuid4()}",
                                       writable=False)
         for resource in chunk_resources(provider, checkpoint):
             try:
-                referenced.update((await resource_chunks(checkpoint, resource)).chunks)
+                found = await resource_chunks(checkpoint, resource, opened)
+                referenced.update(found.all_ids())
             except ManifestError as error:
                 if index.status == CheckpointStatus.AVAILABLE:
                     raise GcRefused(f"bank {bank.name}: garbage collection refused: checkpoint "

@@ -1,8 +1,10 @@
 """Verifying a checkpoint: every object it refers to exists, every chunk is intact.
 
 For each resource whose plugin keeps chunk lists, its manifest is read (a missing or
-unreadable one is a problem of that resource); every chunk id named is checked against
-one listing of the chunk store, and a random fraction ``sample`` of them is read in full:
+unreadable one is a problem of that resource; since manifest v4 the manifest is itself
+kept in encrypted chunks, all read in full, and a bad one is named as a chunk of that
+resource's manifest); every chunk id the manifest names is checked against one listing
+of the chunk store, and a random fraction ``sample`` of them is read in full:
 authenticated, decompressed and hashed (``banks.chunks.verify_references``). A bad chunk
 is reported once for each resource that refers to it, with the files it breaks.
 
@@ -20,11 +22,16 @@ from typing import TYPE_CHECKING
 import msgspec
 import structlog
 
-from actors.checkpoint_chunks import chunk_resources, open_chunk_store, resource_chunks
+from actors.checkpoint_chunks import (
+    chunk_resources,
+    open_chunk_store,
+    opened_once,
+    resource_chunks,
+)
 from actors.errors import StrongboxError
 from banks.chunks import ChunkStore, verify_references
 from plugins.checkpoint import Checkpoint, CheckpointStatus
-from plugins.local.directory_errors import ManifestError
+from plugins.local.directory_errors import ManifestChunkError, ManifestError
 from plugins.resource import Resource
 
 if TYPE_CHECKING:  # the engine runs verify operations with this module's check
@@ -44,6 +51,8 @@ class Problem(msgspec.Struct, frozen=True, kw_only=True):
     chunk: str | None  # None: the resource's manifest itself is at fault
     reason: str
     files: list[str] = []
+    in_manifest: bool = False  # the chunk holds part of the resource's manifest
+
 
     def describe(self) -> str:
         """One line naming the checkpoint, the resource and the chunk."""
@@ -54,6 +63,8 @@ class Problem(msgspec.Struct, frozen=True, kw_only=True):
         """What is wrong within the resource: the chunk, why, and the files it breaks."""
         if self.chunk is None:
             return self.reason
+        if self.in_manifest:
+            return f"manifest chunk {self.chunk}: {self.reason}"
         used_by = f" (used by {', '.join(map(repr, self.files))})" if self.files else ""
         return f"chunk {self.chunk}: {self.reason}{used_by}"
 
@@ -139,29 +150,39 @@ async def verify_resources(
 ) -> Findings:
     """Check the manifests of ``resources`` (all kept by chunk plugins) and their chunks.
 
-    ``open_store`` opens the bank's chunk store; it is called only if a chunk is named.
+    ``open_store`` opens the bank's chunk store; it is called once at most, and only if a
+    manifest is kept in chunks or names one.
 
     Raises:
         ValueError: if ``sample`` is not in [0, 1].
-        ChunkStoreError: the chunk store cannot be opened (no store, a wrong key).
+        ChunkStoreError: the chunk store cannot be opened (no store; a wrong key, naming
+            the checkpoint and the resource whose manifest needed it).
         BankError: the bank cannot be read (not a verdict on the data).
     """
     problems: list[Problem] = []
     users: dict[str, dict[str, list[str]]] = {}  # chunk id -> resource key -> files
+    manifest_chunks: set[str] = set()  # read in full with their manifests already
+    open_once = opened_once(open_store)
     for resource in resources:
         try:
-            found = await resource_chunks(checkpoint, resource)
+            found = await resource_chunks(checkpoint, resource, open_once)
+        except ManifestChunkError as error:
+            problems.append(Problem(checkpoint=checkpoint.id, resource=resource.key,
+                                    chunk=error.chunk_id, reason=error.reason,
+                                    in_manifest=True))
+            continue
         except ManifestError as error:
             problems.append(Problem(checkpoint=checkpoint.id, resource=resource.key,
                                     chunk=None, reason=str(error)))
             continue
+        manifest_chunks.update(found.manifest_chunks)
         for chunk_id, files in found.chunks.items():
             users.setdefault(chunk_id, {})[resource.key] = files
     if users:
-        chunk_store = await open_store()
+        chunk_store = await open_once()
         for bad in await verify_references(chunk_store, users, sample=sample, seed=seed):
             for resource_key, files in sorted(users[bad.id].items()):
                 problems.append(Problem(checkpoint=checkpoint.id, resource=resource_key,
                                         chunk=bad.id, reason=bad.reason,
                                         files=files[:FILES_SHOWN]))
-    return Findings(chunks=len(users), problems=problems)
+    return Findings(chunks=len(manifest_chunks.union(users)), problems=problems)

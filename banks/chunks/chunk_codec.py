@@ -82,6 +82,17 @@ class ChunkCodec:
         """The chunk's id: HMAC-SHA256 of its plaintext, as 64 hex digits."""
         return hmac.digest(self._id_key, plaintext, hashlib.sha256).hex()
 
+    def keyed_digest(self, label: bytes, *parts: bytes | memoryview) -> str:
+        """HMAC-SHA256 under the id key of ``label``, a NUL, then ``parts``, as 64 hex digits.
+
+        A keyed fingerprint of something made of chunks (a manifest): only a holder of
+        the key can compute it, and the label keeps each use apart from the others.
+        """
+        mac = hmac.new(self._id_key, label + b"\0", hashlib.sha256)
+        for part in parts:
+            mac.update(part)
+        return mac.hexdigest()
+
     def encode(self, chunk_id: str, plaintext: bytes | memoryview) -> bytes:
         """The stored form of the chunk whose id is ``chunk_id``."""
         flags = 0

@@ -20,7 +20,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine, Iterable
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Iterable,
+)
 from typing import Any
 
 import structlog
@@ -252,7 +259,7 @@ class ChunkStore:
             raise ChunkNotFound(self.bank.name, chunk_id) from None
         return await asyncio.to_thread(self.codec.decode, chunk_id, stored, size)
 
-    async def read_stream(self, refs: Iterable[ChunkRef]) -> AsyncIterator[bytes]:
+    def read_stream(self, refs: Iterable[ChunkRef]) -> AsyncGenerator[bytes, None]:
         """Yield each chunk's checked plaintext in order, fetching ``read_ahead`` ahead.
 
         Close the iterator (``aclose``) if you stop early, so the fetches ahead end.
@@ -260,15 +267,24 @@ class ChunkStore:
         Raises:
             ChunkNotFound, CorruptChunk: at the chunk at fault, before any of its bytes.
         """
-        upcoming = iter(refs)
+        return self._read_ahead((ref.id, ref.size) for ref in refs)
+
+    def read_chunks(self, chunk_ids: Iterable[str]) -> AsyncGenerator[bytes, None]:
+        """As :meth:`read_stream`, for chunks whose sizes are not recorded (a manifest's)."""
+        return self._read_ahead((chunk_id, None) for chunk_id in chunk_ids)
+
+    async def _read_ahead(
+        self, wanted: Iterable[tuple[str, int | None]]
+    ) -> AsyncGenerator[bytes, None]:
+        upcoming = iter(wanted)
         window: deque[asyncio.Task[bytes]] = deque()
 
         def fill() -> None:
             while len(window) < self.read_ahead:
-                ref = next(upcoming, None)
-                if ref is None:
+                item = next(upcoming, None)
+                if item is None:
                     return
-                window.append(asyncio.ensure_future(self.read_chunk(ref.id, ref.size)))
+                window.append(asyncio.ensure_future(self.read_chunk(*item)))
 
         try:
             fill()
@@ -280,6 +296,11 @@ class ChunkStore:
             for task in window:
                 task.cancel()
             await asyncio.gather(*window, return_exceptions=True)
+
+    async def keyed_digest(self, label: bytes, *parts: bytes) -> str:
+        """HMAC-SHA256 of ``label`` and ``parts`` under the store's id key (see
+        :meth:`ChunkCodec.keyed_digest`), computed in a worker thread."""
+        return await asyncio.to_thread(self.codec.keyed_digest, label, *parts)
 
     async def verify_chunk(self, chunk_id: str) -> int:
         """Read one chunk and check it fully; return its plaintext size.

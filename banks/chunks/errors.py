@@ -33,25 +33,48 @@ class ChunkStoreConfigError(ChunkStoreError):
 
 
 class KeyRequired(ChunkStoreError):
-    """The store is (or would be) encrypted and no secret was configured."""
+    """The store is (or would be) encrypted and no secret was configured.
 
-    def __init__(self, bank: str) -> None:
+    ``needed_for``, if given, says what could not be read without it (a checkpoint's
+    manifest), so the message names it.
+    """
+
+    def __init__(self, bank: str, needed_for: str | None = None) -> None:
         self.bank = bank
+        self.needed_for = needed_for
         super().__init__(
-            f"chunk store in bank {bank} is encrypted: give a passphrase (option 'passphrase'"
-            " or $STRONGBOX_PASSPHRASE) or a key file (option 'key_file' or"
-            " $STRONGBOX_KEY_FILE), or configure 'encryption = none' for a new store"
+            f"chunk store in bank {bank} is encrypted{_for(needed_for)}: give a passphrase"
+            " (option 'passphrase' or $STRONGBOX_PASSPHRASE) or a key file (option"
+            " 'key_file' or $STRONGBOX_KEY_FILE), or configure 'encryption = none' for a"
+            " new store"
         )
+
+    def needed(self, what: str) -> KeyRequired:
+        """The same error, naming ``what`` could not be read without the key."""
+        return KeyRequired(self.bank, what)
 
 
 class WrongKey(ChunkStoreError):
-    """The passphrase or key file given does not unwrap the store's master key."""
+    """The passphrase or key file given does not unwrap the store's master key.
 
-    def __init__(self, bank: str) -> None:
+    ``needed_for``: as for :class:`KeyRequired`.
+    """
+
+    def __init__(self, bank: str, needed_for: str | None = None) -> None:
         self.bank = bank
+        self.needed_for = needed_for
         super().__init__(
             f"chunk store in bank {bank}: the passphrase or key file does not open its key"
+            + _for(needed_for)
         )
+
+    def needed(self, what: str) -> WrongKey:
+        """The same error, naming ``what`` could not be read without the key."""
+        return WrongKey(self.bank, what)
+
+
+def _for(needed_for: str | None) -> str:
+    return f" (needed to read {needed_for})" if needed_for else ""
 
 
 class ChunkNotFound(ChunkStoreError):

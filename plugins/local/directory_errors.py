@@ -6,6 +6,7 @@
         ├── DirectoryRestoreError    a restore that cannot proceed (existing file, bad target)
         │   └── UnsafeManifestEntry  an entry that could write outside the target; refused
         └── ManifestError            a manifest that is missing, malformed or of unknown version
+            └── ManifestChunkError   a chunk holding a manifest (v4) is missing or corrupt
 
 Every message names the path at fault and the resource (or target) it concerns.
 """
@@ -48,3 +49,15 @@ class ManifestError(DirectoryPluginError):
     def __init__(self, resource_key: str, reason: str) -> None:
         self.resource_key = resource_key
         super().__init__(f"directory manifest of {resource_key}: {reason}")
+
+
+class ManifestChunkError(ManifestError):
+    """A chunk holding part of a manifest (version 4) is missing or fails its checks."""
+
+    def __init__(self, resource_key: str, checkpoint_id: str, chunk_id: str, reason: str) -> None:
+        self.checkpoint_id = checkpoint_id
+        self.chunk_id = chunk_id
+        self.reason = reason
+        super().__init__(
+            resource_key, f"checkpoint {checkpoint_id}: manifest chunk {chunk_id}: {reason}"
+        )

@@ -1,7 +1,10 @@
 """The manifest of a protected directory tree, and the checks a restore makes on it.
 
-Stored at ``manifest`` in the resource's bank section, JSON, versioned by ``v``, written
-after every chunk it names, so its presence means the checkpoint's data is complete::
+Since version 4 the manifest is kept encrypted in the chunk store and the resource's
+bank section holds only a pointer to it at ``manifest`` (``directory_manifest_chunks``).
+Up to version 3 it was stored whole at ``manifest``, in the clear, and is still read
+from there (:func:`decode_manifest`). Either way it is written after every chunk it
+names, so its presence means the checkpoint's data is complete. Version 3, in JSON::
 
     {"v": 2, "root": "/srv/data", "root_mode": 493, "root_mtime_ns": 1700000000000000000,
      "entries": [
@@ -44,8 +47,9 @@ from banks.chunks import ChunkRef
 from banks.chunks.layout import is_chunk_id
 from plugins.local.directory_errors import ManifestError, UnsafeManifestEntry
 
-MANIFEST_VERSION = 3
-READABLE_VERSIONS = frozenset({1, 2, 3})
+MANIFEST_VERSION = 4  # the tree in the chunk store, a pointer in the section
+STORED_WHOLE_VERSIONS = frozenset({1, 2, 3})  # the tree itself in the section, in the clear
+READABLE_VERSIONS = STORED_WHOLE_VERSIONS | {MANIFEST_VERSION}
 MANIFEST_KEY = "manifest"
 SAVED_INFO_KEY = "saved_info"
 DATA_PREFIX = "data/"
@@ -123,12 +127,12 @@ def storable_name(name: str) -> tuple[str, bytes | None]:
 
 
 def encode_manifest(manifest: Manifest) -> bytes:
-    """Serialize ``manifest`` to its stored JSON form."""
+    """Serialize ``manifest`` to the JSON form versions 1 to 3 stored in the section."""
     return _encoder.encode(manifest)
 
 
-def decode_manifest(data: bytes, resource_key: str) -> Manifest:
-    """Read a stored manifest.
+def manifest_version(data: bytes, resource_key: str) -> int:
+    """The format version of the object stored at ``manifest``.
 
     Raises:
         ManifestError: if it is malformed or of a version this code does not read.
@@ -139,6 +143,18 @@ def decode_manifest(data: bytes, resource_key: str) -> Manifest:
         raise ManifestError(resource_key, f"malformed: {error}") from error
     if version not in READABLE_VERSIONS:
         raise ManifestError(resource_key, f"format v{version} is not supported")
+    return version
+
+
+def decode_manifest(data: bytes, resource_key: str) -> Manifest:
+    """Read a manifest stored whole in the section (versions 1 to 3).
+
+    Raises:
+        ManifestError: if it is malformed or of another version.
+    """
+    version = manifest_version(data, resource_key)
+    if version not in STORED_WHOLE_VERSIONS:
+        raise ManifestError(resource_key, f"format v{version} is not stored whole")
     try:
         return _manifest_decoder.decode(data)
     except msgspec.DecodeError as error:

@@ -24,11 +24,12 @@ from __future__ import annotations
 import structlog
 
 from banks.chunks import ChunkStore
-from banks.errors import ObjectNotFound
 from banks.keys import decode_segment, encode_segment
+from banks.section import BankSection
 from plugins.checkpoint import Checkpoint, checkpoint_prefix
 from plugins.local.directory_errors import ManifestError
-from plugins.local.directory_manifest import MANIFEST_KEY, Manifest, ManifestEntry, decode_manifest
+from plugins.local.directory_manifest import Manifest, ManifestEntry
+from plugins.local.directory_manifest_chunks import read_manifest
 from plugins.resource import Resource
 
 log = structlog.get_logger(__name__)
@@ -38,26 +39,38 @@ SETTLED_NS = 2_000_000_000  # coarser than any file timestamp (FAT's is 2 s)
 _FIRST_VERSION_WITH_CTIME = 3
 
 
-async def previous_manifest(checkpoint: Checkpoint, resource: Resource) -> Manifest | None:
+async def previous_manifest(
+    checkpoint: Checkpoint, resource: Resource, store: ChunkStore
+) -> Manifest | None:
     """The manifest of ``resource`` in the newest other checkpoint of the provider, if any.
+
+    ``store`` is the bank's chunk store, which holds manifests since version 4.
 
     Raises:
         BankError: if the bank cannot be read.
     """
     bank = checkpoint.bank
     listing = f"/indices/by-provider/{encode_segment(checkpoint.provider_id)}/"
+
+    async def opened() -> ChunkStore:
+        return store
+
     for key in await bank.list(listing, limit=CANDIDATES + 1):
         checkpoint_id = decode_segment(key.rpartition("@")[2])
         if checkpoint_id == checkpoint.id:
             continue
-        manifest_key = (
-            f"{checkpoint_prefix(checkpoint_id)}resource-data/"
-            f"{encode_segment(resource.key)}/{MANIFEST_KEY}"
+        section = BankSection(
+            bank,
+            f"{checkpoint_prefix(checkpoint_id)}resource-data/{encode_segment(resource.key)}",
+            writable=False,
         )
         try:
-            manifest = decode_manifest(await bank.get(manifest_key), resource.key)
-        except (ObjectNotFound, ManifestError):
+            stored = await read_manifest(
+                section, opened, resource_key=resource.key, checkpoint_id=checkpoint_id
+            )
+        except ManifestError:
             continue  # not of this resource, deleted meanwhile, or unreadable: not a parent
+        manifest = stored.manifest
         if manifest.v >= _FIRST_VERSION_WITH_CTIME and manifest.root == resource.id:
             log.debug("directory_parent_found", resource=resource.key, checkpoint=checkpoint_id)
             return manifest

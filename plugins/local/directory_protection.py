@@ -5,10 +5,12 @@ deduplicated across checkpoints, zstd-compressed, AES-256-GCM-encrypted); the re
 bank section holds only::
 
     saved_info    DirectorySavedInfo, JSON
-    manifest      the tree and each file's chunk list (``directory_manifest``), written last
+    manifest      a pointer to the manifest, written last (``directory_manifest_chunks``)
 
-(A checkpoint written before the chunk store, manifest v1, also holds ``data/<n>``: one
-object per file. It is still restored.)
+The manifest (the tree, each file's chunk list) is itself kept in the chunk store,
+encrypted, so the bank shows no file name. (Checkpoints of versions 1 to 3 hold it in
+the section, in the clear; a version 1 one also holds ``data/<n>``, one object per file.
+They are still restored.)
 
 Plugin options (the ``[directory]`` provider section): ``chunk_size``, bytes read per
 step (default 1 MiB, 4 KiB to 64 MiB), ``concurrency``, files moved at once (default 4,
@@ -33,7 +35,6 @@ import structlog
 
 from banks.base import Bank
 from banks.chunks import ChunkStore, ChunkStoreError, ChunkStoreSettings
-from banks.errors import ObjectNotFound
 from plugins.base import ProtectionPlugin
 from plugins.checkpoint import Checkpoint
 from plugins.context import ActivityContext
@@ -50,9 +51,8 @@ from plugins.local.directory_manifest import (
     SAVED_INFO_KEY,
     Manifest,
     check_entries,
-    decode_manifest,
-    encode_manifest,
 )
+from plugins.local.directory_manifest_chunks import read_manifest, store_manifest
 from plugins.local.directory_parent import UnchangedFiles, previous_manifest
 from plugins.local.directory_protectable import DIRECTORY_TYPE
 from plugins.local.directory_restore import TreeRestorer
@@ -203,7 +203,7 @@ class DirectoryProtection(ProtectionPlugin):
         store = await self.chunk_store(checkpoint.bank, create=True)
         # a chunk this process remembers may have been collected since by another one
         await store.refresh_index_if_collected()
-        parent = await previous_manifest(checkpoint, resource)
+        parent = await previous_manifest(checkpoint, resource, store)
         uploader = TreeUploader(
             unchanged=UnchangedFiles(parent, store),
             store=store,
@@ -223,6 +223,9 @@ class DirectoryProtection(ProtectionPlugin):
             skipped=skipped,
             walked_at_ns=walked_at_ns,
         )
+        # the manifest's own chunks count among the protect's, so they come first
+        manifest_chunks_before = uploader.stats.chunks
+        pointer = await store_manifest(store, manifest, uploader.stats)
         kinds = [entry.kind for entry in entries]
         info = DirectorySavedInfo(
             root=resource.id,
@@ -237,7 +240,7 @@ class DirectoryProtection(ProtectionPlugin):
             deduplicated_chunks=uploader.stats.deduplicated_chunks,
         )
         await section.put(SAVED_INFO_KEY, msgspec.json.encode(info))
-        await section.put(MANIFEST_KEY, encode_manifest(manifest))
+        await section.put(MANIFEST_KEY, pointer)
         log.info(
             "directory_protected",
             operation_id=context.operation_id,
@@ -251,6 +254,7 @@ class DirectoryProtection(ProtectionPlugin):
             stored_bytes=info.stored_bytes,
             deduplicated_chunks=info.deduplicated_chunks,
             unchanged_files=uploader.reused_files,
+            manifest_chunks=uploader.stats.chunks - manifest_chunks_before,
         )
 
     async def activity_restore_parallel(
@@ -264,15 +268,20 @@ class DirectoryProtection(ProtectionPlugin):
 
         Raises:
             ManifestError: if the checkpoint holds no readable manifest for the resource.
+            KeyRequired, WrongKey: if the store's key is missing or wrong (naming the
+                checkpoint and the resource).
             UnsafeManifestEntry: if an entry could write outside the target.
             DirectoryRestoreError: naming the path that cannot be restored.
         """
         section = checkpoint.bank_section(resource)
-        try:
-            data = await section.get(MANIFEST_KEY)
-        except ObjectNotFound as error:
-            raise ManifestError(resource.key, "missing: the protect did not complete") from error
-        manifest = decode_manifest(data, resource.key)
+        manifest = (
+            await read_manifest(
+                section,
+                lambda: self.chunk_store(checkpoint.bank, create=False),
+                resource_key=resource.key,
+                checkpoint_id=checkpoint.id,
+            )
+        ).manifest
         target = parameters.target or manifest.root
         store: ChunkStore | None = None
         if manifest.v >= 2:

@@ -5,28 +5,49 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from actors.checkpoint_chunks import open_chunk_store
 from actors.engine import Engine
 from banks.base import Bank
+from banks.chunks import ChunkStore, ChunkStoreSettings
 from banks.chunks.layout import DATA_PREFIX, chunk_key
 from banks.keys import encode_segment
-from plugins.local.directory_manifest import decode_manifest
+from banks.section import BankSection
+from plugins.local.directory_manifest_chunks import StoredManifest, read_manifest
 
 DIRECTORY = "Strongbox::Directory"
 
 
-async def file_chunks(bank: Bank, checkpoint_id: str, root: Path) -> dict[str, list[str]]:
+async def stored_manifest(
+    bank: Bank, store: ChunkStore, checkpoint_id: str, root: Path
+) -> StoredManifest:
+    """The manifest of ``root`` in the checkpoint, read through ``store``."""
+    section = BankSection(bank, f"/checkpoints/{encode_segment(checkpoint_id)}/resource-data/"
+                                f"{encode_segment(f'{DIRECTORY}#{root}')}", writable=False)
+
+    async def opened() -> ChunkStore:
+        return store
+
+    return await read_manifest(section, opened, resource_key="test", checkpoint_id=checkpoint_id)
+
+
+async def file_chunks(
+    bank: Bank, checkpoint_id: str, root: Path, passphrase: str
+) -> dict[str, list[str]]:
     """Each file of ``root`` in the checkpoint -> the ids of its chunks, in order."""
-    key = (f"/checkpoints/{encode_segment(checkpoint_id)}/resource-data/"
-           f"{encode_segment(f'{DIRECTORY}#{root}')}/manifest")
-    manifest = decode_manifest(await bank.get(key), "test")
+    settings = ChunkStoreSettings.from_options({"passphrase": passphrase}, "test")
+    store = await ChunkStore.open(bank, settings, create=False)
+    manifest = (await stored_manifest(bank, store, checkpoint_id, root)).manifest
     return {entry.path: [ref.id for ref in entry.chunks or ()] for entry in manifest.entries
             if entry.kind == "file"}
 
 
 async def chunk_ids(engine: Engine, checkpoint_id: str, root: Path) -> set[str]:
-    """The chunk ids the manifest of ``root`` in the checkpoint names."""
-    files = await file_chunks(await engine.bank(engine.provider()), checkpoint_id, root)
-    return {chunk for chunks in files.values() for chunk in chunks}
+    """Every chunk id the checkpoint of ``root`` refers to: its files' and its manifest's."""
+    bank = await engine.bank(engine.provider())
+    store = await open_chunk_store(engine.provider(), bank)
+    found = await stored_manifest(bank, store, checkpoint_id, root)
+    files = {ref.id for entry in found.manifest.entries for ref in entry.chunks or ()}
+    return files | set(found.chunks)
 
 
 async def stored_chunks(engine: Engine) -> set[str]:

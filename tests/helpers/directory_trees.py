@@ -15,6 +15,8 @@ from banks.section import BankSection
 from plugins.checkpoint import Checkpoint, CheckpointIndex, CheckpointStatus
 from plugins.context import ActivityContext, RequestContext
 from plugins.graph import ResourceGraph
+from plugins.local.directory_manifest import Manifest
+from plugins.local.directory_manifest_chunks import StoredManifest, read_manifest
 from plugins.local.directory_protection import (
     DirectoryParameters,
     DirectoryProtection,
@@ -201,3 +203,19 @@ def section_of(bank: Bank, root: Path, *, writable: bool = True) -> BankSection:
     """The plugin's bank section for the tree at ``root``."""
     resource = directory_resource(root)
     return checkpoint_for(bank, resource, writable=writable).bank_section(resource)
+
+
+async def stored_manifest_of(bank: Bank, root: Path) -> StoredManifest:
+    """The manifest :func:`protect` stored for ``root`` (any version) and the chunks
+    holding it, read as a restore reads it: through :data:`PLUGIN`'s chunk store and key."""
+    return await read_manifest(
+        section_of(bank, root, writable=False),
+        lambda: PLUGIN.chunk_store(bank, create=False),
+        resource_key="test",
+        checkpoint_id="cp-1",
+    )
+
+
+async def manifest_of(bank: Bank, root: Path) -> Manifest:
+    """The manifest :func:`protect` stored for ``root`` (see :func:`stored_manifest_of`)."""
+    return (await stored_manifest_of(bank, root)).manifest

@@ -56,7 +56,7 @@ async def test_verify_on_workers_names_the_flipped_bit_and_leaves_the_checkpoint
         assert intact.operation_type == "verify" and intact.resource_count == 2
 
         bank = await running.bank()
-        [bad] = (await file_chunks(bank, checkpoint, first))["a.txt"]
+        [bad] = (await file_chunks(bank, checkpoint, first, "verify over the broker"))["a.txt"]
         await flip_a_bit(bank, bad)
         before = await store.read_index(checkpoint)
         events: list[Event] = []

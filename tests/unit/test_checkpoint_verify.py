@@ -13,13 +13,16 @@ import pytest
 import structlog
 
 from actors.cli import main
+from banks.chunks import ChunkStore, ChunkStoreSettings
 from banks.chunks.layout import chunk_key
 from banks.filesystem_bank import FilesystemBank
 from banks.keys import encode_segment
 from banks.object_file import object_path
-from plugins.local.directory_manifest import decode_manifest
+from plugins.local.directory_manifest_chunks import StoredManifest
+from tests.helpers.checkpoint_chunks import stored_manifest
 
 DIRECTORY = "Strongbox::Directory"
+PASSPHRASE = "verify test passphrase"
 Cli = Callable[..., tuple[int, str, str]]
 
 
@@ -51,7 +54,7 @@ def cli(tmp_path: Path, data: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
         "[provider]\nname = VerifyTest\nid = verify-test\ndescription = verify test\n"
         "bank = filesystem\nplugin = directory\n\n"
         f"[filesystem]\npath = {tmp_path / 'bank'}\n\n"
-        "[directory]\npassphrase = verify test passphrase\nchunk_min_size = 4096\n"
+        f"[directory]\npassphrase = {PASSPHRASE}\nchunk_min_size = 4096\n"
         "chunk_avg_size = 16384\nchunk_max_size = 65536\n\n"
         f"[protectable:{DIRECTORY}]\nroots = {data}\n")
 
@@ -70,19 +73,24 @@ def protect(cli: Cli, root: Path) -> str:
     return str(json.loads(out.splitlines()[-1])["checkpoint_id"])
 
 
-def chunks_of(bank_dir: Path, checkpoint_id: str, root: Path) -> dict[str, list[str]]:
-    """File path -> its chunk ids, read from the manifest in the bank."""
+def read_manifest_of(bank_dir: Path, checkpoint_id: str, root: Path) -> StoredManifest:
+    """The manifest of ``root`` in the checkpoint, read through the store with its key."""
 
-    async def read() -> bytes:
+    async def read() -> StoredManifest:
         bank = await FilesystemBank.open({"path": str(bank_dir)})
         try:
-            key = (f"/checkpoints/{encode_segment(checkpoint_id)}/resource-data/"
-                   f"{encode_segment(f'{DIRECTORY}#{root}')}/manifest")
-            return await bank.get(key)
+            settings = ChunkStoreSettings.from_options({"passphrase": PASSPHRASE}, "test")
+            store = await ChunkStore.open(bank, settings, create=False)
+            return await stored_manifest(bank, store, checkpoint_id, root)
         finally:
             await bank.close()
 
-    manifest = decode_manifest(asyncio.run(read()), "test")
+    return asyncio.run(read())
+
+
+def chunks_of(bank_dir: Path, checkpoint_id: str, root: Path) -> dict[str, list[str]]:
+    """File path -> its chunk ids, read from the manifest in the bank."""
+    manifest = read_manifest_of(bank_dir, checkpoint_id, root).manifest
     return {e.path: [ref.id for ref in e.chunks or ()] for e in manifest.entries
             if e.kind == "file"}
 
@@ -102,6 +110,8 @@ def test_verify_passes_on_an_intact_checkpoint_and_reads_every_chunk(
     assert code == 0, err
     chunks = chunks_of(tmp_path / "bank", checkpoint, data)
     distinct = {c for ids in chunks.values() for c in ids}
+    # the manifest's own chunks count too
+    distinct |= set(read_manifest_of(tmp_path / "bank", checkpoint, data).chunks)
     assert len(chunks["sub/big.bin"]) > 1  # small chunks: the test covers several
     assert f"1 resource(s), {len(distinct)} chunk(s) referenced, 100% read, 0 problem(s)" in out
     code, out, _ = cli("--json", "verify", checkpoint, "--sample", "0.5")

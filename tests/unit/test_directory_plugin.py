@@ -26,7 +26,6 @@ from plugins.local.directory_manifest import (
     SAVED_INFO_KEY,
     Manifest,
     ManifestEntry,
-    decode_manifest,
     encode_manifest,
 )
 from plugins.local.directory_protectable import ROOTS_ENV, DirectoryProtectable
@@ -43,6 +42,7 @@ from tests.helpers.directory_trees import (
     build_awkward_tree,
     checkpoint_for,
     directory_resource,
+    manifest_of,
     protect,
     restore,
     section_of,
@@ -102,7 +102,7 @@ async def test_saved_info_counts_the_tree_and_the_manifest_is_written_last(sourc
     # the store's config first, then chunks only: file content never enters the section
     assert written[0] == "/chunks/config"
     assert written[1:-2] and all(key.startswith("/chunks/data/") for key in written[1:-2])
-    assert decode_manifest(await section.get(MANIFEST_KEY), "r").v == MANIFEST_VERSION
+    assert (await manifest_of(bank, source)).v == MANIFEST_VERSION
 
 
 async def test_exclude_patterns_leave_out_names_paths_and_whole_subtrees(
@@ -184,7 +184,7 @@ async def test_a_file_that_vanishes_after_the_walk_is_skipped_with_a_warning(
         await protect(bank, source, progress)
     events = {entry["event"] for entry in logs}
     assert {"directory_entry_skipped", "directory_file_changed_during_read"} <= events
-    manifest = decode_manifest(await section_of(bank, source).get(MANIFEST_KEY), "r")
+    manifest = await manifest_of(bank, source)
     assert [skipped.path for skipped in manifest.skipped] == ["medium.bin"]
     assert progress.calls[-1][0] == progress.calls[-1][1]
     await restore(bank, source, tmp_path / "restored")
@@ -217,7 +217,7 @@ async def test_special_files_are_skipped_not_fatal(tmp_path: Path) -> None:
     (root / "plain").write_bytes(b"x")
     bank = MemoryBank()
     await protect(bank, root)
-    manifest = decode_manifest(await section_of(bank, root).get(MANIFEST_KEY), "r")
+    manifest = await manifest_of(bank, root)
     assert [entry.path for entry in manifest.entries] == ["plain"]
     assert [skipped.path for skipped in manifest.skipped] == ["pipe"]
 

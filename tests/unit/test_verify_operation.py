@@ -24,12 +24,13 @@ from tests.fakes import TEST_TYPE, FakeParameters, RecordingProtection, node
 from tests.helpers.checkpoint_chunks import DIRECTORY, file_chunks, flip_a_bit
 
 TIMEOUT = 60
+PASSPHRASE = "verify operation"
 
 
 def sections(bank: Path) -> str:
     return (
         f"plugin = directory\n[filesystem]\npath = {bank}\n"
-        "[directory]\npassphrase = verify operation\nchunk_min_size = 4096\n"
+        f"[directory]\npassphrase = {PASSPHRASE}\nchunk_min_size = 4096\n"
         "chunk_avg_size = 16384\nchunk_max_size = 65536\n"
     )
 
@@ -104,7 +105,7 @@ async def test_a_flipped_bit_fails_its_resource_naming_the_chunk_and_the_others_
     async with engine(max_running_activities=1) as e:
         checkpoint = await protect(e, first, second)
         bank = await e.bank(e.provider())
-        [bad] = (await file_chunks(bank, checkpoint, first))["a.txt"]
+        [bad] = (await file_chunks(bank, checkpoint, first, PASSPHRASE))["a.txt"]
         await flip_a_bit(bank, bad)
         before = await index_of(e, checkpoint)
 
@@ -132,7 +133,7 @@ async def test_the_sample_reaches_every_resource_and_existence_needs_no_read(
     async with engine() as e:
         checkpoint = await protect(e, first)
         bank = await e.bank(e.provider())
-        chunks = await file_chunks(bank, checkpoint, first)
+        chunks = await file_chunks(bank, checkpoint, first, PASSPHRASE)
         await flip_a_bit(bank, chunks["a.txt"][0])
         unread, _ = await verify(e, VerifyRequest(checkpoint_id=checkpoint, sample=0.0))
         assert unread.status == "succeeded"  # nothing read: a flipped bit goes unseen
