@@ -12,8 +12,9 @@ One run, one broker, printed as a table:
   plain AMQP client waiting for the result would), and with one receiving every event
   (as ``strongbox protect --wait`` does).
 
-The raw rate is measured before and after each case and the two averaged; the ratio to
-it is what to compare across machines. Run: ``make bench-transport``.
+The raw rate is measured before and after each run and the two averaged; each case runs
+three times (``--repeat``) and the median ratio to raw, with its spread, is what to compare
+across machines. Run: ``make bench-transport``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import tempfile
 import time
 import uuid
@@ -118,23 +120,32 @@ async def _run_watching_outcome(cluster: Cluster, request: ProtectRequest) -> Op
     raise RuntimeError("the event queue closed before the operation finished")
 
 
-async def main(servers: int, worker_counts: list[int]) -> None:
+async def main(servers: int, worker_counts: list[int], repeat: int) -> None:
     url = os.environ.get("STRONGBOX_AMQP_URL", broker.DEFAULT_URL)
-    # The raw rate is measured right before and right after each Strongbox run and the
-    # two averaged, so that a machine busy with other work skews both sides alike.
-    rows: list[tuple[str, str, float, float]] = []
+    # The raw rate is measured right before and right after each Strongbox run and the two
+    # averaged, so that a machine busy with other work skews both sides alike; each case
+    # runs ``repeat`` times and the median ratio is reported with the spread.
+    rows: list[tuple[str, str, float, float, list[float]]] = []
     raw_before = await raw_round_trips(url, RAW_MESSAGES)
     for workers in worker_counts:
         for all_events in (False, True):
-            rate, resources = await strongbox_transitions(url, workers, servers, all_events)
-            raw_after = await raw_round_trips(url, RAW_MESSAGES)
+            rates, raws, ratios = [], [], []
+            for _ in range(repeat):
+                rate, resources = await strongbox_transitions(url, workers, servers, all_events)
+                raw_after = await raw_round_trips(url, RAW_MESSAGES)
+                raw = (raw_before + raw_after) / 2
+                rates.append(rate)
+                raws.append(raw)
+                ratios.append(rate / raw)
+                raw_before = raw_after
             watching = "every event" if all_events else "the outcome"
-            rows.append((f"strongbox, {workers} worker(s), watching {watching}",
-                         str(resources), rate, (raw_before + raw_after) / 2))
-            raw_before = raw_after
-    print(f"{'case':<46} {'resources':>10} {'per second':>11} {'raw then':>9} {'vs raw':>7}")
-    for name, resources, rate, raw in rows:
-        print(f"{name:<46} {resources:>10} {rate:>11,.0f} {raw:>9,.0f} {rate / raw:>7.2f}")
+            rows.append((f"strongbox, {workers} worker(s), watching {watching}", str(resources),
+                         statistics.median(rates), statistics.median(raws), ratios))
+    print(f"{'case':<46} {'resources':>9} {'per second':>10} {'raw then':>9} {'vs raw':>7} "
+          f"{'spread':>11}")
+    for name, resources, rate, raw, ratios in rows:
+        print(f"{name:<46} {resources:>9} {rate:>10,.0f} {raw:>9,.0f} "
+              f"{statistics.median(ratios):>7.2f} {min(ratios):>5.2f}-{max(ratios):.2f}")
 
 
 if __name__ == "__main__":
@@ -142,6 +153,8 @@ if __name__ == "__main__":
     parser.add_argument("--servers", type=int, default=3333,
                         help="servers in the project (resources = 1 + 3 x servers)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 3],
-                        help="worker counts to measure, one run each")
+                        help="worker counts to measure")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of each case; the median ratio is reported")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.servers, arguments.workers))
+    asyncio.run(main(arguments.servers, arguments.workers, arguments.repeat))
