@@ -28,7 +28,10 @@ the section and named it in ``"data": "data/00000001"``.
 
 Since version 3 a file also records the ctime and inode the walk saw, and the manifest
 ``walked_at_ns``, when the walk began: what the next protect needs to take an unchanged
-file's chunks without reading it (``directory_parent``).
+file's chunks without reading it (``directory_parent``). A bundled file whose ctime was
+within 2 s of the walk also records ``digest``, a keyed digest of its content, by which
+the next protect tells whether it changed without chunking it again; an optional field
+of version 4 that readers not needing it ignore.
 
 Paths are relative, POSIX, parents before children. Fields at their default are
 omitted. A name that is not valid UTF-8 is stored readable in ``path`` (backslash
@@ -74,6 +77,9 @@ class ManifestEntry(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tru
     # (directory_parent); mtime_ns and size are those of what was read
     ctime_ns: int = 0
     inode: int = 0
+    # keyed digest of the content, for a bundled file read within SETTLED_NS of the walk:
+    # the next protect reads such a file again and keeps these chunks if it is equal
+    digest: str | None = None
     raw_path: bytes | None = None
     raw_target: bytes | None = None
 

@@ -15,12 +15,27 @@ these hold:
 - every chunk its list names is in the chunk store's index, listed after the last
   garbage collection (so none of them has been collected).
 
+A file that passes every check but the second is *racily clean*: its status says
+unchanged, but a write in the tick of its recorded ctime would not show. It must be read
+again; but a small file, bundled with others, cannot simply be chunked again: chunked
+among the few other files read again, it makes a stream unlike the parent's, so its
+chunks and its manifest line would be stored anew though nothing changed (a tree
+protected twice within seconds of being written stored new data each time). So a small
+file read while racy records a keyed digest of its content (:func:`content_digest`),
+and the next protect reads a racily clean file, computes the digest of what it read,
+and if it equals the parent's takes the parent's entry as it is (same chunks, same
+offset, same manifest line); only a file whose content differs is bundled anew. (The
+other way, reading again every file that shares a chunk with a racy one and chunking
+that run exactly as before, reads many more files and breaks as soon as one of them
+changed or vanished.) A reused entry keeps its digest, so its line stays the same.
+
 Otherwise the file is read and chunked as usual (which still stores only new chunks).
 Only the newest :data:`CANDIDATES` checkpoints of the provider are looked at.
 """
 
 from __future__ import annotations
 
+import msgspec
 import structlog
 
 from banks.chunks import ChunkStore
@@ -36,6 +51,7 @@ log = structlog.get_logger(__name__)
 
 CANDIDATES = 10
 SETTLED_NS = 2_000_000_000  # coarser than any file timestamp (FAT's is 2 s)
+_DIGEST_LABEL = b"strongbox directory file content"
 _FIRST_VERSION_WITH_CTIME = 3
 
 
@@ -77,21 +93,34 @@ async def previous_manifest(
     return None
 
 
+def settled(ctime_ns: int, walked_at_ns: int) -> bool:
+    """True if a file whose ctime was ``ctime_ns`` when a walk began at ``walked_at_ns``
+    can be judged by its status at the next protect (no write could hide in its tick)."""
+    return 0 < ctime_ns < walked_at_ns - SETTLED_NS
+
+
+def content_digest(store: ChunkStore, content: bytes) -> str:
+    """The keyed digest a racily clean file's content is compared by (64 hex digits).
+
+    Keyed (HMAC-SHA256 under the store's id key, labelled apart from chunk ids), for
+    the reason chunk ids are: a plain hash would let a guess of the content be checked.
+    Blocking; meant for the worker thread that read ``content``.
+    """
+    return store.codec.keyed_digest(_DIGEST_LABEL, content)
+
+
 class UnchangedFiles:
     """Looks up walked files in a parent manifest (see the module's rules)."""
 
     def __init__(self, parent: Manifest | None, store: ChunkStore) -> None:
         self.store = store
+        self._walked_at_ns = parent.walked_at_ns if parent is not None else 0
         self._entries: dict[str, ManifestEntry] = {}
         if parent is not None:
-            trusted_before = parent.walked_at_ns - SETTLED_NS
             self._entries = {
                 entry.fs_path(): entry
                 for entry in parent.entries
-                if entry.kind == "file"
-                and entry.chunks is not None
-                and entry.inode
-                and 0 < entry.ctime_ns < trusted_before
+                if entry.kind == "file" and entry.chunks is not None and entry.inode
             }
 
     async def reuse(self, walked: ManifestEntry) -> ManifestEntry | None:
@@ -99,23 +128,45 @@ class UnchangedFiles:
         before = self._entries.get(walked.fs_path())
         if (
             before is None
-            or before.size != walked.size
-            or before.mtime_ns != walked.mtime_ns
-            or before.ctime_ns != walked.ctime_ns
-            or before.inode != walked.inode
-            or before.chunks is None
-            or not await self.store.holds_all(ref.id for ref in before.chunks)
+            or not settled(before.ctime_ns, self._walked_at_ns)
+            or not await self._same_file(before, walked)
         ):
             return None
-        return ManifestEntry(
-            path=walked.path,
-            raw_path=walked.raw_path,
-            kind="file",
-            mode=walked.mode,
-            mtime_ns=walked.mtime_ns,
-            ctime_ns=walked.ctime_ns,
-            inode=walked.inode,
-            size=before.size,
-            chunks=before.chunks,
-            offset=before.offset,
+        return taken_from_parent(walked, before)
+
+    async def racily_clean(self, walked: ManifestEntry) -> ManifestEntry | None:
+        """The parent's entry of ``walked`` if the file is racily clean and has a digest.
+
+        The caller reads the file again and, if :func:`content_digest` of what it read
+        equals the entry's ``digest``, takes it (:func:`taken_from_parent`).
+        """
+        before = self._entries.get(walked.fs_path())
+        if (
+            before is None
+            or before.digest is None
+            or settled(before.ctime_ns, self._walked_at_ns)
+            or not await self._same_file(before, walked)
+        ):
+            return None
+        return before
+
+    async def _same_file(self, before: ManifestEntry, walked: ManifestEntry) -> bool:
+        return (
+            before.size == walked.size
+            and before.mtime_ns == walked.mtime_ns
+            and before.ctime_ns == walked.ctime_ns
+            and before.inode == walked.inode
+            and before.chunks is not None
+            and await self.store.holds_all(ref.id for ref in before.chunks)
         )
+
+
+def taken_from_parent(walked: ManifestEntry, before: ManifestEntry) -> ManifestEntry:
+    """The entry of ``walked``, a file unchanged since ``before``, with the parent's content."""
+    return msgspec.structs.replace(
+        walked,
+        size=before.size,
+        chunks=before.chunks,
+        offset=before.offset,
+        digest=before.digest,
+    )

@@ -212,6 +212,7 @@ class DirectoryProtection(ProtectionPlugin):
             root=resource.id,
             chunk_size=self.chunk_size,
             concurrency=self.concurrency,
+            walked_at_ns=walked_at_ns,
         )
         entries = await uploader.upload(walked)
         skipped = walker.skipped + uploader.skipped
@@ -254,6 +255,7 @@ class DirectoryProtection(ProtectionPlugin):
             stored_bytes=info.stored_bytes,
             deduplicated_chunks=info.deduplicated_chunks,
             unchanged_files=uploader.reused_files,
+            rechecked_files=uploader.rechecked_files,
             manifest_chunks=uploader.stats.chunks - manifest_chunks_before,
         )
 

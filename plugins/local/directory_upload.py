@@ -7,7 +7,10 @@ entry names the chunks it lies in and its offset in the first (``directory_manif
 A protect of many small files then costs a bank object per chunk, not per file, and a
 thread hop per batch, not several per file. The stream runs beside the big files.
 Unchanged small files in an unchanged order give the same stream, hence the same chunks
-(a second protect stores none); a changed one changes the chunk or two around it.
+(a second protect stores none); a changed one changes the chunk or two around it. Small
+files read again only because their status cannot be trusted (racily clean, see
+``directory_parent``) are compared by digest and, if equal, keep the parent's chunks
+instead of entering the stream, which holds only files that did change.
 """
 
 from __future__ import annotations
@@ -29,7 +32,12 @@ from plugins.context import ActivityContext
 from plugins.local.bounded_tasks import run_bounded
 from plugins.local.directory_errors import DirectoryProtectError
 from plugins.local.directory_manifest import ManifestEntry, SkippedEntry
-from plugins.local.directory_parent import UnchangedFiles
+from plugins.local.directory_parent import (
+    UnchangedFiles,
+    content_digest,
+    settled,
+    taken_from_parent,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -40,9 +48,10 @@ _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEX
 _BATCH_FILES = 256
 _BATCH_BYTES = 4 << 20
 
-# what reading a small file gave: its bytes and status; None if it had grown too big to
-# bundle (it is streamed on its own instead); or why it was skipped
-_SmallRead = tuple[bytes, os.stat_result] | None | str
+# what reading a small file gave: its bytes, status and content digest (when it is racy
+# now or was at the parent's walk); None if it had grown too big to bundle (it is
+# streamed on its own instead); or why it was skipped
+_SmallRead = tuple[bytes, os.stat_result, str | None] | None | str
 
 
 class _ChangedType(Exception):
@@ -57,6 +66,9 @@ class TreeUploader:
 
     Progress ``done`` only grows and ends equal to ``total``: ``total`` starts as the
     walk's byte count and is corrected as files turn out to have grown, shrunk or gone.
+
+    ``walked_at_ns`` is when the walk of ``entries`` began: a bundled file whose ctime is
+    not settled before it gets a content digest in its entry (``directory_parent``).
     """
 
     def __init__(
@@ -68,11 +80,16 @@ class TreeUploader:
         root: str,
         chunk_size: int,
         concurrency: int,
+        walked_at_ns: int,
         unchanged: UnchangedFiles | None = None,
     ) -> None:
         self.store = store
         self.unchanged = unchanged or UnchangedFiles(None, store)
-        self.reused_files = 0
+        self.walked_at_ns = walked_at_ns
+        self.reused_files = 0  # taken from the parent unread
+        self.rechecked_files = 0  # racily clean, read again, equal: taken from the parent
+        # racily clean files, by index: the parent's entry, taken if the digest is equal
+        self._racy: dict[int, ManifestEntry] = {}
         self.stats = WriteStats()
         self.context = context
         self.resource_key = resource_key
@@ -120,22 +137,31 @@ class TreeUploader:
     async def _take_unchanged(
         self, files: list[tuple[int, ManifestEntry]]
     ) -> list[tuple[int, ManifestEntry]]:
-        """Give files unchanged since the parent checkpoint its chunks; return the others."""
+        """Give files unchanged since the parent checkpoint its chunks; return the others.
+
+        Racily clean ones are among those returned, noted in ``_racy`` to be compared.
+        """
         changed: list[tuple[int, ManifestEntry]] = []
         for index, entry in files:
             reused = await self.unchanged.reuse(entry)
             if reused is None:
+                racy = await self.unchanged.racily_clean(entry)
+                if racy is not None:
+                    self._racy[index] = racy
                 changed.append((index, entry))
                 continue
             self._results[index] = reused
             self.reused_files += 1
-            chunks = len(reused.chunks or ())
-            self.stats.chunks += chunks
-            self.stats.deduplicated_chunks += chunks
-            self.stats.plaintext_bytes += reused.size
+            self._count_taken(reused)
             self.done += reused.size
         self.context.progress(self.done, self.total)
         return changed
+
+    def _count_taken(self, taken: ManifestEntry) -> None:
+        chunks = len(taken.chunks or ())
+        self.stats.chunks += chunks
+        self.stats.deduplicated_chunks += chunks
+        self.stats.plaintext_bytes += taken.size
 
     async def _upload_one(self, item: tuple[int, ManifestEntry]) -> None:
         index, entry = item
@@ -173,6 +199,7 @@ class TreeUploader:
         status: os.stat_result,
         *,
         offset: int = 0,
+        digest: str | None = None,
     ) -> None:
         if size != entry.size:
             log.warning(
@@ -187,6 +214,7 @@ class TreeUploader:
             size=size,
             chunks=refs,
             offset=offset,
+            digest=digest,
             mode=stat.S_IMODE(status.st_mode),
             mtime_ns=status.st_mtime_ns,
         )
@@ -198,7 +226,7 @@ class TreeUploader:
         grown: list[tuple[int, ManifestEntry]],
     ) -> None:
         """Write the small ``files`` as one stream; those grown to ``limit`` go to ``grown``."""
-        placed: list[tuple[int, ManifestEntry, int, int, os.stat_result]] = []
+        placed: list[tuple[int, ManifestEntry, int, int, os.stat_result, str | None]] = []
         position = 0
 
         async def stream() -> AsyncIterator[bytes]:
@@ -212,29 +240,51 @@ class TreeUploader:
                     elif read is None:
                         grown.append((index, entry))
                     else:
-                        data, status = read
-                        placed.append((index, entry, position, len(data), status))
-                        position += len(data)
-                        pieces.append(data)
+                        data, status, digest = read
                         # total first, so done never passes it
                         self.total += len(data) - entry.size
                         self.done += len(data)
+                        if self._take_if_equal(index, entry, digest):
+                            continue
+                        if settled(entry.ctime_ns, self.walked_at_ns):
+                            digest = None  # its status will do next time
+                        placed.append((index, entry, position, len(data), status, digest))
+                        position += len(data)
+                        pieces.append(data)
                 if pieces:
                     self.context.progress(self.done, self.total)
                     yield b"".join(pieces)
 
         refs = await self.store.write_stream(stream(), self.stats)
         ends = list(itertools.accumulate(ref.size for ref in refs))
-        for index, entry, start, size, status in placed:
+        for index, entry, start, size, status, digest in placed:
             if size == 0:
-                self._record(index, entry, 0, [], status)
+                self._record(index, entry, 0, [], status, digest=digest)
                 continue
             first = bisect.bisect_right(ends, start)  # the chunk the file starts in
             last = bisect.bisect_left(ends, start + size)  # and the one it ends in
             chunk_start = ends[first - 1] if first else 0
             self._record(
-                index, entry, size, refs[first : last + 1], status, offset=start - chunk_start
+                index,
+                entry,
+                size,
+                refs[first : last + 1],
+                status,
+                offset=start - chunk_start,
+                digest=digest,
             )
+
+    def _take_if_equal(self, index: int, entry: ManifestEntry, digest: str | None) -> bool:
+        """Take the parent's entry of a racily clean file whose content ``digest`` equals
+        the parent's; False if it is not one, or changed."""
+        before = self._racy.get(index)
+        if before is None or digest is None or digest != before.digest:
+            return False
+        taken = taken_from_parent(entry, before)
+        self._results[index] = taken
+        self.rechecked_files += 1
+        self._count_taken(taken)
+        return True
 
     def _read_small_files(
         self, batch: list[tuple[int, ManifestEntry]], limit: int
@@ -245,7 +295,7 @@ class TreeUploader:
             DirectoryProtectError: if a file cannot be read, naming it.
         """
         reads: list[_SmallRead] = []
-        for _, entry in batch:
+        for index, entry in batch:
             path = os.path.join(self.root, entry.fs_path())
             try:
                 fd = _open_regular(path)
@@ -264,7 +314,13 @@ class TreeUploader:
                 raise self._unreadable(path, error) from error
             finally:
                 os.close(fd)
-            reads.append((data, status) if len(data) <= limit else None)
+            if len(data) > limit:
+                reads.append(None)
+                continue
+            digest = None
+            if index in self._racy or not settled(entry.ctime_ns, self.walked_at_ns):
+                digest = content_digest(self.store, data)
+            reads.append((data, status, digest))
         return reads
 
     async def _chunks(self, fd: int, path: str, expected: int) -> AsyncIterator[bytes]:
