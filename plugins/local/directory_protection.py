@@ -4,7 +4,7 @@ File content goes to the bank's chunk store (``banks.chunks``: content-defined c
 deduplicated across checkpoints, zstd-compressed, AES-256-GCM-encrypted); the resource's
 bank section holds only::
 
-    saved_info    DirectorySavedInfo, JSON
+    saved_info    DirectorySavedInfo, JSON (in the clear: no counts if encrypted)
     manifest      a pointer to the manifest, written last (``directory_manifest_chunks``)
 
 The manifest (the tree, each file's chunk list) is itself kept in the chunk store,
@@ -94,19 +94,37 @@ class DirectoryRestoreParameters(
             raise ValueError(f"target {self.target!r} must be an absolute path")
 
 
-class DirectorySavedInfo(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """What a protect stored: the root and counts of what it found."""
+class DirectorySavedInfo(
+    msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True, omit_defaults=True
+):
+    """What a protect stored: the root, the chunks it added and, with an unencrypted
+    store, counts of what it found.
+
+    It is kept in the clear, so with an encrypted store it holds only what whoever reads
+    the bank sees anyway (the root is in the checkpoint's graph; the new chunks are new
+    objects of that size): the tree's counts and sizes are left out, since they are the
+    manifest's (encrypted), and so are the protect's plaintext and reference counts
+    (``new_bytes``, ``deduplicated_chunks``), which are logged (``directory_protected``).
+    """
 
     root: str
-    files: int
-    directories: int
-    symlinks: int
-    total_bytes: int
-    skipped: int = 0
-    new_chunks: int = 0
-    new_bytes: int = 0  # plaintext bytes of the chunks this protect stored anew
+    new_chunks: int = 0  # chunks stored anew, the manifest's included
     stored_bytes: int = 0  # what those chunks took in the bank (compressed, encrypted)
-    deduplicated_chunks: int = 0
+    # unencrypted store only (None otherwise):
+    files: int | None = None
+    directories: int | None = None
+    symlinks: int | None = None
+    total_bytes: int | None = None
+    skipped: int | None = None
+    new_bytes: int | None = None  # plaintext bytes of the chunks this protect stored anew
+    deduplicated_chunks: int | None = None
+
+
+def _in_the_clear(info: DirectorySavedInfo) -> DirectorySavedInfo:
+    """What of ``info`` an encrypted store's bank may show (see :class:`DirectorySavedInfo`)."""
+    return DirectorySavedInfo(
+        root=info.root, new_chunks=info.new_chunks, stored_bytes=info.stored_bytes
+    )
 
 
 def _bounded_int(config: Mapping[str, str], key: str, default: int, bounds: tuple[int, int]) -> int:
@@ -240,7 +258,8 @@ class DirectoryProtection(ProtectionPlugin):
             stored_bytes=uploader.stats.stored_bytes,
             deduplicated_chunks=uploader.stats.deduplicated_chunks,
         )
-        await section.put(SAVED_INFO_KEY, msgspec.json.encode(info))
+        saved = _in_the_clear(info) if store.encrypted else info
+        await section.put(SAVED_INFO_KEY, msgspec.json.encode(saved))
         await section.put(MANIFEST_KEY, pointer)
         log.info(
             "directory_protected",
@@ -252,6 +271,7 @@ class DirectoryProtection(ProtectionPlugin):
             bytes=info.total_bytes,
             skipped=info.skipped,
             new_chunks=info.new_chunks,
+            new_bytes=info.new_bytes,
             stored_bytes=info.stored_bytes,
             deduplicated_chunks=info.deduplicated_chunks,
             unchanged_files=uploader.reused_files,

@@ -36,6 +36,7 @@ from plugins.local.directory_protection import (
 )
 from tests.helpers.directory_trees import (
     PLUGIN,
+    SMALL_CHUNKS,
     UNDECODABLE,
     ProgressLog,
     activity_context,
@@ -73,7 +74,9 @@ async def test_a_restored_tree_is_identical_to_the_protected_one(
     assert restored[UNDECODABLE].kind == "file"
 
 
-async def test_saved_info_counts_the_tree_and_the_manifest_is_written_last(source: Path) -> None:
+async def test_saved_info_of_an_encrypted_store_holds_no_count_and_the_manifest_is_last(
+    source: Path,
+) -> None:
     written: list[str] = []
 
     class RecordingBank(MemoryBank):
@@ -88,7 +91,29 @@ async def test_saved_info_counts_the_tree_and_the_manifest_is_written_last(sourc
     bank = RecordingBank()
     await protect(bank, source)
     section = section_of(bank, source)
-    info = msgspec.json.decode(await section.get(SAVED_INFO_KEY), type=DirectorySavedInfo)
+    # in the clear: only what the bank shows anyway (the root is in the graph, the new
+    # chunks are new objects); the tree's counts are in the encrypted manifest
+    saved = msgspec.json.decode(await section.get(SAVED_INFO_KEY))
+    assert set(saved) == {"root", "new_chunks", "stored_bytes"}
+    assert saved["root"] == str(source)
+    assert saved["new_chunks"] == len([key for key in written if key.startswith("/chunks/data/")])
+    assert written[-2:] == [SAVED_INFO_KEY, MANIFEST_KEY]
+    # the store's config first, then chunks only: file content never enters the section
+    assert written[0] == "/chunks/config"
+    assert written[1:-2] and all(key.startswith("/chunks/data/") for key in written[1:-2])
+    assert (await manifest_of(bank, source)).v == MANIFEST_VERSION
+
+
+async def test_saved_info_of_an_unencrypted_store_counts_the_tree(source: Path) -> None:
+    plain = DirectoryProtection({"encryption": "none", **SMALL_CHUNKS})
+    bank = MemoryBank()
+    resource = directory_resource(source)
+    checkpoint = checkpoint_for(bank, resource, writable=True)
+    await plain.activity_protect_parallel(
+        checkpoint, activity_context("protect"), resource, plain.Parameters()
+    )
+    saved = await checkpoint.bank_section(resource).get(SAVED_INFO_KEY)
+    info = msgspec.json.decode(saved, type=DirectorySavedInfo)
     expected = snapshot(source)
     kinds = [entry.kind for path, entry in expected.items() if path != "."]
     assert (info.files, info.directories, info.symlinks) == (
@@ -97,12 +122,8 @@ async def test_saved_info_counts_the_tree_and_the_manifest_is_written_last(sourc
         kinds.count("symlink"),
     )
     assert info.total_bytes == sum(entry.size for entry in expected.values())
-    assert info.root == str(source)
-    assert written[-2:] == [SAVED_INFO_KEY, MANIFEST_KEY]
-    # the store's config first, then chunks only: file content never enters the section
-    assert written[0] == "/chunks/config"
-    assert written[1:-2] and all(key.startswith("/chunks/data/") for key in written[1:-2])
-    assert (await manifest_of(bank, source)).v == MANIFEST_VERSION
+    assert info.root == str(source) and info.skipped == 0
+    assert info.new_chunks and info.new_bytes and info.deduplicated_chunks is not None
 
 
 async def test_exclude_patterns_leave_out_names_paths_and_whole_subtrees(
