@@ -11,6 +11,21 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
+# Debian tools some tests drive: amqp-publish (a client that is not ours publishes a
+# request), docker-compose (checks docker-compose.yml), script (a terminal for the CLI).
+# Installed when missing, on a Debian machine where we are root; elsewhere those tests skip.
+SYSTEM_TOOLS := amqp-publish=amqp-tools docker-compose=docker-compose script=util-linux
+
+$(VENV)/.system-tools:
+	@missing=""; for pair in $(SYSTEM_TOOLS); do \
+	  command -v $${pair%%=*} >/dev/null || missing="$$missing $${pair#*=}"; done; \
+	if [ -z "$$missing" ]; then touch $@; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  (apt-get install -y -qq $$missing || (apt-get update -qq && apt-get install -y -qq $$missing)) \
+	    >/dev/null && touch $@; \
+	else echo "not installed (the tests that need them skip):$$missing"; fi
+
 # Protect a sample directory tree and restore it elsewhere, embedded, then compare.
 demo: $(BIN)/.installed
 	$(BIN)/strongbox demo
@@ -18,7 +33,7 @@ demo: $(BIN)/.installed
 # Lint, types, and the whole test suite (the broker tests need RabbitMQ: see README), then
 # the real-cloud tier: it starts a dev cloud of its own (docs/devcloud.md; its venv is
 # cached in ~/.cache/strongbox/devcloud, so only a machine's first run installs it).
-test: $(BIN)/.installed lint
+test: $(BIN)/.installed $(VENV)/.system-tools lint
 	$(BIN)/pytest -q -m "not cloud"
 	$(BIN)/pytest -q -m cloud tests/cloud
 
