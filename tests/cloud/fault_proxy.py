@@ -67,9 +67,22 @@ class FaultProxy:
             def log_message(self, format: str, *args: object) -> None:
                 return  # the services' own logs say what happened
 
-            def _handle(self) -> None:
+            def _body(self) -> bytes | None:
+                """The whole request body, de-chunked (image uploads come chunked)."""
+                if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                    parts = []
+                    while size := int(self.rfile.readline().split(b";")[0].strip(), 16):
+                        parts.append(self.rfile.read(size))
+                        self.rfile.readline()  # the CRLF after each chunk
+                    while self.rfile.readline().strip():
+                        pass  # trailers, up to the empty line
+                    return b"".join(parts)
                 length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else None
+                return self.rfile.read(length) if length else None
+
+            def _handle(self) -> None:
+                # read before any answer: a client still sending its body would see a reset
+                body = self._body()
                 rule = next((r for r in proxy.rules if r.matches(self.command, self.path)),
                             None)
                 if rule is not None:
@@ -109,6 +122,12 @@ class FaultProxy:
         threading.Thread(target=self._server.serve_forever, name="fault-proxy",
                          daemon=True).start()
         return self
+
+    def __enter__(self) -> FaultProxy:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
 
     def stop(self) -> None:
         """Release stalled requests (their connections close unanswered) and stop."""

@@ -2,13 +2,14 @@
 temporary resources the plugin made are gone from the cloud afterwards.
 
 A backup that goes to ``error`` is a real one of the real Cinder (its posix driver cannot
-write the container); the 500 and the hung call come from a proxy in front of Cinder's
-endpoint (``fault_proxy``), reached through an endpoint override in a clouds.yaml, so
-every other call is the real service's answer.
+write the container); the 500s and the hung call come from a proxy in front of Cinder's
+or Glance's endpoint (``fault_proxy``), reached through an endpoint override in a
+clouds.yaml, so every other call is the real service's answer.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,8 @@ import pytest
 import yaml
 
 from actors.engine import Engine
-from actors.requests import ProtectRequest, ResourceRef
-from plugins.openstack.resource_types import VOLUME
+from actors.requests import ProtectRequest, ResourceRef, RestoreRequest
+from plugins.openstack.resource_types import IMAGE, VOLUME
 from tests.cloud.cloud_project import CloudProject, cloud_project, wait_until
 from tests.cloud.fault_proxy import Action, FaultProxy
 from tests.cloud.openstack_provider import write_provider
@@ -39,11 +40,14 @@ def project(devcloud: DevCloud) -> Iterator[CloudProject]:
 
 @pytest.fixture
 def cinder_proxy(devcloud: DevCloud) -> Iterator[FaultProxy]:
-    proxy = FaultProxy(devcloud.config.url("cinder")).start()
-    try:
+    with FaultProxy(devcloud.config.url("cinder")) as proxy:
         yield proxy
-    finally:
-        proxy.stop()
+
+
+@pytest.fixture
+def glance_proxy(devcloud: DevCloud) -> Iterator[FaultProxy]:
+    with FaultProxy(devcloud.config.url("glance")) as proxy:
+        yield proxy
 
 
 def new_volume(project: CloudProject) -> str:
@@ -69,20 +73,26 @@ def assert_nothing_left(project: CloudProject) -> None:
                "the temporary snapshot and the failed backup to be gone", timeout=120)
 
 
-@pytest.fixture
-def faulty_connection(tmp_path: Path, devcloud: DevCloud, project: CloudProject,
-                      cinder_proxy: FaultProxy,
-                      monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """A clouds.yaml whose block-storage endpoint (for ``project``) is the proxy; the
-    plugin section's connection options (just ``cloud``)."""
-    # the project's own path: keystoneauth's version discovery does not fill in a
-    # %(project_id)s template of an endpoint override
-    entry = {"auth": devcloud.auth("demo"), "region_name": "RegionOne",
-             "block_storage_endpoint_override": f"{cinder_proxy.url}/v3/{project.id}"}
+def faulty_cloud(tmp_path: Path, devcloud: DevCloud, monkeypatch: pytest.MonkeyPatch,
+                 **overrides: str) -> dict[str, str]:
+    """A clouds.yaml entry with endpoint ``overrides`` (the proxies), made the one the
+    plugins read; their sections' connection options (just ``cloud``)."""
+    entry = {"auth": devcloud.auth("demo"), "region_name": "RegionOne", **overrides}
     path = tmp_path / "clouds.yaml"
     path.write_text(yaml.safe_dump({"clouds": {FAULTY_CLOUD: entry}}))
     monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(path))
     return {"cloud": FAULTY_CLOUD}
+
+
+@pytest.fixture
+def faulty_connection(tmp_path: Path, devcloud: DevCloud, project: CloudProject,
+                      cinder_proxy: FaultProxy,
+                      monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Block storage (for ``project``) through the proxy."""
+    # the project's own path: keystoneauth's version discovery does not fill in a
+    # %(project_id)s template of an endpoint override
+    return faulty_cloud(tmp_path, devcloud, monkeypatch, block_storage_endpoint_override=(
+        f"{cinder_proxy.url}/v3/{project.id}"))
 
 
 async def test_a_backup_that_goes_to_error_fails_the_volume_and_leaves_nothing(
@@ -126,3 +136,30 @@ async def test_a_cinder_call_that_fails_or_hangs_fails_the_volume_and_removes_th
     assert cinder_proxy.injected and all(hit.startswith("POST ") and hit.endswith(action)
                                          for hit in cinder_proxy.injected)
     assert_nothing_left(project)
+
+
+async def test_a_500_on_an_image_upload_fails_the_restore_and_deletes_the_half_made_image(
+    devcloud: DevCloud, project: CloudProject, glance_proxy: FaultProxy, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    images = project.connection.image
+    original = images.create_image(name="tools", data=os.urandom(512 * 1024),
+                                   disk_format="raw", container_format="bare", wait=True)
+    connection = faulty_cloud(tmp_path, devcloud, monkeypatch,
+                              image_endpoint_override=glance_proxy.url)
+    providers = write_provider(tmp_path / "providers", tmp_path / "bank", connection,
+                               plugins=("os-image",))
+    async with Engine.embedded(providers) as engine:
+        protected = await engine.run(ProtectRequest(
+            project_id=project.id, resources=[ResourceRef(IMAGE, original.id)]), timeout=300)
+        assert protected.status == "succeeded", protected.error
+        glance_proxy.add("PUT", r"/v2/images/[^/]+/file$", "fail")
+        result = await engine.run(RestoreRequest(
+            project_id=project.id, checkpoint_id=protected.checkpoint_id), timeout=300)
+    assert result.status == "failed"
+    assert result.error_resource == f"{IMAGE}#{original.id}"
+    assert "glance upload image of" in result.error and "500" in result.error
+    (hit,) = glance_proxy.injected
+    half_made = hit.split()[1].split("/")[3]  # PUT /v2/images/<id>/file
+    assert half_made != original.id and half_made in result.error
+    assert [image.id for image in images.images(owner=project.id)] == [original.id]
