@@ -62,6 +62,7 @@ from banks.object_file import (
     object_path,
     open_object,
     read_object,
+    read_object_into,
     write_object,
 )
 
@@ -221,9 +222,13 @@ class FilesystemBank(Bank):
             ObjectNotFound: if there is no object at ``key``.
             BankError: if the object file is corrupt or cannot be read.
         """
+        return await asyncio.to_thread(self._read_blocking, key, read)
+
+    def _read_blocking(self, key: str, read: Callable[[Path], _T]) -> _T:
+        """As :meth:`_read`, in the calling thread."""
         path = object_path(self._objects, key)
         try:
-            return await asyncio.to_thread(read, path)
+            return read(path)
         except (FileNotFoundError, NotADirectoryError):
             raise ObjectNotFound(key, self._label()) from None
         except CorruptObject as err:
@@ -240,6 +245,17 @@ class FilesystemBank(Bank):
             BankError: if the object file is corrupt or cannot be read.
         """
         return await self._read(key, read_object)
+
+    def read_into_blocking(self, key: str, reserve: Callable[[int], memoryview]) -> memoryview:
+        """The whole object, read into ``reserve(its size)``; blocks (call it in a worker
+        thread). For the chunk store's restores, which reuse their buffers.
+
+        Raises:
+            InvalidKey: if ``key`` breaks the key rules.
+            ObjectNotFound: if there is no object at ``key``.
+            BankError: if the object file is corrupt or cannot be read.
+        """
+        return self._read_blocking(key, lambda path: read_object_into(path, reserve))
 
     async def get_stream(self, key: str, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:
         """Yield the object in chunks of at most ``chunk_size`` bytes.
