@@ -22,11 +22,13 @@ import hashlib
 import hmac
 import os
 import threading
+from typing import overload
 
 import zstandard
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from banks.chunks.decode_buffers import DecodeBuffers
 from banks.chunks.errors import CorruptChunk
 from banks.chunks.master_key import NONCE_SIZE, ChunkKeys
 
@@ -128,6 +130,38 @@ class ChunkCodec:
                 altered, of an unknown format, stored unencrypted in an encrypted store
                 (or the reverse), or its plaintext does not hash to ``chunk_id``.
         """
+        flags = self._check_header(chunk_id, stored)
+        # views, not slices: a slice of a chunk-sized object is a chunk-sized copy
+        view = memoryview(stored)
+        payload: bytes | memoryview = (
+            self._open(chunk_id, view) if self._aead is not None else view[2:]
+        )
+        if flags & FLAG_ZSTD:
+            payload = self._decompress(chunk_id, payload, size)
+        self._check_plaintext(chunk_id, payload, size)
+        return payload if isinstance(payload, bytes) else bytes(payload)
+
+    def decode_into(
+        self, chunk_id: str, stored: bytes | memoryview, size: int, buffers: DecodeBuffers
+    ) -> memoryview:
+        """As :meth:`decode`, the plaintext in ``buffers`` (valid until their next use).
+
+        Raises:
+            CorruptChunk: as :meth:`decode`.
+        """
+        flags = self._check_header(chunk_id, stored)
+        view = memoryview(stored)
+        payload = view[2:]
+        if self._aead is not None:
+            sealed = len(payload) - NONCE_SIZE - _TAG_SIZE
+            payload = self._open(chunk_id, view, buffers.opened.view(max(0, sealed)))
+        if flags & FLAG_ZSTD:
+            payload = self._decompress_into(chunk_id, payload, buffers.plain.view(size + 1))
+        self._check_plaintext(chunk_id, payload, size)
+        return payload
+
+    def _check_header(self, chunk_id: str, stored: bytes | memoryview) -> int:
+        """The flags of a stored chunk whose header this codec reads."""
         if len(stored) < 2:
             raise self._corrupt(chunk_id, "shorter than its header")
         version, flags = stored[0], stored[1]
@@ -138,28 +172,37 @@ class ChunkCodec:
         if bool(flags & FLAG_AES_GCM) != self.encrypted:
             state = "encrypted" if flags & FLAG_AES_GCM else "not encrypted"
             raise self._corrupt(chunk_id, f"it is {state}, unlike its store")
-        # views, not slices: a slice of a chunk-sized object is a chunk-sized copy
-        view = memoryview(stored)
-        payload: bytes | memoryview = (
-            self._open(chunk_id, view) if self._aead is not None else view[2:]
-        )
-        if flags & FLAG_ZSTD:
-            payload = self._decompress(chunk_id, payload, size)
+        return flags
+
+    def _check_plaintext(
+        self, chunk_id: str, payload: bytes | memoryview, size: int | None
+    ) -> None:
         if size is not None and len(payload) != size:
             raise self._corrupt(chunk_id, f"holds {len(payload)} bytes, not {size}")
         if not hmac.compare_digest(self.chunk_id(payload), chunk_id):
             raise self._corrupt(chunk_id, "its content does not match its id")
-        return payload if isinstance(payload, bytes) else bytes(payload)
 
-    def _open(self, chunk_id: str, stored: memoryview) -> bytes:
+    @overload
+    def _open(self, chunk_id: str, stored: memoryview) -> bytes: ...
+
+    @overload
+    def _open(self, chunk_id: str, stored: memoryview, into: memoryview) -> memoryview: ...
+
+    def _open(
+        self, chunk_id: str, stored: memoryview, into: memoryview | None = None
+    ) -> bytes | memoryview:
+        """Authenticate and decrypt; into ``into`` (exactly the plaintext's size) if given."""
         assert self._aead is not None
         if len(stored) < 2 + NONCE_SIZE + _TAG_SIZE:
             raise self._corrupt(chunk_id, "shorter than its nonce and tag")
         nonce = bytes(stored[2 : 2 + NONCE_SIZE])
+        sealed = stored[2 + NONCE_SIZE :]
+        associated = bytes(stored[:2]) + bytes.fromhex(chunk_id)
         try:
-            return self._aead.decrypt(
-                nonce, stored[2 + NONCE_SIZE :], bytes(stored[:2]) + bytes.fromhex(chunk_id)
-            )
+            if into is None:
+                return self._aead.decrypt(nonce, sealed, associated)
+            self._aead.decrypt_into(nonce, sealed, associated, into)
+            return into
         except InvalidTag:
             raise self._corrupt(
                 chunk_id, "authentication failed (altered, or stored under another id or key)"
@@ -168,9 +211,35 @@ class ChunkCodec:
     def _decompress(self, chunk_id: str, payload: bytes | memoryview, size: int | None) -> bytes:
         limit = size if size is not None else MAX_CHUNK_SIZE
         try:
-            return zstandard.ZstdDecompressor().decompress(payload, max_output_size=limit)
+            return self._decompressor().decompress(payload, max_output_size=limit)
         except zstandard.ZstdError as error:
             raise self._corrupt(chunk_id, f"zstd: {error}") from None
+
+    def _decompress_into(self, chunk_id: str, payload: memoryview, into: memoryview) -> memoryview:
+        """The frame in ``payload`` decompressed into ``into``, up to its length.
+
+        ``into`` is one byte longer than the reference's size: a frame holding more fills
+        it, and fails the size check without being read any further.
+        """
+        filled = 0
+        try:
+            with self._decompressor().stream_reader(payload) as reader:
+                while filled < len(into):
+                    count = reader.readinto(into[filled:])
+                    if count == 0:
+                        break
+                    filled += count
+        except zstandard.ZstdError as error:
+            raise self._corrupt(chunk_id, f"zstd: {error}") from None
+        return into[:filled]
+
+    def _decompressor(self) -> zstandard.ZstdDecompressor:
+        # one per thread, as compressors: a decompression context is a few hundred KiB
+        decompressor: zstandard.ZstdDecompressor | None = getattr(self._local, "decompressor", None)
+        if decompressor is None:
+            decompressor = zstandard.ZstdDecompressor()
+            self._local.decompressor = decompressor
+        return decompressor
 
     def _corrupt(self, chunk_id: str, reason: str) -> CorruptChunk:
         return CorruptChunk(self.bank, chunk_id, reason)

@@ -28,7 +28,7 @@ from collections.abc import (
     Coroutine,
     Iterable,
 )
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import structlog
 
@@ -36,6 +36,7 @@ from banks.base import Bank
 from banks.chunks.chunk_codec import ChunkCodec
 from banks.chunks.chunk_ref import ChunkRef, WriteStats
 from banks.chunks.chunker import ChunkerParams, StreamChunker
+from banks.chunks.decode_buffers import DecodeBuffers
 from banks.chunks.errors import ChunkNotFound, CorruptChunk
 from banks.chunks.layout import DATA_PREFIX, chunk_key, id_of_key
 from banks.chunks.malloc_tuning import release_large_buffers_to_the_os
@@ -49,6 +50,14 @@ log = structlog.get_logger(__name__)
 
 # rewritten by each garbage collection that deleted chunks (see banks.chunks.garbage)
 GC_GENERATION_KEY = "/chunks/gc-generation"
+
+_T = TypeVar("_T")
+
+
+class BlockingReadInto(Protocol):
+    """A bank's ``read_into_blocking``: an object read into ``reserve(its size)``."""
+
+    def __call__(self, key: str, reserve: Callable[[int], memoryview]) -> memoryview: ...
 
 
 class ChunkStore:
@@ -75,6 +84,10 @@ class ChunkStore:
         self._in_flight: dict[str, asyncio.Event] = {}
         self._generation_seen: bytes | None = None
         self.stats = WriteStats()
+        self._decode_slots = asyncio.Semaphore(settings.read_ahead)
+        self._free_buffers: list[DecodeBuffers] = []
+        # a bank that reads an object into a given buffer, in the calling thread
+        self._read_into: BlockingReadInto | None = getattr(bank, "read_into_blocking", None)
 
     @classmethod
     async def open(
@@ -118,9 +131,7 @@ class ChunkStore:
         refs: list[ChunkRef | None] = []
         local = WriteStats()
 
-        async def submit(
-            pieces: list[tuple[memoryview, str]], group: asyncio.TaskGroup
-        ) -> None:
+        async def submit(pieces: list[tuple[memoryview, str]], group: asyncio.TaskGroup) -> None:
             for piece, chunk_id in pieces:
                 await self._slots.acquire()
                 refs.append(None)
@@ -249,15 +260,85 @@ class ChunkStore:
             ChunkNotFound: if the bank does not hold it.
             CorruptChunk: if it fails authentication, decoding, or its id or size check.
         """
+        stored = await self._fetch(self._key_of(chunk_id), chunk_id)
+        return await asyncio.to_thread(self.codec.decode, chunk_id, stored, size)
+
+    async def read_chunk_into(self, ref: ChunkRef, consume: Callable[[memoryview], _T]) -> _T:
+        """``consume(the checked plaintext of ref's chunk)``, in the worker thread that
+        decoded it, into buffers reused from chunk to chunk; its result is returned.
+
+        The view is valid during the call only. ``consume`` runs only once the chunk has
+        passed every check, so nothing of a bad chunk reaches it; it runs to its end even
+        if this call is cancelled meanwhile (a thread cannot be stopped). At most
+        ``read_ahead`` chunks are decoded at once per store; on a bank that reads into a
+        buffer (the filesystem bank) fetch, decode and ``consume`` are one thread hop.
+
+        Raises:
+            ChunkNotFound, CorruptChunk: as :meth:`read_chunk`.
+            Exception: whatever ``consume`` raises.
+        """
+        key = self._key_of(ref.id)
+        await self._decode_slots.acquire()
+        buffers = self._free_buffers.pop() if self._free_buffers else DecodeBuffers()
+
+        def release(work: asyncio.Future[_T] | None = None) -> None:
+            self._free_buffers.append(buffers)
+            self._decode_slots.release()
+            if work is not None and not work.cancelled():
+                work.exception()  # seen: a caller cancelled meanwhile has gone
+
         try:
-            key = chunk_key(chunk_id)
+            if self._read_into is not None:
+                work = asyncio.ensure_future(
+                    asyncio.to_thread(self._fetch_and_decode_into, key, ref, buffers, consume)
+                )
+            else:
+                stored = await self._fetch(key, ref.id)
+                work = asyncio.ensure_future(
+                    asyncio.to_thread(self._decode_into, ref, stored, buffers, consume)
+                )
+        except BaseException:
+            release()
+            raise
+        try:
+            return await asyncio.shield(work)
+        finally:
+            # the buffers go back only when the thread is done with them
+            if work.done():
+                release()
+            else:
+                work.add_done_callback(release)
+
+    def _fetch_and_decode_into(
+        self, key: str, ref: ChunkRef, buffers: DecodeBuffers, consume: Callable[[memoryview], _T]
+    ) -> _T:
+        assert self._read_into is not None
+        try:
+            stored = self._read_into(key, buffers.stored.view)
+        except ObjectNotFound:
+            raise ChunkNotFound(self.bank.name, ref.id) from None
+        return self._decode_into(ref, stored, buffers, consume)
+
+    def _decode_into(
+        self,
+        ref: ChunkRef,
+        stored: bytes | memoryview,
+        buffers: DecodeBuffers,
+        consume: Callable[[memoryview], _T],
+    ) -> _T:
+        return consume(self.codec.decode_into(ref.id, stored, ref.size, buffers))
+
+    def _key_of(self, chunk_id: str) -> str:
+        try:
+            return chunk_key(chunk_id)
         except ValueError:
             raise CorruptChunk(self.bank.name, repr(chunk_id), "not a chunk id") from None
+
+    async def _fetch(self, key: str, chunk_id: str) -> bytes:
         try:
-            stored = await self.bank.get(key)
+            return await self.bank.get(key)
         except ObjectNotFound:
             raise ChunkNotFound(self.bank.name, chunk_id) from None
-        return await asyncio.to_thread(self.codec.decode, chunk_id, stored, size)
 
     def read_stream(self, refs: Iterable[ChunkRef]) -> AsyncGenerator[bytes, None]:
         """Yield each chunk's checked plaintext in order, fetching ``read_ahead`` ahead.

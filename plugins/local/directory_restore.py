@@ -2,13 +2,20 @@
 
 Order: check every entry (nothing written yet); open or create the target; with
 ``existing="fail"`` look for any clash (still nothing written); create directories
-parents first; stream files, ``concurrency`` at a time, each given its mode and mtime
-once its content is in; create symlinks; last, set directories' modes and mtimes,
+parents first; write the files' content chunk by chunk (``directory_restore_plan``: each
+chunk fetched, checked, decoded and written in one worker-thread hop, ``concurrency``
+chunks at a time), each file given its mode and mtime once its last piece is in; create
+symlinks; last, set directories' modes and mtimes,
 deepest first, so that writing children neither disturbs an mtime nor is refused by a
 read-only parent.
 
 Owners are not restored (files belong to the restoring user), so files lose their
 set-user-id and set-group-id bits, with a warning.
+
+Files are not fsynced one by one, as restic does not: a restore that a crash interrupts
+is run again (a file then holds whatever the page cache had written back), and a
+restore's success means its bytes were written and checked, not that they reached the
+disk, just as for any program writing files. A sync per file cost a disk flush each.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 
 import structlog
 
@@ -25,10 +32,17 @@ from banks.errors import ObjectNotFound
 from banks.section import BankSection
 from plugins.context import ActivityContext
 from plugins.local.bounded_tasks import run_bounded
-from plugins.local.directory_chunk_cache import ChunkCache
 from plugins.local.directory_errors import DirectoryRestoreError
 from plugins.local.directory_manifest import Manifest, ManifestEntry, check_entries
-from plugins.local.directory_target import Existing, TargetTree, finish_file, write_all
+from plugins.local.directory_restore_plan import ChunkJob, plan_jobs
+from plugins.local.directory_restored_file import RestoredFile
+from plugins.local.directory_target import (
+    Existing,
+    OpenDirs,
+    TargetTree,
+    finish_file,
+    write_all,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -37,15 +51,6 @@ _SET_ID_BITS = stat.S_ISUID | stat.S_ISGID
 
 def _depth(entry: ManifestEntry) -> int:
     return entry.fs_path().count("/")
-
-
-def _bundled(entry: ManifestEntry) -> bool:
-    """True for a small file stored in chunks shared with others (check_entries has
-    made sure its chunks span exactly its bytes)."""
-    chunks = entry.chunks
-    return chunks is not None and (
-        entry.offset > 0 or sum(ref.size for ref in chunks) != entry.size
-    )
 
 
 class TreeRestorer:
@@ -76,8 +81,6 @@ class TreeRestorer:
         self.done = 0
         self.total = sum(e.size for e in manifest.entries if e.kind == "file")
         self.skipped = 0
-        # bundled small files share chunks: each is fetched once for all of them
-        self.shared_chunks = ChunkCache(store) if store is not None else None
 
     async def restore(self) -> None:
         """Write the tree into the target.
@@ -100,9 +103,12 @@ class TreeRestorer:
                 await asyncio.to_thread(self._check_no_clash, tree, entries)
             created = await asyncio.to_thread(self._make_directories, tree, directories)
             self.context.progress(0, self.total)
-            await run_bounded(
-                files, lambda entry: self._restore_file(tree, entry), self.concurrency
-            )
+            if self.store is None:
+                await run_bounded(
+                    files, lambda entry: self._restore_file(tree, entry), self.concurrency
+                )
+            else:
+                await self._restore_chunked_files(tree, self.store, files)
             await asyncio.to_thread(self._make_symlinks, tree, symlinks)
             await asyncio.to_thread(self._finish_directories, tree, directories, created)
         finally:
@@ -134,10 +140,59 @@ class TreeRestorer:
                 created.add(entry.fs_path())
         return created
 
+    async def _restore_chunked_files(
+        self, tree: TargetTree, store: ChunkStore, files: list[ManifestEntry]
+    ) -> None:
+        """Run the files' chunk jobs, ``concurrency`` at a time, in order.
+
+        On a failure (or a cancel) no job is started any more, those running are let
+        finish (a thread cannot be stopped; each is at most one chunk's work), and files
+        left unfinished are removed: no file beats a partial one.
+        """
+        spanning: list[RestoredFile] = []
+        running: set[asyncio.Task[None]] = set()
+        try:
+            for job in plan_jobs(files, self._file_mode, spanning):
+                while len(running) >= self.concurrency:
+                    running = await _first_done(running)
+                running.add(asyncio.ensure_future(self._run_job(tree, store, job)))
+            while running:
+                running = await _first_done(running)
+        except BaseException:
+            if running:
+                await asyncio.wait(running)
+            await asyncio.to_thread(_abandon_all, tree, spanning)
+            raise
+
+    async def _run_job(self, tree: TargetTree, store: ChunkStore, job: ChunkJob) -> None:
+        def write(chunk: memoryview) -> int:
+            return self._write_pieces(tree, job, chunk)
+
+        if job.ref is None:
+            skipped = await asyncio.to_thread(write, memoryview(b""))
+        else:
+            try:
+                skipped = await store.read_chunk_into(job.ref, write)
+            except (ChunkNotFound, CorruptChunk) as error:
+                # nothing of it was written; the restore removes the files it left partial
+                raise DirectoryRestoreError(
+                    self.resource_key, job.pieces[0].file.entry.path, self.target, str(error)
+                ) from error
+        self.skipped += skipped
+        self._advance(job.size)
+
+    def _write_pieces(self, tree: TargetTree, job: ChunkJob, chunk: memoryview) -> int:
+        """Write every piece of ``job`` from its decoded chunk (in a worker thread); return
+        how many files were skipped (``existing='skip'``)."""
+        skipped = 0
+        with OpenDirs(tree) as dirs:
+            for piece in job.pieces:
+                data = chunk[piece.start : piece.start + piece.length]
+                skipped += piece.file.write(data, piece.at, tree, self.existing, dirs)
+        return skipped
+
     async def _restore_file(self, tree: TargetTree, entry: ManifestEntry) -> None:
-        if _bundled(entry):
-            await self._restore_bundled_file(tree, entry)
-            return
+        """A file of a version 1 manifest: a bank object of its own, streamed."""
         path = entry.fs_path()
         fd = await asyncio.to_thread(tree.create_file, path, self.existing)
         if fd is None:
@@ -153,12 +208,14 @@ class TreeRestorer:
                     break  # a bigger object than the manifest says: stop before writing it
                 await asyncio.to_thread(write_all, fd, chunk)
                 self._advance(len(chunk))
-        except (ObjectNotFound, ChunkNotFound, CorruptChunk) as error:
+        except ObjectNotFound as error:
             os.close(fd)
-            # what was written is verified but incomplete: no file beats a partial one
             await asyncio.to_thread(tree.remove_file, path)
             raise DirectoryRestoreError(
-                self.resource_key, entry.path, self.target, self._unreadable(entry, error)
+                self.resource_key,
+                entry.path,
+                self.target,
+                f"its data {entry.data!r} is not in the bank",
             ) from error
         except BaseException:
             os.close(fd)
@@ -176,64 +233,13 @@ class TreeRestorer:
                 entry.path,
                 self.target,
                 f"the bank holds {'more' if written > entry.size else 'fewer'} bytes than"
-                f" the {entry.size} the manifest says ({self._source(entry)})",
+                f" the {entry.size} the manifest says (bank object {entry.data!r})",
             )
         await asyncio.to_thread(finish_file, fd, self._file_mode(entry), entry.mtime_ns)
 
-    async def _restore_bundled_file(self, tree: TargetTree, entry: ManifestEntry) -> None:
-        """A small file: its content from the shared chunks first, then one thread hop
-        creates, writes and finishes it (small files are many: hops are their cost)."""
-        assert self.shared_chunks is not None and entry.chunks is not None
-        try:
-            pieces = [
-                piece
-                async for piece in self.shared_chunks.read_span(
-                    entry.chunks, entry.offset, entry.size
-                )
-            ]
-        except (ChunkNotFound, CorruptChunk) as error:
-            # nothing of the file is written yet
-            raise DirectoryRestoreError(
-                self.resource_key, entry.path, self.target, str(error)
-            ) from error
-        if not await asyncio.to_thread(self._write_whole_file, tree, entry, pieces):
-            self.skipped += 1
-        self._advance(entry.size)
-
-    def _write_whole_file(
-        self, tree: TargetTree, entry: ManifestEntry, pieces: list[memoryview]
-    ) -> bool:
-        fd = tree.create_file(entry.fs_path(), self.existing)
-        if fd is None:
-            return False
-        try:
-            for piece in pieces:
-                write_all(fd, piece)
-        except BaseException:
-            os.close(fd)
-            raise
-        finish_file(fd, self._file_mode(entry), entry.mtime_ns)
-        return True
-
     def _content(self, entry: ManifestEntry) -> AsyncIterator[bytes]:
-        if entry.chunks is not None:
-            # check_entries: v2 file entries carry chunks, and a v2 restore opens a store
-            assert self.store is not None
-            return self.store.read_stream(entry.chunks)
         # check_entries guarantees a v1 file entry has a data key
         return self.section.get_stream(entry.data or "", self.chunk_size)
-
-    @staticmethod
-    def _source(entry: ManifestEntry) -> str:
-        if entry.chunks is not None:
-            return f"{len(entry.chunks)} chunks"
-        return f"bank object {entry.data!r}"
-
-    @staticmethod
-    def _unreadable(entry: ManifestEntry, error: Exception) -> str:
-        if isinstance(error, ObjectNotFound):
-            return f"its data {entry.data!r} is not in the bank"
-        return str(error)
 
     def _file_mode(self, entry: ManifestEntry) -> int:
         # Owners are not restored, so a set-user/group-id bit would make the file run as
@@ -272,3 +278,25 @@ class TreeRestorer:
                 tree.set_dir_metadata(path, entry.mode, entry.mtime_ns)
         if touch_existing or tree.created:
             tree.set_dir_metadata("", self.manifest.root_mode, self.manifest.root_mtime_ns)
+
+
+async def _first_done(running: set[asyncio.Task[None]]) -> set[asyncio.Task[None]]:
+    """Wait until one of ``running`` ends; return those still running.
+
+    Raises:
+        Exception: the failure of a task that ended (the first, if several did).
+    """
+    done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+    for task in done:
+        failure = task.exception()
+        if failure is not None:
+            # the others are awaited by the caller; their failures are then seen
+            for other in done:
+                other.exception()
+            raise failure
+    return running
+
+
+def _abandon_all(tree: TargetTree, files: Iterable[RestoredFile]) -> None:
+    for file in files:
+        file.abandon(tree)

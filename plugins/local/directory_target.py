@@ -53,7 +53,7 @@ class TargetTree:
             # the target itself may be a symlink: the user chose it, so it is followed
             fd = os.open(target, os.O_RDONLY | os.O_DIRECTORY | _CLOEXEC)
         except OSError as error:
-            raise DirectoryRestoreError(resource_key, target, target, _why(error)) from error
+            raise DirectoryRestoreError(resource_key, target, target, why(error)) from error
         return cls(fd, target, resource_key, created=created)
 
     def close(self) -> None:
@@ -83,7 +83,7 @@ class TargetTree:
                 os.close(fd)
                 if error.errno in (errno.ELOOP, errno.ENOTDIR):
                     raise self._refuse(relative, f"{walked!r} is not a real directory") from error
-                raise self._fail(relative, f"{walked!r}: {_why(error)}") from error
+                raise self._fail(relative, f"{walked!r}: {why(error)}") from error
             os.close(fd)
             fd = child
         return fd
@@ -137,26 +137,35 @@ class TargetTree:
                 return False
             return True
         except OSError as error:
-            raise self._fail(relative, _why(error)) from error
+            raise self._fail(relative, why(error)) from error
         finally:
             os.close(fd)
 
-    def create_file(self, relative: str, existing: Existing) -> int | None:
+    def create_file(
+        self, relative: str, existing: Existing, parents: OpenDirs | None = None
+    ) -> int | None:
         """Create the file at ``relative`` for writing; None if it exists and ``skip``.
+
+        ``parents``, if given, keeps its parent directory open for the next files.
 
         Raises:
             DirectoryRestoreError: if it exists and ``existing`` is ``fail``, or on I/O error.
             UnsafeManifestEntry: if a parent is a symlink or a directory is in the way.
         """
-        fd, name = self._parent(relative)
+        if parents is None:
+            fd, name = self._parent(relative)
+        else:
+            parent, _, name = relative.rpartition("/")
+            fd = parents.open(parent)
         try:
             if not self._make_room(fd, name, relative, existing):
                 return None
             return os.open(name, _NEW_FILE_FLAGS, _WORK_FILE_MODE, dir_fd=fd)
         except OSError as error:
-            raise self._fail(relative, _why(error)) from error
+            raise self._fail(relative, why(error)) from error
         finally:
-            os.close(fd)
+            if parents is None:
+                os.close(fd)
 
     def remove_file(self, relative: str) -> None:
         """Remove the file this restore created at ``relative`` (a failed, partial one).
@@ -170,7 +179,7 @@ class TargetTree:
         except FileNotFoundError:
             pass
         except OSError as error:
-            raise self._fail(relative, _why(error)) from error
+            raise self._fail(relative, why(error)) from error
         finally:
             os.close(fd)
 
@@ -192,7 +201,7 @@ class TargetTree:
                 os.utime(name, ns=(mtime_ns, mtime_ns), dir_fd=fd, follow_symlinks=False)
             return True
         except OSError as error:
-            raise self._fail(relative, _why(error)) from error
+            raise self._fail(relative, why(error)) from error
         finally:
             os.close(fd)
 
@@ -223,9 +232,49 @@ class TargetTree:
             os.fchmod(fd, mode)
             os.utime(fd, ns=(mtime_ns, mtime_ns))
         except OSError as error:
-            raise self._fail(relative or ".", _why(error)) from error
+            raise self._fail(relative or ".", why(error)) from error
         finally:
             os.close(fd)
+
+
+class OpenDirs:
+    """Directories of a target kept open across a run of files, as :meth:`TargetTree.open_dir`
+    opens them: files restored together mostly share a parent, whose path is then walked
+    once rather than per file. Blocking, for one thread; close it (``with``) after the run.
+    """
+
+    # enough for the few directories a run of bundled small files spans; beyond, all are
+    # closed, so a run through many directories never holds many descriptors
+    LIMIT = 16
+
+    def __init__(self, tree: TargetTree) -> None:
+        self.tree = tree
+        self._fds: dict[str, int] = {}
+
+    def open(self, relative: str) -> int:
+        """The descriptor of the directory at ``relative`` ('' for the target), kept open.
+
+        Raises:
+            UnsafeManifestEntry, DirectoryRestoreError: as :meth:`TargetTree.open_dir`.
+        """
+        fd = self._fds.get(relative)
+        if fd is None:
+            if len(self._fds) >= self.LIMIT:
+                self.close()
+            fd = self._fds[relative] = self.tree.open_dir(relative)
+        return fd
+
+    def close(self) -> None:
+        """Close every directory held."""
+        fds, self._fds = self._fds, {}
+        for fd in fds.values():
+            os.close(fd)
+
+    def __enter__(self) -> OpenDirs:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def finish_file(fd: int, mode: int, mtime_ns: int) -> None:
@@ -244,5 +293,14 @@ def write_all(fd: int, data: bytes | memoryview) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _why(error: OSError) -> str:
+def pwrite_all(fd: int, data: bytes | memoryview, offset: int) -> None:
+    """Write every byte of ``data`` at ``offset`` (``os.pwrite`` may write less than asked)."""
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        view, offset = view[written:], offset + written
+
+
+def why(error: OSError) -> str:
+    """An OSError's reason, without the path (the caller names the entry)."""
     return error.strerror or str(error)
