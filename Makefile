@@ -14,7 +14,7 @@ $(BIN)/.installed: pyproject.toml
 # Debian tools some tests drive: amqp-publish (a client that is not ours publishes a
 # request), docker-compose (checks docker-compose.yml), script (a terminal for the CLI).
 # Installed when missing, on a Debian machine where we are root; elsewhere those tests skip.
-SYSTEM_TOOLS := amqp-publish=amqp-tools docker-compose=docker-compose script=util-linux
+SYSTEM_TOOLS := amqp-publish=amqp-tools docker-compose=docker-compose script=util-linux qemu-img=qemu-utils
 
 $(VENV)/.system-tools:
 	@missing=""; for pair in $(SYSTEM_TOOLS); do \
