@@ -23,12 +23,12 @@ from plugins.context import ActivityContext
 from plugins.errors import InvalidPluginOption
 from plugins.openstack.protection_base import OpenStackProtection, restore_name
 from plugins.openstack.resource_types import VOLUME
+from plugins.openstack.volume_restore import VOLUME_FAILED, finish_volume, is_true
 from plugins.resource import Resource
 
 log = structlog.get_logger(__name__)
 GIB = 1 << 30
 VOLUME_READY = ("available", "in-use")
-VOLUME_FAILED = ("error", "error_restoring", "error_extending")
 
 
 class VolumeBackupParameters(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
@@ -147,7 +147,7 @@ class VolumeBackupProtection(OpenStackProtection):
                 volume_id=resource.id, backup_id=backup.id, name=volume.name,
                 size=int(volume.size or 0), is_incremental=bool(done.is_incremental),
                 container=done.container, availability_zone=volume.availability_zone,
-                volume_type=volume.volume_type, bootable=_truthy(volume.is_bootable))
+                volume_type=volume.volume_type, bootable=is_true(volume.is_bootable))
             await self.save_info(section, info)
             succeeded = True
             context.progress(total, total)
@@ -210,42 +210,11 @@ class VolumeBackupProtection(OpenStackProtection):
             context, "restore backup", info.backup_id,
             lambda c: c.block_storage.restore_backup(info.backup_id, name=name))
         new_id: str = restored.volume_id
-        async for _ in self.finish_volume(context, new_id, parameters.restore_description,
-                                          bootable=info.bootable):
+        async for _ in finish_volume(self, context, new_id, bootable=info.bootable,
+                                     description=parameters.restore_description):
             yield
         await checkpoint.record_restored(resource, new_id)
         context.progress(info.size * GIB, info.size * GIB)
-
-    async def finish_volume(self, context: ActivityContext, volume_id: str,
-                            description: str | None, *, bootable: bool) -> AsyncIterator[None]:
-        """Wait for a new volume to be available, mark it bootable as the original was;
-        delete it if it never gets there.
-
-        Cinder restores the bootable flag only with the image metadata of a volume made
-        from an image; a volume flagged bootable by hand comes back unbootable, and Nova
-        refuses to boot a restored server from it.
-        """
-        ready = False
-        try:
-            wait = self.wait(context, what="volume", resource_id=volume_id,
-                             fetch=lambda c: c.block_storage.get_volume(volume_id),
-                             ready=("available",), failed=VOLUME_FAILED)
-            async for _ in wait.steps():
-                yield
-            if description:
-                await self.call(context, "update volume", volume_id,
-                                lambda c: c.block_storage.update_volume(
-                                    volume_id, description=description))
-            if bootable and not _truthy(wait.item.is_bootable):
-                await self.call(context, "set volume bootable", volume_id,
-                                lambda c: c.block_storage.set_volume_bootable_status(
-                                    volume_id, True))
-            ready = True
-        finally:
-            if not ready:
-                await self.delete_quietly(
-                    context, "volume", volume_id,
-                    lambda c: c.block_storage.delete_volume(volume_id, ignore_missing=True))
 
     async def activity_delete_parallel(
         self,
@@ -283,12 +252,6 @@ def _delete_snapshot(connection: Any, *, snapshot_id: str) -> None:
 def temporary_name(checkpoint: Checkpoint) -> str:
     """The name of what a protect creates: unique to the checkpoint, so findable again."""
     return f"strongbox-{checkpoint.id}"
-
-
-def _truthy(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.lower() == "true"
-    return bool(value)
 
 
 __all__ = [

@@ -27,10 +27,10 @@ from plugins.openstack.protection_base import OpenStackProtection, restore_name
 from plugins.openstack.resource_types import VOLUME
 from plugins.openstack.volume_backup_protection import (
     GIB,
-    VOLUME_FAILED,
     VOLUME_READY,
     VolumeRestoreParameters,
 )
+from plugins.openstack.volume_restore import VOLUME_FAILED, finish_volume, is_true
 from plugins.resource import Resource
 
 log = structlog.get_logger(__name__)
@@ -143,7 +143,7 @@ class VolumeBytesProtection(OpenStackProtection):
             await self.save_info(section, VolumeBytesSavedInfo(
                 volume_id=resource.id, name=volume.name, size=int(volume.size or 0),
                 volume_type=volume.volume_type, availability_zone=volume.availability_zone,
-                bootable=str(volume.is_bootable).lower() == "true", image=image_info))
+                bootable=is_true(volume.is_bootable), image=image_info))
         finally:
             await self._remove(context, temporary)
         log.info("volume_bytes_protected", operation_id=context.operation_id,
@@ -209,28 +209,14 @@ class VolumeBytesProtection(OpenStackProtection):
                                          size=max(info.size, 1), image_id=created_from,
                                          name=name, volume_type=info.volume_type,
                                          description=parameters.restore_description))
-            async for _ in self.finish_volume(context, volume.id):
+            async for _ in finish_volume(self, context, volume.id, description=None,
+                                         bootable=info.bootable):
                 yield
             await checkpoint.record_restored(resource, volume.id)
             context.progress(info.size * GIB, info.size * GIB)
         finally:
             if image_id is not None:
                 await self._remove(context, {"image": image_id})
-
-    async def finish_volume(self, context: ActivityContext, volume_id: str) -> AsyncIterator[None]:
-        """Wait for the new volume; delete it if it fails."""
-        ready = False
-        try:
-            async for _ in self.wait(context, what="volume", resource_id=volume_id,
-                                     fetch=lambda c: c.block_storage.get_volume(volume_id),
-                                     ready=("available",), failed=VOLUME_FAILED).steps():
-                yield
-            ready = True
-        finally:
-            if not ready:
-                await self.delete_quietly(context, "volume", volume_id,
-                                          lambda c: c.block_storage.delete_volume(
-                                              volume_id, ignore_missing=True))
 
     async def activity_delete_parallel(
         self,

@@ -86,6 +86,7 @@ def _create(cloud: FakeCloud, kind: str, body: dict[str, Any]) -> Any:
               "imageRef": body.get("imageRef")}
     if body.get("imageRef"):
         cloud.blobs[volume["id"]] = cloud.blobs[cloud.get("image", body["imageRef"])["id"]]
+        volume["bootable"] = "true"  # as Cinder marks every volume made from an image
     elif body.get("snapshot_id"):
         cloud.blobs[volume["id"]] = cloud.blobs[cloud.get("snapshot", body["snapshot_id"])["id"]]
     else:

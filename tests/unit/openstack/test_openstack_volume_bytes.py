@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from actors.requests import ProtectRequest, ResourceRef, RestoreRequest
 from plugins.openstack.resource_types import VOLUME
 from tests.unit.openstack.fake_cinder_glance import add_volume
@@ -13,11 +15,18 @@ PLUGIN = "os-volume-bytes"
 SMALL = {"chunk_size": str(64 << 10), "segment_size": str(1 << 20)}
 
 
+# Cinder marks a volume made from an image bootable: the restore sets the flag back to the
+# original's, with one more call only when they differ.
+@pytest.mark.parametrize(("bootable", "set_flag"), [
+    pytest.param("false", ["POST /volumes/vol/action"], id="not-bootable"),
+    pytest.param("true", [], id="bootable"),
+])
 async def test_a_volume_is_copied_into_the_bank_and_restored_leaving_no_temporaries(
-    cloud, engine_for
+    cloud, engine_for, bootable: str, set_flag: list[str]
 ):
     data = os.urandom((1 << 20) + 999)
     volume = add_volume(cloud, name="data", data=data, size=1)
+    volume["bootable"] = bootable
     async with engine_for(PLUGIN, sections=sections(PLUGIN, **SMALL)) as engine:
         protected = await engine.run(
             ProtectRequest(resources=[ResourceRef(VOLUME, volume["id"])]), timeout=30)
@@ -34,9 +43,10 @@ async def test_a_volume_is_copied_into_the_bank_and_restored_leaving_no_temporar
             parameters={VOLUME: {"restore_name": "data-back"}}), timeout=30)
         assert restored.status == "succeeded", restored.error
         assert writes(cloud) == ["POST /v2/images", "PUT /v2/images/image/file",
-                                 "POST /volumes", "DELETE /v2/images/image"]
+                                 "POST /volumes", *set_flag, "DELETE /v2/images/image"]
     (new,) = [v for v in cloud.table("volume").values() if v["name"] == "data-back"]
     assert cloud.blobs[new["id"]] == data
+    assert new["bootable"] == bootable
     assert cloud.ids("image") == []
 
 
