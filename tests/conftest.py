@@ -17,6 +17,18 @@ structlog.configure(
     logger_factory=structlog.stdlib.LoggerFactory(),
 )
 
+
+
+@pytest.fixture(autouse=True)
+def _structlog_configuration_restored():
+    """Each test starts from the suite's logging configuration: a CLI test configures a
+    level filter (``configure_logging``) that would otherwise hide info records from
+    ``structlog.testing.capture_logs`` in every later test."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
+
+
 # The session-scoped ``swift_server`` fixture (a real Swift cluster, started on first use).
 pytest_plugins = ["tests.swift_server.fixture"]
 
