@@ -99,7 +99,8 @@ class TreeRestorer:
         symlinks = [e for e in entries if e.kind == "symlink"]
         tree = await asyncio.to_thread(TargetTree.open, self.target, self.resource_key)
         try:
-            if self.existing == "fail":
+            # a target this restore just created is empty: nothing in it can clash
+            if self.existing == "fail" and not tree.created:
                 await asyncio.to_thread(self._check_no_clash, tree, entries)
             created = await asyncio.to_thread(self._make_directories, tree, directories)
             self.context.progress(0, self.total)

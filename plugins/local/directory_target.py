@@ -158,6 +158,11 @@ class TargetTree:
             parent, _, name = relative.rpartition("/")
             fd = parents.open(parent)
         try:
+            try:
+                # the usual case first: nothing there (O_EXCL), one call instead of two
+                return os.open(name, _NEW_FILE_FLAGS, _WORK_FILE_MODE, dir_fd=fd)
+            except FileExistsError:
+                pass
             if not self._make_room(fd, name, relative, existing):
                 return None
             return os.open(name, _NEW_FILE_FLAGS, _WORK_FILE_MODE, dir_fd=fd)
