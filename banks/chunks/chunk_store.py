@@ -14,6 +14,9 @@ chunk run in worker threads
 (they release the GIL, so both cores are used); at most ``upload_concurrency`` chunks of
 the whole store are in flight at once, so memory is bounded whatever the number of
 files being written; a reader has at most ``read_ahead`` chunks fetched ahead of it.
+A restore uses :meth:`ChunkStore.read_chunk_into` instead: each chunk fetched, checked,
+decoded and handed to the caller's writer in one worker thread, into buffers reused
+from chunk to chunk (``decode_buffers``), at most ``read_ahead`` at once per store.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ Options (all optional)::
     chunk_min_size / chunk_avg_size / chunk_max_size   bytes; default 256 KiB / 1 MiB / 4 MiB
     compression_level = 3                zstd level, 0 turns compression off (0 to 19)
     upload_concurrency = 4               chunks encoded and uploaded at once (1 to 64)
-    read_ahead = 4                       chunks fetched ahead of a reader (1 to 32)
+    read_ahead = 4                       chunks fetched ahead of a reader, and decoded at once
+                                         into a restore's reused buffers (1 to 32)
 
 The first of option ``passphrase``, option ``key_file``, ``$STRONGBOX_PASSPHRASE``,
 ``$STRONGBOX_KEY_FILE`` that is set is the secret. The chunker sizes and the encryption
