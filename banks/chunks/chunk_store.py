@@ -312,6 +312,11 @@ class ChunkStore:
             else:
                 work.add_done_callback(release)
 
+    def drop_decode_buffers(self) -> None:
+        """Let go of the idle buffers of :meth:`read_chunk_into` (up to three chunks'
+        worth per slot), when a restore ends: a store outlives it in a worker."""
+        self._free_buffers.clear()
+
     def _fetch_and_decode_into(
         self, key: str, ref: ChunkRef, buffers: DecodeBuffers, consume: Callable[[memoryview], _T]
     ) -> _T:

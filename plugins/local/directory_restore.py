@@ -114,6 +114,8 @@ class TreeRestorer:
             await asyncio.to_thread(self._finish_directories, tree, directories, created)
         finally:
             tree.close()
+            if self.store is not None:
+                self.store.drop_decode_buffers()
         self.context.progress(self.done, self.total)
         log.info(
             "directory_restored",
