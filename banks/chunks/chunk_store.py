@@ -274,13 +274,16 @@ class ChunkStore:
         passed every check, so nothing of a bad chunk reaches it; it runs to its end even
         if this call is cancelled meanwhile (a thread cannot be stopped). At most
         ``read_ahead`` chunks are decoded at once per store; on a bank that reads into a
-        buffer (the filesystem bank) fetch, decode and ``consume`` are one thread hop.
+        buffer (the filesystem bank) fetch, decode and ``consume`` are one thread hop,
+        within that bound. Another bank's fetch (a request) comes first, outside it, so
+        callers may have more fetches than decodes in flight.
 
         Raises:
             ChunkNotFound, CorruptChunk: as :meth:`read_chunk`.
             Exception: whatever ``consume`` raises.
         """
         key = self._key_of(ref.id)
+        stored = None if self._read_into is not None else await self._fetch(key, ref.id)
         await self._decode_slots.acquire()
         buffers = self._free_buffers.pop() if self._free_buffers else DecodeBuffers()
 
@@ -290,19 +293,14 @@ class ChunkStore:
             if work is not None and not work.cancelled():
                 work.exception()  # seen: a caller cancelled meanwhile has gone
 
-        try:
-            if self._read_into is not None:
-                work = asyncio.ensure_future(
-                    asyncio.to_thread(self._fetch_and_decode_into, key, ref, buffers, consume)
-                )
-            else:
-                stored = await self._fetch(key, ref.id)
-                work = asyncio.ensure_future(
-                    asyncio.to_thread(self._decode_into, ref, stored, buffers, consume)
-                )
-        except BaseException:
-            release()
-            raise
+        if stored is None:
+            work = asyncio.ensure_future(
+                asyncio.to_thread(self._fetch_and_decode_into, key, ref, buffers, consume)
+            )
+        else:
+            work = asyncio.ensure_future(
+                asyncio.to_thread(self._decode_into, ref, stored, buffers, consume)
+            )
         try:
             return await asyncio.shield(work)
         finally:

@@ -14,10 +14,10 @@ They are still restored.)
 
 Plugin options (the ``[directory]`` provider section): ``chunk_size``, bytes read per
 step (default 1 MiB, 4 KiB to 64 MiB), ``concurrency``, files read at once by a protect
-and chunks written at once by a restore (default 4, 1 to 64), and the chunk store's
-options (``banks.chunks.settings``): ``encryption``, ``passphrase``, ``key_file``,
-``chunk_min_size``, ``chunk_avg_size``, ``chunk_max_size``, ``compression_level``,
-``upload_concurrency``, ``read_ahead``. Encryption is on unless
+(and, times ``read_ahead``, chunks a restore has under way; default 4, 1 to 64), and the
+chunk store's options (``banks.chunks.settings``): ``encryption``, ``passphrase``,
+``key_file``, ``chunk_min_size``, ``chunk_avg_size``, ``chunk_max_size``,
+``compression_level``, ``upload_concurrency``, ``read_ahead``. Encryption is on unless
 ``encryption = none`` is set, and then needs a passphrase or key file (options, or
 ``$STRONGBOX_PASSPHRASE`` / ``$STRONGBOX_KEY_FILE``).
 """

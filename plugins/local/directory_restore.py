@@ -3,7 +3,7 @@
 Order: check every entry (nothing written yet); open or create the target; with
 ``existing="fail"`` look for any clash (still nothing written); create directories
 parents first; write the files' content chunk by chunk (``directory_restore_plan``: each
-chunk fetched, checked, decoded and written in one worker-thread hop, ``concurrency``
+chunk fetched, checked, decoded and written in one worker-thread hop, ``read_ahead``
 chunks at a time), each file given its mode and mtime once its last piece is in; create
 symlinks; last, set directories' modes and mtimes,
 deepest first, so that writing children neither disturbs an mtime nor is refused by a
@@ -146,7 +146,9 @@ class TreeRestorer:
     async def _restore_chunked_files(
         self, tree: TargetTree, store: ChunkStore, files: list[ManifestEntry]
     ) -> None:
-        """Run the files' chunk jobs, ``concurrency`` at a time, in order.
+        """Run the files' chunk jobs in order, ``concurrency`` times ``read_ahead`` under
+        way: as many fetches from a remote bank as the former per-file read-ahead had in
+        flight, while the store decodes and writes ``read_ahead`` at once.
 
         On a failure (or a cancel) no job is started any more, those running are let
         finish (a thread cannot be stopped; each is at most one chunk's work), and files
@@ -154,9 +156,10 @@ class TreeRestorer:
         """
         spanning: list[RestoredFile] = []
         running: set[asyncio.Task[None]] = set()
+        under_way = self.concurrency * store.read_ahead
         try:
             for job in plan_jobs(files, self._file_mode, spanning):
-                while len(running) >= self.concurrency:
+                while len(running) >= under_way:
                     running = await _first_done(running)
                 running.add(asyncio.ensure_future(self._run_job(tree, store, job)))
             while running:
