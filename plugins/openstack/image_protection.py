@@ -110,15 +110,11 @@ class ImageProtection(OpenStackProtection):
         image = active.item
         digests, segments = await download_image(
             self.cloud, context, resource.id, section, chunk_size=self.chunk_size,
-            segment_size=self.segment_size, total=image.size)
-        md5 = digests.md5.hexdigest()
-        if image.checksum and image.checksum != md5:
-            raise ChecksumMismatch("glance", "download image", resource.id,
-                                   f"read {digests.size} bytes with MD5 {md5}, Glance says "
-                                   f"{image.checksum}")
+            segment_size=self.segment_size, total=image.size, checksum=image.checksum)
         info = ImageSavedInfo(
             image_id=resource.id, name=image.name, disk_format=image.disk_format,
-            container_format=image.container_format, size=digests.size, checksum=md5,
+            container_format=image.container_format, size=digests.size,
+            checksum=digests.md5.hexdigest(),
             hash_algo="sha512", hash_value=digests.sha512.hexdigest(), segments=segments,
             min_disk=int(image.min_disk or 0), min_ram=int(image.min_ram or 0),
             visibility=image.visibility, properties=_properties(image),

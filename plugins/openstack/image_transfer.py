@@ -4,7 +4,7 @@ Download: the image is read in ``chunk_size`` pieces (each read in the SDK pool)
 written as segments ``data/00000001``, ``data/00000002`` ... of at most ``segment_size``
 bytes, each with ``put_stream``: at most one chunk is in memory, and no bank object grows
 past what an object store accepts in one piece. MD5 (Glance's ``checksum``) and SHA-512
-(its ``os_hash_value``) are computed on the way.
+(its ``os_hash_value``) are computed on the way, and the MD5 must be Glance's.
 
 Upload: the segments are read back with ``get_stream`` on the loop and handed to the SDK's
 upload, running in a pool thread, through a blocking iterator that waits for each chunk
@@ -22,6 +22,7 @@ from typing import Any
 from banks.section import BankSection
 from plugins.context import ActivityContext
 from plugins.openstack.cloud import OpenStackCloud
+from plugins.openstack.errors import ChecksumMismatch
 
 SEGMENT_PREFIX = "data/"
 
@@ -54,17 +55,45 @@ async def download_image(
     chunk_size: int,
     segment_size: int,
     total: int | None,
+    checksum: str | None,
 ) -> tuple[Digests, int]:
     """Stream image ``image_id`` into ``section``; return the digests and segment count.
 
+    ``checksum`` is Glance's MD5 of the image: the bytes read must have it.
+
     Raises:
         OpenStackError: the download failed (naming the image).
+        ChecksumMismatch: the bytes read are not those Glance holds.
         BankError: a segment could not be written.
     """
-    response = await cloud.call(
-        context.project_id, "glance", "download image", image_id,
-        lambda c: c.image.download_image(image_id, stream=True, chunk_size=chunk_size),
-    )
+
+    def fetch(connection: Any) -> Any:
+        from openstack import exceptions  # noqa: PLC0415 -- SDK imported only when used
+
+        response = connection.image.download_image(image_id, stream=True,
+                                                   chunk_size=chunk_size)
+        # the SDK's streaming download returns an error response as it is: without this
+        # check a 500's body would be copied into the bank as the image
+        exceptions.raise_from_response(response)
+        return response
+
+    response = await cloud.call(context.project_id, "glance", "download image", image_id,
+                                fetch)
+    digests, segments = await _copy_into(cloud, context, image_id, response, section,
+                                         chunk_size=chunk_size, segment_size=segment_size,
+                                         total=total)
+    md5 = digests.md5.hexdigest()
+    if checksum and checksum != md5:
+        raise ChecksumMismatch("glance", "download image", image_id,
+                               f"read {digests.size} bytes with MD5 {md5}, Glance says "
+                               f"{checksum}")
+    return digests, segments
+
+
+async def _copy_into(cloud: OpenStackCloud, context: ActivityContext, image_id: str,
+                     response: Any, section: BankSection, *, chunk_size: int,
+                     segment_size: int, total: int | None) -> tuple[Digests, int]:
+    """Read the download ``response`` into ``section``'s segments; close it."""
     digests = Digests()
 
     def report() -> None:

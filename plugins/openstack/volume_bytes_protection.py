@@ -134,7 +134,7 @@ class VolumeBytesProtection(OpenStackProtection):
             image = image_wait.item
             digests, segments = await download_image(
                 self.cloud, context, image_id, section, chunk_size=self.chunk_size,
-                segment_size=self.segment_size, total=image.size)
+                segment_size=self.segment_size, total=image.size, checksum=image.checksum)
             image_info = ImageSavedInfo(
                 image_id=image_id, name=None, disk_format=image.disk_format,
                 container_format=image.container_format, size=digests.size,

@@ -79,7 +79,23 @@ async def test_a_download_cut_by_an_http_500_fails_naming_the_image(cloud, engin
         result = await engine.run(
             ProtectRequest(resources=[ResourceRef(IMAGE, image["id"])]), timeout=30)
     assert result.status == "failed"
+    # the HTTP error itself, not its body copied as the image (the SDK's streaming
+    # download does not raise on an error status)
     assert f"glance download image of {image['id']}" in result.error
+    assert "500" in result.error and "MD5" not in result.error
+
+
+async def test_bytes_that_are_not_glances_fail_the_copy_naming_both_checksums(
+    cloud, engine_for
+):
+    image = add_image(cloud, name="ubuntu")
+    image["checksum"] = "0" * 32  # Glance holds other bytes than it says
+    async with engine_for(PLUGIN, sections=sections(PLUGIN)) as engine:
+        result = await engine.run(
+            ProtectRequest(resources=[ResourceRef(IMAGE, image["id"])]), timeout=30)
+    assert result.status == "failed"
+    assert f"glance download image of {image['id']}" in result.error
+    assert "Glance says " + "0" * 32 in result.error
 
 
 async def test_streaming_an_image_into_the_bank_holds_only_a_few_chunks_in_memory(

@@ -60,3 +60,15 @@ async def test_an_upload_that_fails_removes_the_clone_and_the_snapshot(cloud, en
     assert "glance image" in result.error and "went to 'killed'" in result.error
     assert cloud.live("snapshot") == [] and cloud.live("volume") == [volume["id"]]
     assert cloud.ids("image") == []
+
+
+async def test_an_image_download_that_fails_removes_image_clone_and_snapshot(cloud, engine_for):
+    volume = add_volume(cloud, name="data")
+    cloud.fail("GET", r"/v2/images/.*/file$", 500)
+    async with engine_for(PLUGIN, sections=sections(PLUGIN)) as engine:
+        result = await engine.run(
+            ProtectRequest(resources=[ResourceRef(VOLUME, volume["id"])]), timeout=30)
+    assert result.status == "failed"
+    assert "glance download image of" in result.error and "500" in result.error
+    assert cloud.live("snapshot") == [] and cloud.live("volume") == [volume["id"]]
+    assert cloud.ids("image") == []
