@@ -57,7 +57,9 @@ class CloudProject:
         for role in ("member", "reader"):
             found = self.admin.identity.find_role(role, ignore_missing=False)
             self.admin.identity.assign_project_role_to_user(project, demo, found)
-        self.connection = openstack.connect(region_name="RegionOne", **self.auth())
+        # deaf to OS_* variables, as devcloud.connect: a test may set them for the plugins
+        self.connection = openstack.connect(region_name="RegionOne", load_envvars=False,
+                                            **self.auth())
 
     def auth(self) -> dict[str, str]:
         """Password auth of the demo user, scoped to this project."""
@@ -82,6 +84,28 @@ class CloudProject:
         conn.close()
         self.admin.identity.delete_project(self.id, ignore_missing=True)
         self.admin.close()
+
+
+def new_volume(project: CloudProject, name: str = "data") -> str:
+    """A 1 GiB volume of the project, waited for until ``available``; its id."""
+    storage = project.connection.block_storage
+    volume = storage.create_volume(size=1, name=name)
+    storage.wait_for_status(volume, "available", failures=["error"], wait=240)
+    return str(volume.id)
+
+
+def assert_only_volumes(project: CloudProject, *names: str) -> None:
+    """The project holds just these volumes, no snapshot and no image: every temporary
+    resource of the plugin is gone (Cinder and Glance delete asynchronously)."""
+    conn = project.connection
+
+    def settled() -> bool:
+        volumes = sorted(volume.name for volume in conn.block_storage.volumes())
+        return (volumes == sorted(names) and not list(conn.block_storage.snapshots())
+                and not list(conn.image.images(owner=project.id)))
+
+    wait_until(settled, f"only the volumes {names} (no temporary volume, snapshot or image)",
+               timeout=120)
 
 
 @contextlib.contextmanager

@@ -1,12 +1,30 @@
-"""Tests against the real dev cloud (`tests/devcloud`); all marked `cloud`, out of `make test`."""
+"""Tests against the real dev cloud (`tests/devcloud`); all marked `cloud` (the tier
+`make test` runs after the rest of the suite)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
-from tests.devcloud.fixture import devcloud
+from tests.cloud.fault_proxy import FaultProxy
+from tests.devcloud.fixture import DevCloud, devcloud
 
 __all__ = ["devcloud"]  # the session fixture, registered for every test in this directory
+
+
+@pytest.fixture
+def cinder_proxy(devcloud: DevCloud) -> Iterator[FaultProxy]:
+    """A fault proxy in front of Cinder's endpoint (see ``proxied_cloud``)."""
+    with FaultProxy(devcloud.config.url("cinder")) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def glance_proxy(devcloud: DevCloud) -> Iterator[FaultProxy]:
+    """A fault proxy in front of Glance's endpoint."""
+    with FaultProxy(devcloud.config.url("glance")) as proxy:
+        yield proxy
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -1,15 +1,25 @@
-"""A provider file for the shipped OpenStack plugins on the dev cloud, with a filesystem bank.
+"""Provider files for the OpenStack plugins on the dev cloud.
 
-The dev cloud has no Swift, so the checkpoints go to a filesystem bank in the test's own
-directory; everything else is the shipped configuration: the same plugins, one section
-each, credentials as an operator would write them (or a ``cloud`` of a clouds.yaml).
+- :func:`shipped_provider`: ``config/providers.d/openstack.conf`` itself, enabled, with
+  only the options a deployment sets overridden (the Swift bank's endpoint and
+  credentials): the shipped file is what the test loads.
+- :func:`write_provider`: a provider of chosen plugins with a filesystem bank in the
+  test's own directory, credentials as an operator would write them (or a ``cloud`` of
+  a clouds.yaml), for tests of one plugin.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
+
+from plugins.provider_config import default_providers_dir
+
+SHIPPED = default_providers_dir() / "openstack.conf"
+_HEADER = re.compile(r"\[(?P<name>[^\]]+)\]")
+_KEY = re.compile(r"(?P<key>[A-Za-z0-9_]+)\s*=")
 
 PLUGINS = (
     "os-project",
@@ -58,4 +68,38 @@ def write_provider(
     for resource_type in PROTECTABLES:
         text += f"\n[protectable:{resource_type}]\n{auth}"
     (directory / "openstack.conf").write_text(text)
+    return directory
+
+
+def shipped_provider(directory: Path, overrides: Mapping[str, Mapping[str, str]]) -> Path:
+    """Copy the shipped ``openstack.conf`` into ``directory``, enabled; return the directory.
+
+    ``overrides`` (``{section: {key: value}}``) replace the section's line for that key,
+    or are added to the section; everything else stays as shipped.
+
+    Raises:
+        ValueError: an override names a section the shipped file does not have.
+    """
+    pending = {"provider": {"enabled": "true"}}
+    for section, values in overrides.items():
+        pending[section] = {**pending.get(section, {}), **values}
+    lines: list[str] = []
+    section = ""
+
+    def add_rest() -> None:
+        lines.extend(f"{key} = {value}" for key, value in pending.pop(section, {}).items())
+
+    for line in SHIPPED.read_text().splitlines():
+        if header := _HEADER.fullmatch(line.strip()):
+            add_rest()
+            section = header["name"]
+        key = _KEY.match(line)
+        name = key["key"].lower() if key else ""
+        lines.append(f"{name} = {pending[section].pop(name)}"
+                     if name in pending.get(section, {}) else line)
+    add_rest()
+    if pending:
+        raise ValueError(f"{SHIPPED}: no section {sorted(pending)} to override")
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / SHIPPED.name).write_text("\n".join(lines) + "\n")
     return directory

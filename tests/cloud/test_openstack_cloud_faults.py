@@ -5,6 +5,9 @@ A backup that goes to ``error`` is a real one of the real Cinder (its posix driv
 write the container); the 500s and the hung call come from a proxy in front of Cinder's
 or Glance's endpoint (``fault_proxy``), reached through an endpoint override in a
 clouds.yaml, so every other call is the real service's answer.
+
+``os-volume-backup`` meets all three; ``os-image`` a 500 on a restore's upload;
+``os-volume-bytes`` a 500 on reading the image Cinder made of its temporary clone.
 """
 
 from __future__ import annotations
@@ -15,20 +18,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from actors.engine import Engine
 from actors.requests import ProtectRequest, ResourceRef, RestoreRequest
 from plugins.openstack.resource_types import IMAGE, VOLUME
-from tests.cloud.cloud_project import CloudProject, cloud_project, wait_until
+from tests.cloud.cloud_project import (
+    CloudProject,
+    assert_only_volumes,
+    cloud_project,
+    new_volume,
+    wait_until,
+)
 from tests.cloud.fault_proxy import Action, FaultProxy
 from tests.cloud.openstack_provider import write_provider
+from tests.cloud.proxied_cloud import faulty_cloud
 from tests.cloud.test_devcloud_smoke import require
 from tests.devcloud.fixture import DevCloud
 
 pytestmark = pytest.mark.cloud
 PLUGIN = "os-volume-backup"
-FAULTY_CLOUD = "devcloud-faulty"
 
 
 @pytest.fixture
@@ -36,25 +44,6 @@ def project(devcloud: DevCloud) -> Iterator[CloudProject]:
     require(devcloud, "cinder")
     with cloud_project(devcloud, "strongbox-faults") as made:
         yield made
-
-
-@pytest.fixture
-def cinder_proxy(devcloud: DevCloud) -> Iterator[FaultProxy]:
-    with FaultProxy(devcloud.config.url("cinder")) as proxy:
-        yield proxy
-
-
-@pytest.fixture
-def glance_proxy(devcloud: DevCloud) -> Iterator[FaultProxy]:
-    with FaultProxy(devcloud.config.url("glance")) as proxy:
-        yield proxy
-
-
-def new_volume(project: CloudProject) -> str:
-    storage = project.connection.block_storage
-    volume = storage.create_volume(size=1, name="data")
-    storage.wait_for_status(volume, "available", failures=["error"], wait=240)
-    return str(volume.id)
 
 
 async def protect_volume(providers: Path, project: CloudProject, volume_id: str,
@@ -73,24 +62,11 @@ def assert_nothing_left(project: CloudProject) -> None:
                "the temporary snapshot and the failed backup to be gone", timeout=120)
 
 
-def faulty_cloud(tmp_path: Path, devcloud: DevCloud, monkeypatch: pytest.MonkeyPatch,
-                 **overrides: str) -> dict[str, str]:
-    """A clouds.yaml entry with endpoint ``overrides`` (the proxies), made the one the
-    plugins read; their sections' connection options (just ``cloud``)."""
-    entry = {"auth": devcloud.auth("demo"), "region_name": "RegionOne", **overrides}
-    path = tmp_path / "clouds.yaml"
-    path.write_text(yaml.safe_dump({"clouds": {FAULTY_CLOUD: entry}}))
-    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(path))
-    return {"cloud": FAULTY_CLOUD}
-
-
 @pytest.fixture
 def faulty_connection(tmp_path: Path, devcloud: DevCloud, project: CloudProject,
                       cinder_proxy: FaultProxy,
                       monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Block storage (for ``project``) through the proxy."""
-    # the project's own path: keystoneauth's version discovery does not fill in a
-    # %(project_id)s template of an endpoint override
     return faulty_cloud(tmp_path, devcloud, monkeypatch, block_storage_endpoint_override=(
         f"{cinder_proxy.url}/v3/{project.id}"))
 
@@ -163,3 +139,24 @@ async def test_a_500_on_an_image_upload_fails_the_restore_and_deletes_the_half_m
     half_made = hit.split()[1].split("/")[3]  # PUT /v2/images/<id>/file
     assert half_made != original.id and half_made in result.error
     assert [image.id for image in images.images(owner=project.id)] == [original.id]
+
+
+async def test_a_500_on_the_download_of_the_volume_image_removes_image_clone_and_snapshot(
+    devcloud: DevCloud, project: CloudProject, glance_proxy: FaultProxy, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    require(devcloud, "glance")
+    volume_id = new_volume(project)
+    # Cinder uploads the clone to Glance itself; the plugin reads the image through the proxy
+    glance_proxy.add("GET", r"/v2/images/[^/]+/file$", "fail")
+    connection = faulty_cloud(tmp_path, devcloud, monkeypatch,
+                              image_endpoint_override=glance_proxy.url)
+    providers = write_provider(tmp_path / "providers", tmp_path / "bank", connection,
+                               plugins=("os-volume-bytes",))
+    result = await protect_volume(providers, project, volume_id)
+    assert result.status == "failed"
+    assert result.error_resource == f"{VOLUME}#{volume_id}"
+    (hit,) = glance_proxy.injected
+    image_id = hit.split()[1].split("/")[3]  # GET /v2/images/<id>/file
+    assert f"glance download image of {image_id}" in result.error and "500" in result.error
+    assert_only_volumes(project, "data")  # the temporary image, clone and snapshot are gone

@@ -1,15 +1,21 @@
 """A whole project through the real engine and the shipped plugins, against the real cloud.
 
+The provider is the shipped ``config/providers.d/openstack.conf`` itself: its plugins,
+their options, and its Swift bank, on a real Swift (``tests/swift_server``; the dev cloud
+has none), with only the bank's endpoint and credentials overridden; the plugins find
+the cloud through ``OS_CLOUD`` as the file tells an operator.
+
 Protect the project (3 servers, 6 volumes, 2 images, a routed network with a floating
-IP, a share, a database) into a filesystem bank; delete the originals; restore; then the
-cloud must hold equivalent resources, found through the restore's own mapping (original
-id -> new id, recorded in the checkpoint's bank by the plugins); finally the checkpoint
-is deleted and so are its backups and snapshots in the cloud.
+IP, a share, a database) into that bank; delete the originals; restore; then the cloud
+must hold equivalent resources, found through the restore's own mapping (original id ->
+new id, recorded in the checkpoint's bank by the plugins); finally the checkpoint is
+deleted and so are its backups and snapshots in the cloud and its bytes in Swift.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +24,9 @@ import structlog
 
 from actors.engine import Engine
 from actors.requests import DeleteRequest, ProtectRequest, ResourceRef, RestoreRequest
-from plugins.checkpoint import Checkpoint
+from banks.keys import encode_segment
+from banks.swift_bank import SwiftBank
+from plugins.checkpoint import Checkpoint, checkpoint_prefix
 from plugins.openstack.resource_types import (
     DATABASE,
     IMAGE,
@@ -33,7 +41,7 @@ from plugins.openstack.resource_types import (
 )
 from plugins.resource import Resource
 from tests.cloud.cloud_project import cloud_project
-from tests.cloud.openstack_provider import write_provider
+from tests.cloud.openstack_provider import shipped_provider
 from tests.cloud.roundtrip_project import (
     CIDR,
     DATA_OFFSET,
@@ -42,12 +50,15 @@ from tests.cloud.roundtrip_project import (
     build,
     delete_originals,
 )
+from tests.cloud.swift_container import object_sizes
 from tests.cloud.test_devcloud_smoke import require
 from tests.devcloud.fixture import DevCloud
+from tests.swift_server.server import SwiftEndpoint
 
 pytestmark = pytest.mark.cloud
 log = structlog.get_logger(__name__)
 OPERATION_TIMEOUT = 1800.0  # a bound for a hung cloud, far above the few minutes it takes
+CONTAINER = "strongbox"  # the shipped file's
 
 
 class Restored:
@@ -72,21 +83,34 @@ async def run(engine: Engine, request: Any) -> tuple[str, Any]:
     return operation_id, result
 
 
+def use_cloud(devcloud: DevCloud, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dev cloud's clouds.yaml and its demo user, as ``OS_*`` variables say them."""
+    for name in [name for name in os.environ if name.startswith("OS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(devcloud.clouds_yaml))
+    monkeypatch.setenv("OS_CLOUD", "devcloud-demo")
+
+
 async def test_a_project_is_protected_lost_and_restored_equivalent(
-    devcloud: DevCloud, tmp_path: Path
+    devcloud: DevCloud, swift_server: SwiftEndpoint, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     for service in ("nova", "neutron", "cinder", "glance", "manila", "trove"):
         require(devcloud, service)
+    # the demo user's own credentials; each request names the project it acts for
+    use_cloud(devcloud, monkeypatch)
+    providers = shipped_provider(tmp_path / "providers", {"swift": {
+        "auth": "tempauth", "auth_url": swift_server.auth_url, "user": swift_server.user,
+        "key": swift_server.key}})
     with cloud_project(devcloud, "strongbox-roundtrip") as project:
         built = build(project)
-        # the demo user's own credentials; each request names the project it acts for
-        providers = write_provider(tmp_path / "providers", tmp_path / "bank",
-                                   {**devcloud.auth("demo"), "region_name": "RegionOne"})
         async with Engine.embedded(providers) as engine:
+            assert isinstance(await engine.bank(engine.provider()), SwiftBank)
             _, protected = await run(engine, ProtectRequest(
                 project_id=project.id, resources=[ResourceRef(PROJECT, project.id)]))
             assert protected.resource_count == 15  # project, 3+6+2, topology, share, db
             checkpoint_id = protected.checkpoint_id
+            check_images_in_swift(swift_server, checkpoint_id, built)
             delete_originals(project, built)
             operation_id, _ = await run(engine, RestoreRequest(
                 project_id=project.id, checkpoint_id=checkpoint_id))
@@ -100,11 +124,30 @@ async def test_a_project_is_protected_lost_and_restored_equivalent(
             await check_share_and_database(project.connection, built, restored)
 
             await run(engine, DeleteRequest(project_id=project.id, checkpoint_id=checkpoint_id))
+        assert image_bytes_in_swift(swift_server, checkpoint_id, built) == {
+            image_id: 0 for image_id in built.image_data}
         conn = project.connection
         assert list(conn.block_storage.backups()) == []
         assert list(conn.block_storage.snapshots()) == []  # no temporary one stayed either
         assert list(conn.shared_file_system.share_snapshots()) == []
         assert conn.database.get("/backups").json()["backups"] == []
+
+
+def image_bytes_in_swift(server: SwiftEndpoint, checkpoint_id: str,
+                         built: BuiltProject) -> dict[str, int]:
+    """Image id -> bytes of its ``data/`` objects in the Swift container."""
+    resource_data = f"objects{checkpoint_prefix(checkpoint_id)}resource-data/"
+    return {image_id: sum(object_sizes(server, CONTAINER, f"{resource_data}{section}/data/")
+                          .values())
+            for image_id in built.image_data
+            for section in [encode_segment(Resource(type=IMAGE, id=image_id).key)]}
+
+
+def check_images_in_swift(server: SwiftEndpoint, checkpoint_id: str,
+                          built: BuiltProject) -> None:
+    """The checkpoint went to the shipped provider's Swift container, every image byte."""
+    assert image_bytes_in_swift(server, checkpoint_id, built) == {
+        image_id: len(data) for image_id, data in built.image_data.items()}
 
 
 async def check_network(conn: Any, built: BuiltProject, restored: Restored) -> None:

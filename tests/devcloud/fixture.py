@@ -54,8 +54,13 @@ class DevCloud:
         }
 
     def connect(self, user: str = "demo") -> Any:
-        """An openstacksdk connection as `demo` (member of project demo) or `admin`."""
-        return openstack.connect(region_name="RegionOne", **self.auth(user))
+        """An openstacksdk connection as `demo` (member of project demo) or `admin`.
+
+        Deaf to `OS_CLOUD` and the other `OS_*` variables, which a test may set for the
+        plugins (openstacksdk would mix that cloud's credentials into these).
+        """
+        return openstack.connect(region_name="RegionOne", load_envvars=False,
+                                 **self.auth(user))
 
 
 def _requested_services() -> list[str]:

@@ -18,21 +18,17 @@ from plugins.openstack.resource_types import (
     VOLUME,
 )
 from plugins.provider import load_providers
-from plugins.provider_config import default_providers_dir, parse_provider_file
+from plugins.provider_config import parse_provider_file
+from tests.cloud.openstack_provider import SHIPPED, shipped_provider
 from tests.unit.openstack.fake_cinder_glance import add_volume
-
-SHIPPED = default_providers_dir() / "openstack.conf"
 
 
 def enabled_copy(directory: Path, swift_auth_url: str) -> Path:
-    """The shipped file, enabled, its bank pointed at ``swift_auth_url``, on the fake cloud."""
-    text = SHIPPED.read_text().replace("enabled = false", "enabled = true")
-    text = text.replace("auth = keystone", f"auth = tempauth\nauth_url = {swift_auth_url}\n"
-                        "user = test:tester\nkey = testing")
-    text = text.replace("# cloud = devcloud-admin", "cloud = fake")
-    directory.mkdir()
-    (directory / "openstack.conf").write_text(text)
-    return directory
+    """The shipped file, enabled, its bank pointed at ``swift_auth_url``; the plugins find
+    their cloud through ``$OS_CLOUD``, as the file's comment tells an operator."""
+    return shipped_provider(directory, {"swift": {
+        "auth": "tempauth", "auth_url": swift_auth_url, "user": "test:tester",
+        "key": "testing"}})
 
 
 def test_the_shipped_openstack_provider_parses_disabled_with_a_swift_bank() -> None:
@@ -65,7 +61,10 @@ async def test_enabled_it_loads_every_plugin_without_reaching_its_bank(tmp_path:
     assert "restore_net_id" in str(schemas["restore_schema"][SERVER])
 
 
-async def test_resources_are_listed_with_the_bank_never_opened(cloud, tmp_path: Path) -> None:
+async def test_resources_are_listed_with_the_bank_never_opened(
+    cloud, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OS_CLOUD", "fake")  # the file's sections name no cloud
     volume = add_volume(cloud, name="data")
     directory = enabled_copy(tmp_path / "p", "http://127.0.0.1:9/auth/v1.0")
     async with Engine.embedded(directory) as engine:
