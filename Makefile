@@ -12,11 +12,12 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 # Debian tools some tests drive: amqp-publish (a client that is not ours publishes a
-# request), docker-compose (checks docker-compose.yml), script (a terminal for the CLI).
-# Installed when missing, on a Debian machine where we are root; elsewhere those tests skip.
+# request), docker-compose (checks docker-compose.yml), script (a terminal for the CLI),
+# qemu-img (Cinder's upload of a volume to an image, in the real-cloud tier). Installed
+# when missing, on a Debian machine where we are root; checked again when this file changes.
 SYSTEM_TOOLS := amqp-publish=amqp-tools docker-compose=docker-compose script=util-linux qemu-img=qemu-utils
 
-$(VENV)/.system-tools:
+$(VENV)/.system-tools: Makefile
 	@missing=""; for pair in $(SYSTEM_TOOLS); do \
 	  command -v $${pair%%=*} >/dev/null || missing="$$missing $${pair#*=}"; done; \
 	if [ -z "$$missing" ]; then touch $@; \
