@@ -60,16 +60,25 @@ async def rejected(url: str, namespace: str, count: int) -> list[tuple[bytes, di
     """Take ``count`` messages from the rejected-requests queue with a plain AMQP client."""
     connection = await aiormq.connect(url)
     channel = await connection.channel()
+    deliveries = await consumed(channel, rejected_requests_queue(namespace))
     found: list[tuple[bytes, dict]] = []
     async with asyncio.timeout(30):
         while len(found) < count:
-            message = await channel.basic_get(rejected_requests_queue(namespace), no_ack=True)
-            if message.body is None or message.delivery_tag is None:
-                await asyncio.sleep(0.1)
-                continue
+            message = await deliveries.get()
             found.append((message.body, dict(message.header.properties.headers or {})))
     await connection.close()
     return found
+
+
+async def consumed(channel, queue: str) -> asyncio.Queue:
+    """The messages of ``queue`` as they arrive, consumed by a plain aiormq channel."""
+    deliveries: asyncio.Queue = asyncio.Queue()
+
+    async def on_message(message) -> None:
+        deliveries.put_nowait(message)
+
+    await channel.basic_consume(queue, on_message, no_ack=True)
+    return deliveries
 
 
 async def test_bad_requests_are_set_aside_with_their_reason_and_the_worker_goes_on(
@@ -164,14 +173,11 @@ async def test_a_plain_amqp_client_publishes_a_request_and_reads_its_events(
             "amqp-publish", "--url", amqp_url.rstrip("/") + "/%2f",
             "-r", f"{running.namespace}.requests", "-p", "-C", "application/json",
             "-b", body], check=True, timeout=30)
+        deliveries = await consumed(channel, declared.queue)
         kinds: list[str] = []
         async with asyncio.timeout(60):
             while "operation_finished" not in kinds:
-                message = await channel.basic_get(declared.queue, no_ack=True)
-                if message.body:
-                    kinds.append(json.loads(message.body)["kind"])
-                else:
-                    await asyncio.sleep(0.05)
+                kinds.append(json.loads((await deliveries.get()).body)["kind"])
         await connection.close()
         assert kinds[0] == "operation_started"
         assert kinds.count("activity_finished") == 3 * 7  # 1 project + 2 servers + 4 volumes
