@@ -16,6 +16,7 @@ import msgspec
 
 from banks.base import Bank
 from banks.chunks import ChunkStore, ChunkStoreConfigError
+from plugins.base import ProtectionPlugin
 from plugins.checkpoint import Checkpoint
 from plugins.local.directory_protection import DirectoryProtection
 from plugins.local.directory_references import directory_chunk_references
@@ -38,14 +39,19 @@ class ResourceChunks(msgspec.Struct, frozen=True):
         return set(self.chunks).union(self.manifest_chunks)
 
 
+def chunk_keeper(plugin: ProtectionPlugin) -> DirectoryProtection | None:
+    """``plugin`` if it keeps chunk lists in the bank's chunk store, else None: the one
+    place that says which plugins do."""
+    return plugin if isinstance(plugin, DirectoryProtection) else None
+
+
 def chunk_plugin(provider: Provider, resource_type: str) -> DirectoryProtection | None:
     """The provider's plugin of ``resource_type`` if it keeps chunk lists, else None.
 
     Raises:
         ResourceTypeNotSupported: if the provider has no plugin for the type.
     """
-    plugin = provider.plugin_for(resource_type)
-    return plugin if isinstance(plugin, DirectoryProtection) else None
+    return chunk_keeper(provider.plugin_for(resource_type))
 
 
 def chunk_resources(provider: Provider, checkpoint: Checkpoint) -> list[Resource]:
@@ -95,8 +101,8 @@ async def open_chunk_store(provider: Provider, bank: Bank) -> ChunkStore:
         KeyRequired, WrongKey: if the store is encrypted and the secret is missing or wrong.
     """
     for plugin in provider.plugins.values():
-        if isinstance(plugin, DirectoryProtection):
-            return await plugin.chunk_store(bank, create=False)
+        if (keeper := chunk_keeper(plugin)) is not None:
+            return await keeper.chunk_store(bank, create=False)
     raise ChunkStoreConfigError(
         f"provider {provider.name}", "no protection plugin of it keeps a chunk store"
     )

@@ -20,6 +20,7 @@ from typing import Annotated, Final
 
 import msgspec
 
+from actors.checkpoint_chunks import chunk_keeper
 from actors.checkpoint_verify import Problem, verify_resources
 from actors.errors import StrongboxError
 from actors.failure import FailureInfo
@@ -28,7 +29,6 @@ from plugins.base import ANY_TYPE, Activity, OperationType, Phase, ProtectionPlu
 from plugins.checkpoint import Checkpoint
 from plugins.context import ActivityContext
 from plugins.graph import ResourceGraph
-from plugins.local.directory_protection import DirectoryProtection
 from plugins.resource import Resource
 
 PROBLEMS_NAMED: Final = 10  # per resource failure; the rest are counted
@@ -62,7 +62,7 @@ class ResourceVerifier(ProtectionPlugin):
     def __init__(self, plugin: ProtectionPlugin) -> None:
         super().__init__(plugin.config)
         self.plugin = plugin
-        self.chunks = plugin if isinstance(plugin, DirectoryProtection) else None
+        self.chunks = chunk_keeper(plugin)
         # the plugin's own limits, whatever its class defaults are
         self.timeout = plugin.timeout
         self.poll_interval = plugin.poll_interval
