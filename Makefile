@@ -38,9 +38,11 @@ test: $(BIN)/.installed $(VENV)/.system-tools lint
 	$(BIN)/pytest -q -m "not cloud"
 	$(BIN)/pytest -q -m cloud tests/cloud
 
+# ruff, mypy strict, and the layering contracts of pyproject.toml's [tool.importlinter]
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench.engine_bench

@@ -1,10 +1,11 @@
-"""Actors: messages, transports, the resource and operation actors, the engine and the CLI."""
+"""Actors: the engine side. ``cli`` > ``service`` > ``operations`` > ``runtime`` > ``transport``
+> ``wire``, each importing only those after it (docs/architecture.md)."""
 
-from actors.engine import Engine
-from actors.events import AnyEvent, OperationFinished
-from actors.memory_transport import MemoryTransport
-from actors.requests import CancelRequest, DeleteRequest, ProtectRequest, RestoreRequest
-from actors.transport import Transport
+from actors.operations.engine import Engine
+from actors.transport.base import Transport
+from actors.transport.memory import MemoryTransport
+from actors.wire.events import AnyEvent, OperationFinished
+from actors.wire.requests import CancelRequest, DeleteRequest, ProtectRequest, RestoreRequest
 
 __all__ = [
     "AnyEvent",

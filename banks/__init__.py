@@ -1,4 +1,5 @@
-"""Banks: where checkpoints are kept. The interface, sections, and the implementations."""
+"""Banks: where checkpoints are kept. The interface, sections and keys at the top; the
+implementations in ``filesystem``, ``s3``, ``swift`` (sharing ``object_store``); ``chunks``."""
 
 from banks.base import Bank, Lease, ObjectInfo
 from banks.errors import BankError, BankFull, BankUnavailable, ObjectNotFound

@@ -19,11 +19,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from actors.engine import Engine
-from actors.requests import ProtectRequest, ResourceRef
+from actors.operations.engine import Engine
+from actors.wire.requests import ProtectRequest, ResourceRef
 from bench import synthetic
 from bench.ideal_scheduler import run_ideal
-from plugins.graph import ResourceGraph
+from plugins.checkpoint.graph import ResourceGraph
 from plugins.registry import PluginRegistry
 from plugins.resource import Resource
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
-from plugins.graph import ResourceGraph
+from plugins.checkpoint.graph import ResourceGraph
 
 
 async def run_ideal(graph: ResourceGraph) -> None:

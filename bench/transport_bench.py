@@ -30,9 +30,9 @@ from pathlib import Path
 
 import aio_pika
 
-from actors.amqp_topology import events_exchange
-from actors.events import OperationFinished, decode_event
-from actors.requests import ProtectRequest, ResourceRef
+from actors.transport.topology import events_exchange
+from actors.wire.events import OperationFinished, decode_event
+from actors.wire.requests import ProtectRequest, ResourceRef
 from bench.synthetic import PROJECT
 from tests import broker
 from tests.cluster.cluster import Cluster

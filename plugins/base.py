@@ -14,24 +14,18 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import msgspec
 
 from plugins.context import RequestContext
 from plugins.errors import InvalidParameters, InvalidPluginOption
+from plugins.phases import ANY_TYPE, OPERATIONS, PHASES, OperationType, Phase
 from plugins.resource import Resource
 
 if TYPE_CHECKING:
-    from plugins.checkpoint import Checkpoint
+    from plugins.checkpoint.checkpoint import Checkpoint
 
-# "verify" is the engine's own: it checks what a checkpoint stored, through
-# ``actors.verify_operation``; a plugin may add ``activity_verify_<phase>`` for its types.
-OperationType = Literal["protect", "restore", "delete", "verify"]
-Phase = Literal["pre", "parallel", "post"]
-OPERATIONS: tuple[OperationType, ...] = ("protect", "restore", "delete")
-PHASES: tuple[Phase, ...] = ("pre", "parallel", "post")
-ANY_TYPE = "*"
 
 
 class NoParameters(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -2,6 +2,7 @@
 
     PluginError
     ├── PluginNotFound            no entry point of that name in a group (lists what exists)
+    │   └── PluginMoved           a ``module:Class`` path from before a move (names the new one)
     ├── PluginLoadError           the entry point failed to import or is not the right class
     ├── ResourceTypeNotSupported  no protectable, or no protection plugin, for a type
     ├── ResourceNotFound          show_resource of an id that does not exist
@@ -32,6 +33,19 @@ class PluginNotFound(PluginError, LookupError):
         super().__init__(
             f"no {group} plugin named {name!r}; available: {', '.join(self.available) or 'none'}"
         )
+
+
+class PluginMoved(PluginNotFound):
+    """A ``module:Class`` path whose module moved; the message names where it is now."""
+
+    def __init__(self, group: str, name: str, new_path: str) -> None:
+        PluginError.__init__(
+            self, f"no {group} plugin at {name!r}: that module moved, name it {new_path!r}"
+        )
+        self.group = group
+        self.name = name
+        self.new_path = new_path
+        self.available = [new_path]
 
 
 class PluginLoadError(PluginError):

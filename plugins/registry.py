@@ -23,7 +23,8 @@ from typing import Any, Final, cast
 
 from banks.base import Bank
 from plugins.base import ProtectablePlugin, ProtectionPlugin
-from plugins.errors import PluginLoadError, PluginNotFound
+from plugins.errors import PluginLoadError, PluginMoved, PluginNotFound
+from plugins.moved_modules import moved_path
 
 PROTECTIONS: Final = "strongbox.protections"
 PROTECTABLES: Final = "strongbox.protectables"
@@ -208,12 +209,18 @@ def _import_path(group: str, path: str, known: dict[str, _Entry]) -> Any:
     except ModuleNotFoundError as error:
         missing = error.name or ""
         if module_name == missing or module_name.startswith(missing + "."):
+            new_path = moved_path(path)
+            if new_path is not None:
+                raise PluginMoved(group, path, new_path) from error
             raise PluginNotFound(group, path, known) from error
         raise
     for part in attribute.split("."):
         try:
             obj = getattr(obj, part)
         except AttributeError:
+            new_path = moved_path(path)  # an old module name that is now a package
+            if new_path is not None:
+                raise PluginMoved(group, path, new_path) from None
             raise PluginNotFound(group, path, known) from None
     return obj
 

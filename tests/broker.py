@@ -9,7 +9,7 @@ import uuid
 import aio_pika
 import pytest
 
-from actors.amqp_transport import AmqpTransport
+from actors.transport.amqp import AmqpTransport
 
 DEFAULT_URL = "amqp://guest:guest@127.0.0.1:5672/"
 TEST_SHARDS = 6

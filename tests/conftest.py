@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import structlog
 
-from actors.engine import Engine
+from actors.operations.engine import Engine
 from plugins.registry import PluginRegistry
 from tests import fakes
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from actors.events import ActivityFinished, ActivityStarted, Event
-from plugins.graph import ResourceGraph
+from actors.wire.events import ActivityFinished, ActivityStarted, Event
+from plugins.checkpoint.graph import ResourceGraph
 
 
 def check_seed_orderings(graph: ResourceGraph, events: list[Event], operation: str) -> None:

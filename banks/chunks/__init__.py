@@ -6,8 +6,6 @@ back into checked bytes; ``verify_references`` checks what checkpoints refer to 
 ``collect_garbage`` sweeps what none does. See ``docs/chunk-store.md`` for the format.
 """
 
-from banks.chunks.chunk_ref import ChunkRef, WriteStats
-from banks.chunks.chunk_store import ChunkStore
 from banks.chunks.chunker import ChunkerParams, StreamChunker
 from banks.chunks.errors import (
     ChunkNotFound,
@@ -18,7 +16,9 @@ from banks.chunks.errors import (
     WrongKey,
 )
 from banks.chunks.garbage import GcReport, collect_garbage
+from banks.chunks.ref import ChunkRef, WriteStats
 from banks.chunks.settings import ChunkStoreSettings
+from banks.chunks.store import ChunkStore
 from banks.chunks.verify import BadChunk, verify_references
 
 __all__ = [

@@ -27,9 +27,9 @@ from collections.abc import Iterable
 import msgspec
 import structlog
 
-from banks.chunks.chunk_store import GC_GENERATION_KEY, ChunkStore
 from banks.chunks.collection_lease import GC_LEASE_KEY, CollectionLease, hold_collection_lease
 from banks.chunks.layout import chunk_key
+from banks.chunks.store import GC_GENERATION_KEY, ChunkStore
 from banks.errors import ObjectNotFound
 
 log = structlog.get_logger(__name__)

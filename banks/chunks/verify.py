@@ -15,9 +15,9 @@ from collections.abc import Iterable
 import msgspec
 import structlog
 
-from banks.chunks.chunk_store import ChunkStore
 from banks.chunks.errors import ChunkNotFound, CorruptChunk
 from banks.chunks.layout import is_chunk_id
+from banks.chunks.store import ChunkStore
 
 log = structlog.get_logger(__name__)
 

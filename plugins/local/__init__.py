@@ -5,15 +5,15 @@ resources; ``DirectoryProtection`` streams a tree into a bank section with a man
 and restores it without ever writing outside the chosen target.
 """
 
-from plugins.local.directory_errors import (
+from plugins.local.directory.errors import (
     DirectoryPluginError,
     DirectoryProtectError,
     DirectoryRestoreError,
     ManifestError,
     UnsafeManifestEntry,
 )
-from plugins.local.directory_protectable import DIRECTORY_TYPE, DirectoryProtectable
-from plugins.local.directory_protection import DirectoryProtection
+from plugins.local.directory.protectable import DIRECTORY_TYPE, DirectoryProtectable
+from plugins.local.directory.protection import DirectoryProtection
 
 __all__ = [
     "DIRECTORY_TYPE",

@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 import structlog
 
-from plugins.checkpoint import Checkpoint
+from plugins.checkpoint.checkpoint import Checkpoint
 from plugins.context import ActivityContext
 from plugins.openstack.network_restore import TopologyRestorer
 from plugins.openstack.network_topology import NetworkSavedInfo, read_topology

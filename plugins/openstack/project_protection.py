@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 import structlog
 
-from plugins.checkpoint import Checkpoint
+from plugins.checkpoint.checkpoint import Checkpoint
 from plugins.context import ActivityContext
 from plugins.openstack.errors import (
     CloudAuthError,

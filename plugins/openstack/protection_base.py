@@ -19,7 +19,7 @@ import structlog
 from banks.errors import ObjectNotFound
 from banks.section import BankSection
 from plugins.base import ProtectionPlugin
-from plugins.checkpoint import Checkpoint
+from plugins.checkpoint.checkpoint import Checkpoint
 from plugins.context import ActivityContext
 from plugins.openstack.cloud import Connection, OpenStackCloud
 from plugins.openstack.errors import CloudNotFound, OpenStackError

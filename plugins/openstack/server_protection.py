@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 import structlog
 
-from plugins.checkpoint import Checkpoint
+from plugins.checkpoint.checkpoint import Checkpoint
 from plugins.context import ActivityContext
 from plugins.openstack.errors import CloudResourceFailed
 from plugins.openstack.protection_base import OpenStackProtection, restore_name

@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 import structlog
 
-from plugins.checkpoint import Checkpoint
+from plugins.checkpoint.checkpoint import Checkpoint
 from plugins.context import ActivityContext
 from plugins.openstack.protection_base import OpenStackProtection, restore_name
 from plugins.openstack.resource_types import SHARE

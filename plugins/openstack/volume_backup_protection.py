@@ -18,7 +18,7 @@ from typing import Any, Literal
 import msgspec
 import structlog
 
-from plugins.checkpoint import Checkpoint
+from plugins.checkpoint.checkpoint import Checkpoint
 from plugins.context import ActivityContext
 from plugins.errors import InvalidPluginOption
 from plugins.openstack.protection_base import OpenStackProtection, restore_name

@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 import structlog
 
-from plugins.checkpoint import Checkpoint
+from plugins.checkpoint.checkpoint import Checkpoint
 from plugins.context import ActivityContext
 from plugins.openstack.image_options import chunk_and_segment
 from plugins.openstack.image_protection import IMAGE_FAILED, ImageProtection, ImageSavedInfo

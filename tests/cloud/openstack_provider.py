@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
-from plugins.provider_config import default_providers_dir
+from plugins.provider.config import default_providers_dir
 
 SHIPPED = default_providers_dir() / "openstack.conf"
 _HEADER = re.compile(r"\[(?P<name>[^\]]+)\]")

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from actors.engine import Engine
-from actors.requests import ProtectRequest, ResourceRef, RestoreRequest
+from actors.operations.engine import Engine
+from actors.wire.requests import ProtectRequest, ResourceRef, RestoreRequest
 from plugins.openstack.resource_types import IMAGE, VOLUME
 from tests.cloud.cloud_project import (
     CloudProject,

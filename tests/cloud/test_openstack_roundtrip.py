@@ -22,11 +22,11 @@ from typing import Any
 import pytest
 import structlog
 
-from actors.engine import Engine
-from actors.requests import DeleteRequest, ProtectRequest, ResourceRef, RestoreRequest
+from actors.operations.engine import Engine
+from actors.wire.requests import DeleteRequest, ProtectRequest, ResourceRef, RestoreRequest
 from banks.keys import encode_segment
-from banks.swift_bank import SwiftBank
-from plugins.checkpoint import Checkpoint, checkpoint_prefix
+from banks.swift.bank import SwiftBank
+from plugins.checkpoint.checkpoint import Checkpoint, checkpoint_prefix
 from plugins.openstack.resource_types import (
     DATABASE,
     IMAGE,

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from actors.engine import Engine
-from actors.requests import ProtectRequest, ResourceRef, RestoreRequest
+from actors.operations.engine import Engine
+from actors.wire.requests import ProtectRequest, ResourceRef, RestoreRequest
 from plugins.openstack.resource_types import VOLUME
 from tests.cloud.cloud_project import assert_only_volumes, cloud_project, new_volume
 from tests.cloud.fault_proxy import FaultProxy

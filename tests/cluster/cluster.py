@@ -15,13 +15,13 @@ from typing import BinaryIO
 
 import msgspec
 
-from actors.amqp_transport import AmqpTransport
-from actors.events import ActivityFinished, Event, OperationFinished
-from actors.operation_wait import finished_from_record
-from actors.requests import AnyRequest
-from banks.filesystem_bank import FilesystemBank
-from plugins.checkpoint_store import CheckpointStore
-from plugins.operation_record import read_operation_record
+from actors.operations.waiting import finished_from_record
+from actors.transport.amqp import AmqpTransport
+from actors.wire.events import ActivityFinished, Event, OperationFinished
+from actors.wire.requests import AnyRequest
+from banks.filesystem.bank import FilesystemBank
+from plugins.checkpoint.operation_record import read_operation_record
+from plugins.checkpoint.store import CheckpointStore
 from tests import broker
 from tests.cluster.plugin import PLUGIN_NAME
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from actors.logging_setup import configure_logging
-from actors.worker import WorkerOptions, run_worker
+from actors.service.logging_setup import configure_logging
+from actors.service.worker import WorkerOptions, run_worker
 from tests.cluster.plugin import cluster_registry
 
 

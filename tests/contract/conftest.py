@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from banks.base import Bank
-from banks.filesystem_bank import FilesystemBank
+from banks.filesystem.bank import FilesystemBank
 from banks.memory_bank import MemoryBank
-from banks.s3_bank import S3Bank
-from banks.swift_bank import SwiftBank
+from banks.s3.bank import S3Bank
+from banks.swift.bank import SwiftBank
 from tests.swift_server.server import SwiftEndpoint
 
 BankFactory = Callable[[Path, pytest.FixtureRequest], Awaitable[Bank]]

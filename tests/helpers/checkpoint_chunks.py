@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from actors.checkpoint_chunks import open_chunk_store
-from actors.engine import Engine
+from actors.operations.checkpoint_chunks import open_chunk_store
+from actors.operations.engine import Engine
 from banks.base import Bank
 from banks.chunks import ChunkStore, ChunkStoreSettings
 from banks.chunks.layout import DATA_PREFIX, chunk_key
 from banks.keys import encode_segment
 from banks.section import BankSection
-from plugins.local.directory_manifest_chunks import StoredManifest, read_manifest
+from plugins.local.directory.manifest_chunks import StoredManifest, read_manifest
 
 DIRECTORY = "Strongbox::Directory"
 

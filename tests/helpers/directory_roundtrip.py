@@ -22,8 +22,8 @@ from pathlib import Path
 
 import structlog
 
-from banks.filesystem_bank import FilesystemBank
-from plugins.local.directory_protection import (
+from banks.filesystem.bank import FilesystemBank
+from plugins.local.directory.protection import (
     DirectoryParameters,
     DirectoryProtection,
     DirectoryRestoreParameters,

@@ -12,12 +12,12 @@ import msgspec
 
 from banks.base import Bank
 from banks.section import BankSection
-from plugins.checkpoint import Checkpoint, CheckpointIndex, CheckpointStatus
+from plugins.checkpoint.checkpoint import Checkpoint, CheckpointIndex, CheckpointStatus
+from plugins.checkpoint.graph import ResourceGraph
 from plugins.context import ActivityContext, RequestContext
-from plugins.graph import ResourceGraph
-from plugins.local.directory_manifest import Manifest
-from plugins.local.directory_manifest_chunks import StoredManifest, read_manifest
-from plugins.local.directory_protection import (
+from plugins.local.directory.manifest import Manifest
+from plugins.local.directory.manifest_chunks import StoredManifest, read_manifest
+from plugins.local.directory.protection import (
     DirectoryParameters,
     DirectoryProtection,
     DirectoryRestoreParameters,

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from banks.base import Lease
-from banks.filesystem_bank import FilesystemBank
+from banks.filesystem.bank import FilesystemBank
 
 
 class GatedBank(FilesystemBank):

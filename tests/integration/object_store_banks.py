@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 
 from banks.base import Bank
-from banks.s3_bank import S3Bank
-from banks.swift_bank import SwiftBank
+from banks.s3.bank import S3Bank
+from banks.swift.bank import SwiftBank
 from tests.swift_server.server import SwiftEndpoint
 
 FAST_RETRIES = {"retry_attempts": "3", "retry_base_delay": "0.01", "retry_max_delay": "0.05"}

@@ -7,9 +7,9 @@ import asyncio
 import aio_pika
 import pytest
 
-from actors.amqp_transport import redact_url, shard_of
-from actors.events import ActivityStarted, decode_event
-from actors.messages import ParentPreDone
+from actors.transport.amqp import redact_url, shard_of
+from actors.wire.events import ActivityStarted, decode_event
+from actors.wire.messages import ParentPreDone
 from tests import broker
 
 

@@ -43,7 +43,7 @@ def command(tmp_path: Path, data: Path) -> list[str]:
         # the chunk store encrypts by default, under the plugin section's passphrase
         "\n[directory]\npassphrase = roundtrip-passphrase\n"
         f"\n[protectable:{DIRECTORY}]\nroots = {data}\n")
-    return [sys.executable, "-m", "actors.cli", "--providers-dir", str(providers)]
+    return [sys.executable, "-m", "actors.cli.main", "--providers-dir", str(providers)]
 
 
 def environment() -> dict[str, str]:

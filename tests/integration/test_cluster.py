@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from actors.events import ActivityFinished, Event
-from actors.requests import ProtectRequest, ResourceRef, RestoreRequest
+from actors.wire.events import ActivityFinished, Event
+from actors.wire.requests import ProtectRequest, ResourceRef, RestoreRequest
 from bench.synthetic import PROJECT, SERVER, VOLUME
-from plugins.checkpoint import CheckpointStatus
+from plugins.checkpoint.checkpoint import CheckpointStatus
 from tests import broker
 from tests.cluster.cluster import Cluster, Milestone, cluster
 from tests.cluster.plugin import expected_bytes, restored_name

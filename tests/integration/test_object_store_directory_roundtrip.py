@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from actors.requests import DeleteRequest, ProtectRequest, ResourceRef, RestoreRequest
+from actors.wire.requests import DeleteRequest, ProtectRequest, ResourceRef, RestoreRequest
 from banks.keys import encode_segment
 from tests.helpers.directory_trees import build_awkward_tree, snapshot
 from tests.integration.object_store_banks import bank_options

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from banks.base import Bank
-from banks.s3_bank import S3Bank
-from banks.swift_bank import SwiftBank
+from banks.s3.bank import S3Bank
+from banks.swift.bank import SwiftBank
 from tests.integration.object_store_banks import bank_options, open_bank
 from tests.swift_server.server import SwiftEndpoint
 
@@ -30,10 +30,10 @@ async def generated(digest: hashlib._Hash) -> AsyncIterator[bytes]:
 async def segment_count(bank: Bank, key: str) -> int:
     """How many segments (Swift SLO) or parts (S3 multipart) the object was stored as."""
     if isinstance(bank, SwiftBank):
-        response = await bank._call(
+        response = await bank.call(
             "read",
             key,
-            bank._client.request,
+            bank.client.request,
             "GET",
             bank.object_url(key),
             operation="read",

@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from banks.errors import ObjectNotFound
-from banks.s3_bank import S3Bank
-from banks.swift_bank import SwiftBank
+from banks.s3.bank import S3Bank
+from banks.swift.bank import SwiftBank
 from tests.integration.object_store_banks import bank_options, open_bank
 from tests.swift_server.server import SwiftEndpoint
 
@@ -28,8 +28,8 @@ async def stream(parts: int, part_size: int, fail: bool = False) -> AsyncIterato
 
 
 async def segments(bank: SwiftBank) -> list[str]:
-    client = bank._client
-    response = await bank._call(
+    client = bank.client
+    response = await bank.call(
         "list",
         "",
         client.request,

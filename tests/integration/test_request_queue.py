@@ -14,13 +14,13 @@ from pathlib import Path
 import aiormq
 import pytest
 
-from actors.amqp_topology import REASON_HEADER, rejected_requests_queue
-from actors.amqp_transport import AmqpTransport
-from actors.events import Event, OperationFinished, OperationStarted, RequestRejected
-from actors.requests import CancelRequest, ProtectRequest, ResourceRef
-from actors.worker import WorkerOptions, run_worker
+from actors.service.worker import WorkerOptions, run_worker
+from actors.transport.amqp import AmqpTransport
+from actors.transport.topology import REASON_HEADER, rejected_requests_queue
+from actors.wire.events import Event, OperationFinished, OperationStarted, RequestRejected
+from actors.wire.requests import CancelRequest, ProtectRequest, ResourceRef
 from bench.synthetic import PROJECT, SERVER, VOLUME
-from plugins.checkpoint import CheckpointStatus
+from plugins.checkpoint.checkpoint import CheckpointStatus
 from tests import broker
 from tests.cluster.cluster import Cluster
 from tests.cluster.plugin import cluster_registry

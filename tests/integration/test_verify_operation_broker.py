@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from actors.events import ActivityFailed, ActivityFinished, Event
-from actors.requests import ProtectRequest, ResourceRef, VerifyRequest
-from plugins.checkpoint import CheckpointStatus
+from actors.wire.events import ActivityFailed, ActivityFinished, Event
+from actors.wire.requests import ProtectRequest, ResourceRef, VerifyRequest
+from plugins.checkpoint.checkpoint import CheckpointStatus
 from tests import broker
 from tests.cluster.cluster import Cluster
 from tests.helpers.checkpoint_chunks import DIRECTORY, file_chunks, flip_a_bit

@@ -1,0 +1,116 @@
+"""The CLI as a client of a worker cluster: requests onto the queue, progress from events.
+
+With ``--amqp-url`` (or ``STRONGBOX_AMQP_URL``), ``protect``, ``restore``, ``delete`` and
+``verify --operation`` publish their request to the request queue instead of running in
+this process; with ``--wait`` they show the operation's live progress from the event
+exchange exactly as the embedded mode does, and ``watch`` follows an operation the same
+way. The client needs no provider files and no bank: the workers have them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from actors.cli.commands import check_finished
+from actors.cli.parsing import (
+    delete_request,
+    parse_parameters,
+    protect_request,
+    request_ids,
+    verify_request,
+)
+from actors.cli.progress import make_renderer, summary
+from actors.errors import RequestInvalid, StrongboxError
+from actors.service.worker import broker_url
+from actors.transport.amqp import AmqpTransport
+from actors.transport.base import EventSubscription
+from actors.wire.events import OperationFinished, RequestRejected
+from actors.wire.requests import AnyRequest, RestoreRequest
+
+if TYPE_CHECKING:
+    from actors.cli.output import Output
+
+BROKER_COMMANDS = frozenset({"protect", "restore", "delete", "watch"})
+
+
+def wants_broker(args: argparse.Namespace) -> bool:
+    """Whether this command goes through a worker cluster."""
+    operation = args.group in BROKER_COMMANDS or (
+        args.group == "verify" and getattr(args, "operation", False))
+    return operation and bool(
+        getattr(args, "amqp_url", None) or broker_url_from_env())
+
+
+def broker_url_from_env() -> str | None:
+    """``STRONGBOX_AMQP_URL`` if set."""
+    try:
+        return broker_url(None)
+    except RequestInvalid:
+        return None
+
+
+def build_request(args: argparse.Namespace) -> AnyRequest:
+    """The request a protect, restore, delete or verify command line stands for."""
+    if args.group == "verify":
+        return verify_request(args, args.provider)
+    if args.group == "protect":
+        return protect_request(args, args.provider)
+    if args.group == "restore":
+        if args.target:
+            raise RequestInvalid("--target needs the checkpoint's graph, which a client of "
+                                 "the workers does not read: pass --param TYPE.target=DIR")
+        return RestoreRequest(checkpoint_id=args.checkpoint, provider_id=args.provider,
+                              parameters=parse_parameters(args.parameters, args.param),
+                              **request_ids(args))
+    return delete_request(args, args.provider)
+
+
+async def run(args: argparse.Namespace, out: Output) -> None:
+    """Carry out a broker-mode command."""
+    transport = await AmqpTransport.connect(broker_url(args.amqp_url),
+                                            namespace=args.namespace)
+    try:
+        if args.group == "watch":
+            subscription = transport.subscribe(args.operation_id)
+            await _follow(subscription, out, "watch", args.timeout)
+            return
+        request = build_request(args)
+        subscription = transport.subscribe(request.request_id)
+        await subscription.bound  # type: ignore[attr-defined]  # miss no event
+        await transport.publish_request(msgspec.json.encode(request),
+                                        request_id=request.request_id)
+        if not args.wait:
+            await subscription.close()
+            out.line(request.request_id)
+            return
+        await _follow(subscription, out, args.group, args.timeout)
+    finally:
+        await transport.close()
+
+
+async def _follow(subscription: EventSubscription, out: Output, label: str,
+                  timeout: float | None) -> None:
+    finished: OperationFinished | None = None
+    try:
+        async with subscription, asyncio.timeout(timeout):
+            with make_renderer(not out.live, out.stream, out.console, label) as renderer:
+                async for event in subscription:
+                    if isinstance(event, RequestRejected):
+                        raise StrongboxError(f"request rejected: {event.reason}")
+                    renderer.handle(event)
+                    if isinstance(event, OperationFinished):
+                        finished = event
+                        break
+    except TimeoutError:
+        raise StrongboxError(f"{label}: no end after {timeout:g} s") from None
+    if finished is None:
+        raise StrongboxError(f"{label}: the event stream ended before the operation")
+    check_finished(finished)
+    if out.live:
+        out.line(summary(finished))
+        if finished.operation_type == "protect":
+            out.line(finished.checkpoint_id)

@@ -1,0 +1,487 @@
+"""The engine: turns requests into running operations on an actor host.
+
+It discovers resources and builds the graph (protect) or reads it from the checkpoint
+(restore, delete, verify), checks that every resource type has a plugin and that every
+parameter matches its plugin's schema, and only then sends the one Start message. After
+that nobody orchestrates: the actors unlock each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import structlog
+
+from actors.errors import RequestInvalid
+from actors.operations.verify import ResourceVerifier, verification_graph, verify_parameters
+from actors.operations.waiting import RecordReader, wait_for_end
+from actors.runtime.host import ActorHost
+from actors.runtime.operation_run import OperationRun
+from actors.transport.base import EventSubscription, Transport
+from actors.transport.memory import MemoryTransport
+from actors.wire.events import OperationFinished
+from actors.wire.messages import OPERATION_NODE, Cancel, Start
+from actors.wire.requests import (
+    AnyRequest,
+    CancelRequest,
+    DeleteRequest,
+    Parameters,
+    ProtectRequest,
+    ResourceRef,
+    RestoreRequest,
+    VerifyRequest,
+)
+from banks.base import Bank
+from banks.errors import LeaseHeld
+from plugins.base import OperationType, ProtectablePlugin, ProtectionPlugin
+from plugins.checkpoint.checkpoint import (
+    Checkpoint,
+    CheckpointIndex,
+    CheckpointStatus,
+    ResourceStatus,
+)
+from plugins.checkpoint.graph import ResourceGraph, build_graph
+from plugins.checkpoint.journal import Journal
+from plugins.checkpoint.operation_record import OperationRecord, read_operation_record
+from plugins.checkpoint.operation_spec import (
+    OperationSpec,
+    read_spec,
+    read_spec_graph,
+    submit_lease_key,
+    write_spec,
+)
+from plugins.checkpoint.store import CheckpointStore
+from plugins.context import RequestContext
+from plugins.errors import CheckpointNotFound, ResourceTypeNotSupported
+from plugins.provider import Provider, ProviderSet, load_providers
+from plugins.registry import PluginRegistry
+from plugins.resource import Resource
+
+log = structlog.get_logger(__name__)
+
+# Long enough to cover discovery of a large project; released as soon as the spec is stored.
+SUBMIT_LEASE_TTL = 300.0
+
+
+class Engine:
+    """Submits operations to an actor host and answers questions about checkpoints."""
+
+    def __init__(self, providers: ProviderSet, host: ActorHost,
+                 registry: PluginRegistry | None = None) -> None:
+        self.providers = providers
+        self.host = host
+        self.registry = registry if registry is not None else PluginRegistry()
+        self._banks: dict[str, Bank] = {}
+        self._protectables: dict[str, dict[str, ProtectablePlugin]] = {}
+        self._set_up: dict[int, ProtectionPlugin] = {}
+        self._operation_banks: dict[str, Bank] = {}
+        self._verifiers: dict[int, ResourceVerifier] = {}
+        host.loader = self.load_operation
+
+    @classmethod
+    @asynccontextmanager
+    async def embedded(cls, providers_dir: Path | str | None = None, *,
+                       registry: PluginRegistry | None = None,
+                       transport: Transport | None = None,
+                       **host_options: Any) -> AsyncIterator[Engine]:
+        """An engine, its host and the in-memory transport in this process."""
+        registry = registry if registry is not None else PluginRegistry()
+        providers = await load_providers(Path(providers_dir) if providers_dir else None, registry)
+        host = ActorHost(transport or MemoryTransport(), **host_options)
+        engine = cls(providers, host, registry)
+        await host.start()
+        try:
+            yield engine
+        finally:
+            await engine.close()
+
+    async def close(self) -> None:
+        """Close the host, the plugins and the banks."""
+        await self.host.close()
+        for plugin in self._set_up.values():
+            try:
+                await plugin.close()
+            except Exception as error:  # one plugin's close must not keep the banks open
+                log.warning("plugin_close_failed", plugin=type(plugin).__name__,
+                            error=str(error))
+        self._set_up.clear()
+        for bank in self._banks.values():
+            await bank.close()
+
+    # -- providers, banks, protectables -----------------------------------------------
+
+    def provider(self, id_or_name: str | None = None) -> Provider:
+        """The named provider, or the default one.
+
+        Raises:
+            ProviderNotFound: listing the providers there are.
+        """
+        return self.providers.get(id_or_name) if id_or_name else self.providers.default()
+
+    async def bank(self, provider: Provider) -> Bank:
+        """The provider's bank, opened once."""
+        bank = self._banks.get(provider.id)
+        if bank is None:
+            bank = self._banks[provider.id] = await provider.open_bank()
+        return bank
+
+    async def store(self, provider: Provider) -> CheckpointStore:
+        """The checkpoints of the provider's bank."""
+        return CheckpointStore(await self.bank(provider))
+
+    def protectables(self, provider: Provider) -> dict[str, ProtectablePlugin]:
+        """The protectable plugins, configured from the provider's file."""
+        found = self._protectables.get(provider.id)
+        if found is None:
+            found = self._protectables[provider.id] = provider.protectables(self.registry)
+        return found
+
+    def protectable(self, provider: Provider, resource_type: str) -> ProtectablePlugin:
+        """The protectable for one type.
+
+        Raises:
+            ResourceTypeNotSupported: listing the known types.
+        """
+        protectables = self.protectables(provider)
+        try:
+            return protectables[resource_type]
+        except KeyError:
+            raise ResourceTypeNotSupported(resource_type, "protectable plugin",
+                                           protectables) from None
+
+    async def list_resources(self, resource_type: str, *, provider: str | None = None,
+                             context: RequestContext | None = None) -> list[Resource]:
+        """Every resource of a type."""
+        plugin = self.protectable(self.provider(provider), resource_type)
+        return await plugin.list_resources(context or RequestContext())
+
+    async def show_resource(self, resource_type: str, resource_id: str, *,
+                            provider: str | None = None,
+                            context: RequestContext | None = None) -> Resource:
+        """One resource.
+
+        Raises:
+            ResourceNotFound: if it does not exist.
+        """
+        plugin = self.protectable(self.provider(provider), resource_type)
+        return await plugin.show_resource(context or RequestContext(), resource_id)
+
+    async def build_graph(self, refs: Sequence[ResourceRef], *, provider: str | None = None,
+                          context: RequestContext | None = None) -> ResourceGraph:
+        """Resolve the selected resources and walk their dependents into a graph.
+
+        Raises:
+            ResourceTypeNotSupported, ResourceNotFound, ResourceGraphLoop.
+        """
+        chosen = self.provider(provider)
+        context = context or RequestContext()
+        protectables = self.protectables(chosen)
+        by_parent: dict[str, list[ProtectablePlugin]] = {}
+        for plugin in protectables.values():
+            for parent_type in plugin.get_parent_resource_types():
+                by_parent.setdefault(parent_type, []).append(plugin)
+
+        async def dependents(parent: Resource) -> list[Resource]:
+            found: list[Resource] = []
+            for plugin in by_parent.get(parent.type, ()):
+                found.extend(await plugin.get_dependent_resources(context, parent))
+            return found
+
+        selected = [await self.protectable(chosen, ref.type).show_resource(context, ref.id)
+                    for ref in refs]
+        return await build_graph(selected, dependents)
+
+    # -- operations -------------------------------------------------------------------
+
+    def subscribe(self, operation_id: str | None = None) -> EventSubscription:
+        """Progress events of one operation (or all) from now on."""
+        return self.host.transport.subscribe(operation_id)
+
+    async def submit(self, request: AnyRequest, *,
+                     graph: ResourceGraph | None = None) -> str:
+        """Validate ``request`` and start its operation; return the operation id.
+
+        The operation id is the request's ``request_id``: a request submitted again (a
+        client retrying, the same message delivered twice) finds the stored spec and
+        starts nothing new.
+
+        Raises:
+            RequestInvalid, ResourceTypeNotSupported, ResourceNotFound, ResourceGraphLoop,
+            InvalidParameters, CheckpointNotFound, InvalidCheckpointState: before anything runs.
+        """
+        if isinstance(request, CancelRequest):
+            await self.cancel(request.operation_id)
+            return request.operation_id
+        provider = self.provider(request.provider_id)
+        store = await self.store(provider)
+        operation_id = request.request_id
+        if self.host.hosts(operation_id):
+            log.info("request_duplicate", operation_id=operation_id)
+            return operation_id
+        lease = submit_lease_key(operation_id)
+        # one owner per attempt: two copies of a request on the same worker must exclude
+        # each other too (a lease admits its own owner again)
+        attempt = f"{self.host.worker_id}:{uuid.uuid4().hex[:8]}"
+        try:
+            await store.bank.acquire_lease(lease, attempt, SUBMIT_LEASE_TTL)
+        except LeaseHeld:
+            log.info("request_duplicate", operation_id=operation_id, reason="being submitted")
+            return operation_id
+        try:
+            if await read_spec(store.bank, operation_id) is not None:
+                log.info("request_duplicate", operation_id=operation_id)
+                return operation_id
+            run, spec_graph = await self._prepare(request, provider, store, graph)
+            await write_spec(store.bank, _spec_of(run, self.host.worker_id, request),
+                             spec_graph)
+        finally:
+            await store.bank.release_lease(lease, attempt)
+        await self._set_up_plugins(run.plugins)
+        self._operation_banks[operation_id] = store.bank
+        self.host.register(run)
+        log.info("operation_submitted", operation_id=operation_id,
+                 operation=run.operation_type, provider_id=provider.id,
+                 checkpoint_id=run.checkpoint_id, resources=len(run.graph))
+        await self.host.transport.send(Start(operation_id=operation_id, to=OPERATION_NODE))
+        return operation_id
+
+    async def _prepare(self, request: OperationRequest,
+                       provider: Provider, store: CheckpointStore,
+                       graph: ResourceGraph | None) -> tuple[OperationRun, ResourceGraph | None]:
+        """The run of a new operation, and the graph its spec must carry (protect only)."""
+        context = RequestContext(project_id=request.project_id)
+        checkpoint = None
+        spec_graph = None
+        if isinstance(request, ProtectRequest):
+            operation_type: OperationType = "protect"
+            if graph is None:
+                graph = await self.build_graph(request.resources, provider=provider.id,
+                                               context=context)
+            spec_graph = graph
+            checkpoint_id = request.checkpoint_id or str(uuid.uuid4())
+            parameters = request.parameters
+        else:
+            operation_type = _OPERATION_OF[type(request)]
+            expect = ({CheckpointStatus.AVAILABLE, CheckpointStatus.ERROR}
+                      if operation_type == "delete" else {CheckpointStatus.AVAILABLE})
+            checkpoint = await store.open(request.checkpoint_id,
+                                          operation_id=request.request_id,
+                                          writable=operation_type == "delete", expect=expect)
+            graph = _operation_graph(operation_type, checkpoint.graph)
+            checkpoint_id = request.checkpoint_id
+            parameters = {}
+            if isinstance(request, RestoreRequest):
+                parameters = request.parameters
+            elif isinstance(request, VerifyRequest):
+                parameters = verify_parameters(request, graph)
+        run = self._make_run(provider, store, operation_id=request.request_id,
+                             operation_type=operation_type, checkpoint_id=checkpoint_id,
+                             graph=graph, parameters=parameters, context=context,
+                             checkpoint=checkpoint)
+        return run, spec_graph
+
+    def _make_run(self, provider: Provider, store: CheckpointStore, *, operation_id: str,
+                  operation_type: OperationType, checkpoint_id: str, graph: ResourceGraph,
+                  parameters: Parameters, context: RequestContext,
+                  checkpoint: Checkpoint | None) -> OperationRun:
+        plugins = [provider.plugin_for(resource.type) for resource in graph.nodes]
+        if operation_type == "verify":
+            plugins = [self._verifier(plugin) for plugin in plugins]
+        validated = validate_parameters(operation_type, graph, plugins, parameters)
+        return OperationRun(
+            operation_id=operation_id, operation_type=operation_type, provider_id=provider.id,
+            checkpoint_id=checkpoint_id, graph=graph, plugins=plugins, parameters=validated,
+            store=store,
+            journal=Journal(store.bank, operation_id, _journal_writer(self.host.worker_id)),
+            request=context, request_id=operation_id, checkpoint=checkpoint,
+            raw_parameters=parameters)
+
+    def _verifier(self, plugin: ProtectionPlugin) -> ResourceVerifier:
+        """The plugin wrapped for verify operations, once: its activity limit is shared."""
+        found = self._verifiers.get(id(plugin))
+        if found is None:
+            found = self._verifiers[id(plugin)] = ResourceVerifier(plugin)
+        return found
+
+    async def _set_up_plugins(self, plugins: Sequence[ProtectionPlugin]) -> None:
+        # a verify's wrapper needs the clients of the plugin it wraps
+        unwrapped = [p.plugin if isinstance(p, ResourceVerifier) else p for p in plugins]
+        for plugin in {id(p): p for p in unwrapped}.values():
+            if id(plugin) not in self._set_up:  # once per plugin, closed with the engine
+                await plugin.setup()
+                self._set_up[id(plugin)] = plugin
+
+    async def load_operation(self, operation_id: str) -> OperationRun | None:
+        """Rebuild an operation submitted elsewhere from its bank, or None if no bank of
+        ours knows it or it has ended. The host calls this on a message it cannot place.
+
+        Raises:
+            BankError, PluginError: if the operation is known but cannot be loaded.
+        """
+        found = await self._find_spec(operation_id)
+        if found is None:
+            return None
+        spec, bank = found
+        record = await read_operation_record(bank, operation_id)
+        if record is not None and record.status != "running":
+            return None
+        provider = self.provider(spec.provider_id)
+        store = CheckpointStore(bank)
+        checkpoint: Checkpoint | None = None
+        if spec.type == "protect":
+            graph = await read_spec_graph(bank, operation_id)
+            with contextlib.suppress(CheckpointNotFound):  # its pre has not run yet
+                checkpoint = await store.open(spec.checkpoint_id, operation_id=operation_id,
+                                              writable=True)
+        else:
+            checkpoint = await store.open(spec.checkpoint_id, operation_id=operation_id,
+                                          writable=spec.type == "delete")
+            graph = _operation_graph(spec.type, checkpoint.graph)
+        run = self._make_run(provider, store, operation_id=operation_id,
+                             operation_type=spec.type, checkpoint_id=spec.checkpoint_id,
+                             graph=graph, parameters=spec.parameters,
+                             context=RequestContext(project_id=spec.project_id),
+                             checkpoint=checkpoint)
+        await self._set_up_plugins(run.plugins)
+        self._operation_banks[operation_id] = bank
+        return run
+
+    async def _find_spec(self, operation_id: str) -> tuple[OperationSpec, Bank] | None:
+        for provider in self.providers.values():
+            try:
+                bank = await self.bank(provider)
+            except Exception as error:  # one unreachable bank must not hide the others
+                log.warning("bank_unavailable", provider_id=provider.id, error=str(error))
+                continue
+            spec = await read_spec(bank, operation_id)
+            if spec is not None:
+                return spec, bank
+        return None
+
+    async def run(self, request: AnyRequest, *, timeout: float | None = None,
+                  graph: ResourceGraph | None = None) -> OperationFinished:
+        """Submit ``request`` and wait for its end."""
+        operation_id = await self.submit(request, graph=graph)
+        return await self.wait(operation_id, timeout=timeout)
+
+    async def wait(self, operation_id: str, timeout: float | None = None) -> OperationFinished:
+        """Wait for an operation to end, on whichever worker its operation actor runs.
+
+        Raises:
+            TimeoutError: if it does not end within ``timeout`` seconds.
+        """
+        if not self.host.durable:
+            return await self.host.wait(operation_id, timeout)
+        async with asyncio.timeout(timeout):
+            return await wait_for_end(operation_id, self.host.result(operation_id),
+                                      self.subscribe(operation_id),
+                                      self._record_reader(operation_id))
+
+    def _record_reader(self, operation_id: str) -> RecordReader:
+        async def read() -> OperationRecord | None:
+            bank = self._operation_banks.get(operation_id)
+            if bank is None:
+                found = await self._find_spec(operation_id)
+                if found is None:
+                    return None
+                bank = self._operation_banks[operation_id] = found[1]
+            return await read_operation_record(bank, operation_id)
+        return read
+
+    async def cancel(self, operation_id: str) -> None:
+        """Ask an operation to stop; its checkpoint ends ``error`` with reason ``cancelled``."""
+        await self.host.transport.send(
+            Cancel(operation_id=operation_id, to=OPERATION_NODE, reason="cancelled"))
+
+    # -- checkpoints ------------------------------------------------------------------
+
+    async def list_checkpoints(self, *, provider: str | None = None, marker: str | None = None,
+                               limit: int | None = None) -> list[CheckpointIndex]:
+        """Checkpoints of a provider, newest first."""
+        chosen = self.provider(provider)
+        return await (await self.store(chosen)).list(chosen.id, marker=marker, limit=limit)
+
+    async def show_checkpoint(self, checkpoint_id: str, *, provider: str | None = None,
+                              ) -> tuple[CheckpointIndex, ResourceGraph, list[ResourceStatus]]:
+        """A checkpoint's index, graph and per-resource status.
+
+        Raises:
+            CheckpointNotFound: if there is no such checkpoint.
+        """
+        store = await self.store(self.provider(provider))
+        index = await store.read_index(checkpoint_id)
+        if index.status == CheckpointStatus.DELETED:  # only the index is kept, as a tombstone
+            return index, ResourceGraph([], []), []
+        graph = await store.read_graph(checkpoint_id)
+        return index, graph, await store.read_resource_states(checkpoint_id)
+
+
+def _journal_writer(worker_id: str) -> str:
+    """A journal writer name of its own for each loading of an operation: a worker that
+    loads an operation again (after losing the broker) must not overwrite the segments it
+    wrote before, which are numbered per writer from 1."""
+    return f"{worker_id}.{uuid.uuid4().hex[:8]}"
+
+
+OperationRequest = ProtectRequest | RestoreRequest | DeleteRequest | VerifyRequest
+_OPERATION_OF: dict[type[OperationRequest], OperationType] = {
+    ProtectRequest: "protect", RestoreRequest: "restore", DeleteRequest: "delete",
+    VerifyRequest: "verify"}
+
+
+def _operation_graph(operation: OperationType, stored: ResourceGraph) -> ResourceGraph:
+    """The graph an operation on a stored checkpoint runs: a verify drops the edges."""
+    return verification_graph(stored) if operation == "verify" else stored
+
+
+def _spec_of(run: OperationRun, worker: str, request: OperationRequest) -> OperationSpec:
+    return OperationSpec(
+        id=run.operation_id, type=run.operation_type, provider_id=run.provider_id,
+        checkpoint_id=run.checkpoint_id, project_id=request.project_id,
+        request_id=request.request_id, parameters=run.raw_parameters, submitted_by=worker)
+
+
+def validate_parameters(operation: OperationType, graph: ResourceGraph,
+                        plugins: Sequence[ProtectionPlugin],
+                        parameters: Parameters) -> list[msgspec.Struct]:
+    """Each node's parameters: ``parameters[type]`` overlaid by ``parameters["type#id"]``,
+    converted into its plugin's schema.
+
+    Raises:
+        RequestInvalid: if a key names no type or resource of the graph.
+        InvalidParameters: naming the resource and the field, if a value fails its schema.
+    """
+    types = graph.types()
+    for key in parameters:
+        resource_type, _, resource_id = key.partition("#")
+        if resource_id and graph.find(resource_type, resource_id) is None:
+            raise RequestInvalid(f"parameters key {key!r} names no resource of the graph")
+        if not resource_id and resource_type not in types:
+            raise RequestInvalid(f"parameters key {key!r} names no resource type of the graph "
+                                 f"(types: {', '.join(sorted(types))})")
+    by_type: dict[tuple[int, str], msgspec.Struct] = {}
+    validated: list[msgspec.Struct] = []
+    for resource, plugin in zip(graph.nodes, plugins, strict=True):
+        specific = parameters.get(resource.key)
+        if specific is None:
+            cache_key = (id(plugin), resource.type)
+            value = by_type.get(cache_key)
+            if value is None:
+                value = by_type[cache_key] = plugin.validate_parameters(
+                    operation, resource, parameters.get(resource.type, {}))
+        else:
+            merged = {**parameters.get(resource.type, {}), **specific}
+            value = plugin.validate_parameters(operation, resource, merged)
+        validated.append(value)
+    return validated
+
+
+__all__ = ["DeleteRequest", "Engine", "ProtectRequest", "RestoreRequest", "VerifyRequest",
+           "validate_parameters"]

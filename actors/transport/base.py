@@ -1,0 +1,131 @@
+"""The transport seam: how actor messages and events travel.
+
+Actors only ever call ``send`` and ``publish``; a worker calls ``consume`` once with the
+function that delivers a message to its actor. ``MemoryTransport`` carries everything in
+one process (the embedded default); ``AmqpTransport`` carries it over RabbitMQ. The
+actor code does not know which one it runs on.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from types import TracebackType
+
+from actors.wire.events import Event
+from actors.wire.messages import Message
+
+# A handler applies a message and returns what must finish before the message may be
+# forgotten (acked): the activity it started and the journal entries and messages that
+# follow from it. None means the message's effect is already complete.
+Settlement = Awaitable[None] | None
+MessageHandler = Callable[[Message], Awaitable[Settlement]]
+# Called with a predicate ``(operation_id, node) -> bool`` naming the actors to drop, or
+# None for every actor.
+ActorFilter = Callable[[str, int], bool]
+ResetHandler = Callable[[ActorFilter | None], None]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestVerdict:
+    """What became of one request from the request queue.
+
+    ``accepted``: it is carried out (or was already: a duplicate). Otherwise ``reason``
+    says why not; ``retry`` asks for it to be delivered again later (the bank was
+    unreachable, say) instead of being set aside as rejected.
+    """
+
+    accepted: bool
+    reason: str | None = None
+    retry: bool = False
+
+
+# (body, AMQP message id if the client set one) -> verdict
+RequestHandler = Callable[[bytes, str | None], Awaitable[RequestVerdict]]
+
+
+class EventSubscription(abc.ABC):
+    """An async iterator of events, optionally for one operation; close it when done."""
+
+    @abc.abstractmethod
+    def __aiter__(self) -> AsyncIterator[Event]:
+        """Iterate over events as they arrive."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Stop receiving events."""
+
+    async def __aenter__(self) -> EventSubscription:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.close()
+
+
+class Transport(abc.ABC):
+    """Carries actor messages to mailboxes and events to subscribers.
+
+    ``durable`` transports keep a message until its handler's settlement completes and
+    hand it to another worker if this one dies first; their actors must therefore make a
+    message's cause durable before sending it, and rebuild state from the journal.
+    """
+
+    durable: bool = False
+
+    def activated_at(self, operation_id: str, node: int) -> float:
+        """When (monotonic seconds) this worker began to receive the mailbox of this actor.
+
+        An actor whose mailbox came to this worker after the operation did may have been
+        driven by another worker before: the host then rebuilds it from the journal.
+        """
+        return 0.0
+
+    def on_reset(self, handler: ResetHandler) -> None:  # noqa: B027 - optional hook
+        """Call ``handler`` when this worker lost its mailboxes (the broker link broke):
+        their unacked messages go to other workers, so local actor state is stale."""
+
+    @abc.abstractmethod
+    async def send(self, message: Message) -> None:
+        """Deliver ``message`` to the mailbox of ``(message.operation_id, message.to)``.
+
+        Raises:
+            TransportError: if it could not be handed over.
+        """
+
+    async def send_many(self, messages: list[Message]) -> None:
+        """Deliver several messages; a transport may batch them.
+
+        Raises:
+            TransportError: if they could not be handed over.
+        """
+        for message in messages:
+            await self.send(message)
+
+    @abc.abstractmethod
+    async def publish(self, event: Event) -> None:
+        """Publish a progress event to every subscriber.
+
+        Raises:
+            TransportError: if it could not be handed over.
+        """
+
+    @abc.abstractmethod
+    def subscribe(self, operation_id: str | None = None) -> EventSubscription:
+        """Receive events (of one operation, or all) from now on."""
+
+    @abc.abstractmethod
+    async def consume(self, handler: MessageHandler) -> None:
+        """Start delivering mailbox messages to ``handler``, one at a time per actor."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Stop consuming and release resources."""
+
+    async def __aenter__(self) -> Transport:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.close()

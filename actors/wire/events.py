@@ -1,0 +1,152 @@
+"""Progress events: what subscribers (the CLI, dashboards, tests) see of an operation.
+
+Every actor transition emits one. Events are a tagged union, JSON on the wire, versioned
+by ``v``. ``routing_key`` gives ``<operation>.<resource type>.<state>`` so a subscriber
+of a topic exchange can pick one operation, one resource type or one state.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Final
+
+import msgspec
+
+from actors.wire.failure import FailureInfo
+
+EVENT_VERSION: Final = 1
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind"):
+    """The header every event carries."""
+
+    v: int = EVENT_VERSION
+    operation_id: str
+    at: float = msgspec.field(default_factory=time.time)
+
+    @property
+    def routing_key(self) -> str:
+        """``<operation>.<resource type>.<state>`` with dots in parts replaced."""
+        return ".".join(
+            part.replace(".", "_")
+            for part in (self.operation_id, self._routing_type(), self._routing_state())
+        )
+
+    def _routing_type(self) -> str:
+        return "operation"
+
+    def _routing_state(self) -> str:
+        return str(msgspec.inspect.type_info(type(self)).tag)  # type: ignore[attr-defined]
+
+
+class ResourceEvent(Event, frozen=True, kw_only=True):
+    """An event about one resource of an operation."""
+
+    node: int
+    resource_type: str
+    resource_id: str
+    resource_name: str = ""
+    activity: str  # "protect_pre", "restore_parallel", ...
+    state: str  # the actor's state after the transition
+    worker: str = ""
+
+    def _routing_type(self) -> str:
+        return self.resource_type
+
+    def _routing_state(self) -> str:
+        return self.state
+
+
+class ActivityStarted(ResourceEvent, frozen=True, kw_only=True, tag="activity_started"):
+    """A resource entered an activity (a no-op activity publishes only ActivityFinished)."""
+
+
+class ActivityFinished(ResourceEvent, frozen=True, kw_only=True, tag="activity_finished"):
+    """A resource finished an activity."""
+
+
+class ActivityFailed(ResourceEvent, frozen=True, kw_only=True, tag="activity_failed"):
+    """An activity raised or timed out; the resource is failed."""
+
+    failure: FailureInfo
+
+
+class ActivityProgress(ResourceEvent, frozen=True, kw_only=True, tag="activity_progress"):
+    """Bytes moved so far by a data-moving activity."""
+
+    bytes_done: int
+    bytes_total: int | None = None
+
+
+class ResourceStopped(ResourceEvent, frozen=True, kw_only=True, tag="resource_stopped"):
+    """A resource stopped without finishing: ``cancelled`` (interrupted) or ``skipped``."""
+
+    reason: str = ""
+
+
+class OperationStarted(Event, frozen=True, kw_only=True, tag="operation_started"):
+    """An operation opened its checkpoint and released its roots."""
+
+    operation_type: str
+    provider_id: str
+    checkpoint_id: str
+    resource_count: int
+    request_id: str | None = None
+
+    def _routing_state(self) -> str:
+        return "started"
+
+
+class OperationFinished(Event, frozen=True, kw_only=True, tag="operation_finished"):
+    """An operation ended: ``succeeded``, ``failed`` or ``cancelled``."""
+
+    operation_type: str
+    checkpoint_id: str
+    status: str
+    error: str | None = None
+    error_resource: str | None = None
+    resource_count: int = 0
+    duration: float = 0.0
+
+    def _routing_state(self) -> str:
+        return self.status
+
+
+class RequestRejected(Event, frozen=True, kw_only=True, tag="request_rejected"):
+    """A request could not be decoded or validated; it was not carried out."""
+
+    request_id: str | None = None
+    reason: str
+
+    def _routing_state(self) -> str:
+        return "rejected"
+
+
+AnyEvent = (
+    ActivityStarted
+    | ActivityFinished
+    | ActivityFailed
+    | ActivityProgress
+    | ResourceStopped
+    | OperationStarted
+    | OperationFinished
+    | RequestRejected
+)
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(AnyEvent)
+
+
+def encode_event(event: Event) -> bytes:
+    """Encode an event as JSON."""
+    return _encoder.encode(event)
+
+
+def decode_event(raw: bytes) -> AnyEvent:
+    """Decode an event.
+
+    Raises:
+        msgspec.DecodeError: if the bytes are not an event.
+    """
+    event: AnyEvent = _decoder.decode(raw)
+    return event
