@@ -24,8 +24,11 @@ from __future__ import annotations
 
 import abc
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from typing import ClassVar
 
 import msgspec
+
+from banks.option_schema import NoOptions
 
 
 class ObjectInfo(msgspec.Struct, frozen=True):
@@ -53,6 +56,8 @@ class Bank(abc.ABC):
     """
 
     name: str = "bank"
+    # the options of the bank's provider-file section (banks.option_schema)
+    Options: ClassVar[type[msgspec.Struct]] = NoOptions
 
     @classmethod
     @abc.abstractmethod

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import msgspec
 
+from banks.option_schema import NoOptions, OptionSchema
 from plugins.context import RequestContext
 from plugins.errors import InvalidParameters, InvalidPluginOption
 from plugins.phases import ANY_TYPE, OPERATIONS, PHASES, OperationType, Phase
@@ -32,11 +33,28 @@ class NoParameters(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """The schema of a plugin that takes no parameters: any key given is an error."""
 
 
+Positive = Annotated[float, msgspec.Meta(gt=0)]
+
+
+class PluginOptions(OptionSchema, frozen=True):
+    """The options every protection plugin takes in its section (see ``ProtectionPlugin``).
+
+    A plugin with options of its own declares a schema holding these too
+    (``banks.option_schema.combine_schemas``).
+    """
+
+    timeout: Positive | None = None
+    poll_interval: Positive | None = None
+    max_concurrent_activities: Annotated[int, msgspec.Meta(ge=1)] | None = None
+
+
 class ProtectablePlugin(abc.ABC):
     """Discovers resources of one type and the dependents of parent resources."""
 
     resource_type: ClassVar[str]
     parent_resource_types: ClassVar[frozenset[str]] = frozenset()
+    # the options of its ``[protectable:<type>]`` section (banks.option_schema)
+    Options: ClassVar[type[msgspec.Struct]] = NoOptions
 
     def __init__(self, config: Mapping[str, str] | None = None) -> None:
         # kept as given: the provider hands a mapping that hides secret values in its repr
@@ -94,6 +112,8 @@ class ProtectionPlugin:
     Parameters: ClassVar[type[msgspec.Struct]] = NoParameters
     RestoreParameters: ClassVar[type[msgspec.Struct]] = NoParameters
     SavedInfo: ClassVar[type[msgspec.Struct]] = NoParameters
+    # the options of its provider-file section; unknown ones are refused at load
+    Options: ClassVar[type[msgspec.Struct]] = PluginOptions
     default_timeout: ClassVar[float | None] = 3600.0
     default_poll_interval: ClassVar[float] = 1.0
 
@@ -182,6 +202,7 @@ __all__ = [
     "NoParameters",
     "OperationType",
     "Phase",
+    "PluginOptions",
     "ProtectablePlugin",
     "ProtectionPlugin",
 ]

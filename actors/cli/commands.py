@@ -32,6 +32,7 @@ from banks.errors import BankError
 from plugins.checkpoint.graph import ResourceGraph
 from plugins.errors import PluginError
 from plugins.provider import Provider
+from plugins.provider.config import BrokenProvider, ProviderConfig
 from plugins.redaction import REDACTED, is_secret_key
 
 if TYPE_CHECKING:
@@ -52,18 +53,47 @@ def _provider_doc(provider: Provider) -> dict[str, Any]:
             "enabled": True, "source": str(provider.source)}
 
 
+def _config_doc(config: ProviderConfig, *, enabled: bool) -> dict[str, Any]:
+    return {"id": config.id.value, "name": config.name.value,
+            "description": config.description, "bank": config.bank.value,
+            "plugins": [p.value for p in config.plugins], "types": [], "enabled": enabled,
+            "source": str(config.path)}
+
+
+def _broken_doc(broken: BrokenProvider) -> dict[str, Any]:
+    if broken.config is not None:
+        doc = _config_doc(broken.config, enabled=broken.config.enabled)
+    else:  # the file did not parse: only its path is known
+        doc = {"id": "", "name": "", "description": "", "bank": "", "plugins": [],
+               "types": [], "enabled": None, "source": str(broken.path)}
+    return doc | {"error": str(broken.error)}
+
+
 async def providers_list(engine: Engine, args: argparse.Namespace, out: Output) -> None:
-    """Every provider, the disabled ones last."""
-    docs = [_provider_doc(p) for p in engine.providers.values()]
-    docs += [{"id": c.id.value, "name": c.name.value, "description": c.description,
-              "bank": c.bank.value, "plugins": [p.value for p in c.plugins], "types": [],
-              "enabled": False, "source": str(c.path)} for c in engine.providers.disabled()]
+    """Every provider: the loaded ones, the disabled ones, then those that do not load.
+
+    Exits 0 when at least one provider loads (or none is broken); when every provider
+    file is broken, lists them and then fails (exit 1) with the error.
+    """
+    providers = engine.providers
+    docs = [_provider_doc(p) | {"error": None} for p in providers.values()]
+    docs += [_config_doc(c, enabled=False) | {"error": None} for c in providers.disabled()]
+    docs += [_broken_doc(b) for b in providers.broken]
     if out.json:
         out.document(docs)
-        return
-    out.table(["ID", "NAME", "DESCRIPTION", "BANK", "PLUGINS", "TYPES"], [
-        [d["id"], d["name"] + ("" if d["enabled"] else " (disabled)"), d["description"],
-         d["bank"], ", ".join(d["plugins"]), ", ".join(d["types"])] for d in docs])
+    else:
+        out.table(["ID", "NAME", "DESCRIPTION", "BANK", "PLUGINS", "TYPES"], [
+            # a provider that does not load shows its error where its description would be
+            [d["id"] or "-", (d["name"] or d["source"]) + _state(d),
+             f"error: {d['error']}" if d["error"] else d["description"],
+             d["bank"], ", ".join(d["plugins"]), ", ".join(d["types"])] for d in docs])
+    providers.raise_if_none_loads()
+
+
+def _state(doc: dict[str, Any]) -> str:
+    if doc["error"] is not None:
+        return " (not loaded)"
+    return "" if doc["enabled"] else " (disabled)"
 
 
 async def providers_show(engine: Engine, args: argparse.Namespace, out: Output) -> None:

@@ -37,7 +37,10 @@ EXPECTED_ERRORS = (StrongboxError, PluginError, BankError)
 INTERRUPTED = 130
 # Failures the user already sees as the one error line (and in the event stream); their
 # logs come back with -v.
-REPORTED_FAILURES = ("activity_failed", "operation_open_failed", "operation_seal_failed")
+# provider_not_loaded: `providers list` shows the error, and using that provider (or the
+# default, which a broken file makes ambiguous) fails with it
+REPORTED_FAILURES = ("activity_failed", "operation_open_failed", "operation_seal_failed",
+                     "provider_not_loaded")
 
 
 def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:

@@ -59,8 +59,9 @@ from plugins.checkpoint.operation_spec import (
 )
 from plugins.checkpoint.store import CheckpointStore
 from plugins.context import RequestContext
-from plugins.errors import CheckpointNotFound, ResourceTypeNotSupported
+from plugins.errors import CheckpointNotFound
 from plugins.provider import Provider, ProviderSet, load_providers
+from plugins.provider.protectables import ProtectableSet
 from plugins.registry import PluginRegistry
 from plugins.resource import Resource
 
@@ -79,7 +80,7 @@ class Engine:
         self.host = host
         self.registry = registry if registry is not None else PluginRegistry()
         self._banks: dict[str, Bank] = {}
-        self._protectables: dict[str, dict[str, ProtectablePlugin]] = {}
+        self._protectables: dict[str, ProtectableSet] = {}
         self._set_up: dict[int, ProtectionPlugin] = {}
         self._operation_banks: dict[str, Bank] = {}
         self._verifiers: dict[int, ResourceVerifier] = {}
@@ -136,8 +137,9 @@ class Engine:
         """The checkpoints of the provider's bank."""
         return CheckpointStore(await self.bank(provider))
 
-    def protectables(self, provider: Provider) -> dict[str, ProtectablePlugin]:
-        """The protectable plugins, configured from the provider's file."""
+    def protectables(self, provider: Provider) -> ProtectableSet:
+        """The protectable plugins, configured from the provider's file (the ones that
+        did not load are in its ``broken``)."""
         found = self._protectables.get(provider.id)
         if found is None:
             found = self._protectables[provider.id] = provider.protectables(self.registry)
@@ -148,13 +150,9 @@ class Engine:
 
         Raises:
             ResourceTypeNotSupported: listing the known types.
+            ProtectableUnavailable: if its protectable did not load (naming why).
         """
-        protectables = self.protectables(provider)
-        try:
-            return protectables[resource_type]
-        except KeyError:
-            raise ResourceTypeNotSupported(resource_type, "protectable plugin",
-                                           protectables) from None
+        return self.protectables(provider).require(resource_type)
 
     async def list_resources(self, resource_type: str, *, provider: str | None = None,
                              context: RequestContext | None = None) -> list[Resource]:
@@ -179,10 +177,14 @@ class Engine:
 
         Raises:
             ResourceTypeNotSupported, ResourceNotFound, ResourceGraphLoop.
+            ProtectableUnavailable: if the protectable of a selected type, or of a type this
+                provider's plugins protect (so one its graphs may hold), did not load: a
+                graph walked without it would leave out resources without a word.
         """
         chosen = self.provider(provider)
         context = context or RequestContext()
         protectables = self.protectables(chosen)
+        protectables.check_available([*(ref.type for ref in refs), *chosen.type_map])
         by_parent: dict[str, list[ProtectablePlugin]] = {}
         for plugin in protectables.values():
             for parent_type in plugin.get_parent_resource_types():

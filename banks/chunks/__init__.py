@@ -17,7 +17,7 @@ from banks.chunks.errors import (
 )
 from banks.chunks.garbage import GcReport, collect_garbage
 from banks.chunks.ref import ChunkRef, WriteStats
-from banks.chunks.settings import ChunkStoreSettings
+from banks.chunks.settings import ChunkStoreOptions, ChunkStoreSettings
 from banks.chunks.store import ChunkStore
 from banks.chunks.verify import BadChunk, verify_references
 
@@ -28,6 +28,7 @@ __all__ = [
     "ChunkStore",
     "ChunkStoreConfigError",
     "ChunkStoreError",
+    "ChunkStoreOptions",
     "ChunkStoreSettings",
     "ChunkerParams",
     "CorruptChunk",

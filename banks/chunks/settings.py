@@ -21,15 +21,37 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Annotated
 
-from banks.chunks.chunker import ChunkerParams
+import msgspec
+
+from banks.chunks.chunker import AVG_SIZE_BOUNDS, MAX_SIZE_BOUNDS, MIN_SIZE_BOUNDS, ChunkerParams
 from banks.chunks.errors import ChunkStoreConfigError
 from banks.chunks.store_config import Encryption
+from banks.option_schema import OptionSchema, between
 
 PASSPHRASE_ENV = "STRONGBOX_PASSPHRASE"
 KEY_FILE_ENV = "STRONGBOX_KEY_FILE"
 _MAX_KEY_FILE = 1 << 16
 _ENCRYPTIONS: tuple[Encryption, ...] = ("aes-256-gcm", "none")
+
+
+class ChunkStoreOptions(OptionSchema, frozen=True):
+    """The schema of the options above, for the section of a plugin that keeps chunks.
+
+    Left out, each takes the default above; ``min < avg < max`` is checked by
+    :meth:`ChunkStoreSettings.from_options`, which reads the values.
+    """
+
+    encryption: Encryption | None = None
+    passphrase: str | None = None
+    key_file: str | None = None
+    chunk_min_size: Annotated[int, between(MIN_SIZE_BOUNDS)] | None = None
+    chunk_avg_size: Annotated[int, between(AVG_SIZE_BOUNDS)] | None = None
+    chunk_max_size: Annotated[int, between(MAX_SIZE_BOUNDS)] | None = None
+    compression_level: Annotated[int, msgspec.Meta(ge=0, le=19)] | None = None
+    upload_concurrency: Annotated[int, msgspec.Meta(ge=1, le=64)] | None = None
+    read_ahead: Annotated[int, msgspec.Meta(ge=1, le=32)] | None = None
 
 
 @dataclass(frozen=True)

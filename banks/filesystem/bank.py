@@ -63,6 +63,7 @@ from banks.filesystem.object_file import (
     read_object_into,
     write_object,
 )
+from banks.filesystem.options import FilesystemOptions
 from banks.filesystem.put_stream import put_stream
 from banks.keys import validate_key, validate_prefix
 
@@ -107,6 +108,7 @@ class FilesystemBank(Bank):
     """Objects as files under a root directory; see the module docstring for the layout."""
 
     name = "filesystem"
+    Options = FilesystemOptions
 
     def __init__(self, root: Path) -> None:
         """Use ``root`` as the bank directory; no I/O here (:meth:`open` creates it)."""

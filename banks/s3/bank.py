@@ -53,6 +53,7 @@ from banks.s3.client import (
     s3_option,
     translate,
 )
+from banks.s3.options import S3Options
 from banks.s3.put_stream import MIN_PART_SIZE, MultipartUpload
 
 log = structlog.get_logger(__name__)
@@ -68,6 +69,7 @@ class S3Bank(LeasesThroughRecords, Bank):
     """Objects in an S3 bucket; see the module docstring for the layout."""
 
     name = "s3"
+    Options = S3Options
 
     def __init__(
         self,

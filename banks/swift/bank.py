@@ -51,6 +51,7 @@ from banks.object_store.options import number_option, option
 from banks.object_store.retry import RetryPolicy, with_retries
 from banks.swift import auth as swift_auth
 from banks.swift.client import PreconditionFailed, SwiftClient
+from banks.swift.options import SwiftOptions
 from banks.swift.put_stream import SegmentedUpload, segment_prefix
 
 log = structlog.get_logger(__name__)
@@ -68,6 +69,7 @@ class SwiftBank(LeasesThroughRecords, Bank):
     """Objects in a Swift container; see the module docstring for the layout."""
 
     name = "swift"
+    Options = SwiftOptions
 
     def __init__(
         self,

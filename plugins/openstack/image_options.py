@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Annotated
 
+import msgspec
+
+from banks.option_schema import OptionSchema
 from plugins.errors import InvalidPluginOption
 
 DEFAULT_CHUNK_SIZE = 1 << 20
 CHUNK_BOUNDS = (64 << 10, 64 << 20)
 DEFAULT_SEGMENT_SIZE = 256 << 20
 SEGMENT_BOUNDS = (1 << 20, 4 << 30)
+
+
+class ByteOptions(OptionSchema, frozen=True):
+    """The schema of ``chunk_size`` and ``segment_size`` (see :func:`chunk_and_segment`)."""
+
+    chunk_size: Annotated[int, msgspec.Meta(ge=CHUNK_BOUNDS[0], le=CHUNK_BOUNDS[1])] | None = None
+    segment_size: (
+        Annotated[int, msgspec.Meta(ge=SEGMENT_BOUNDS[0], le=SEGMENT_BOUNDS[1])] | None
+    ) = None
 
 
 def byte_option(config: Mapping[str, str], key: str, default: int,

@@ -17,12 +17,17 @@ from typing import Any
 import msgspec
 import structlog
 
+from banks.option_schema import combine_schemas
 from plugins.checkpoint.checkpoint import Checkpoint
 from plugins.context import ActivityContext
 from plugins.openstack.errors import ChecksumMismatch
-from plugins.openstack.image_options import chunk_and_segment
+from plugins.openstack.image_options import ByteOptions, chunk_and_segment
 from plugins.openstack.image_transfer import download_image, upload_image
-from plugins.openstack.protection_base import OpenStackProtection, restore_name
+from plugins.openstack.protection_base import (
+    OpenStackOptions,
+    OpenStackProtection,
+    restore_name,
+)
 from plugins.openstack.resource_types import IMAGE
 from plugins.resource import Resource
 
@@ -82,6 +87,7 @@ class ImageProtection(OpenStackProtection):
     RestoreParameters = ImageRestoreParameters
     SavedInfo = ImageSavedInfo
     service = "glance"
+    Options = combine_schemas("ImageOptions", OpenStackOptions, ByteOptions)
 
     def __init__(self, config: Mapping[str, str] | None = None) -> None:
         super().__init__(config)

@@ -19,7 +19,7 @@ from plugins.context import RequestContext
 from plugins.errors import ResourceNotFound
 from plugins.openstack.cloud import Connection, OpenStackCloud
 from plugins.openstack.errors import CloudNotFound, CloudServiceMissing
-from plugins.openstack.settings import CloudSettings
+from plugins.openstack.settings import CloudOptions, CloudSettings
 from plugins.resource import Resource
 
 _T = TypeVar("_T")
@@ -35,6 +35,7 @@ class OpenStackProtectable(ProtectablePlugin):
 
     service: ClassVar[str]
     skipped_states: ClassVar[frozenset[str]] = frozenset()
+    Options = CloudOptions
 
     def __init__(self, config: Mapping[str, str] | None = None) -> None:
         super().__init__(config)

@@ -17,13 +17,14 @@ import msgspec
 import structlog
 
 from banks.errors import ObjectNotFound
+from banks.option_schema import OptionSchema, combine_schemas
 from banks.section import BankSection
-from plugins.base import ProtectionPlugin
+from plugins.base import PluginOptions, Positive, ProtectionPlugin
 from plugins.checkpoint.checkpoint import Checkpoint
 from plugins.context import ActivityContext
 from plugins.openstack.cloud import Connection, OpenStackCloud
 from plugins.openstack.errors import CloudNotFound, OpenStackError
-from plugins.openstack.settings import CloudSettings, positive_seconds
+from plugins.openstack.settings import CloudOptions, CloudSettings, positive_seconds
 from plugins.openstack.waiting import StatusWait
 from plugins.resource import Resource
 
@@ -37,10 +38,20 @@ class SavedInfoMissing(OpenStackError):
     """The checkpoint holds no saved info for the resource: its protect never finished."""
 
 
+class WaitOptions(OptionSchema, frozen=True):
+    """``wait_timeout``: the longest one wait for a cloud resource may take."""
+
+    wait_timeout: Positive | None = None
+
+
+OpenStackOptions = combine_schemas("OpenStackOptions", PluginOptions, CloudOptions, WaitOptions)
+
+
 class OpenStackProtection(ProtectionPlugin):
     """A protection plugin acting through one OpenStack cloud."""
 
     service: ClassVar[str]
+    Options = OpenStackOptions
 
     def __init__(self, config: Mapping[str, str] | None = None) -> None:
         super().__init__(config)
@@ -159,4 +170,11 @@ def restore_name(parameter: str | None, checkpoint: Checkpoint, resource: Resour
     return parameter or f"{checkpoint.id}@{resource.name or resource.id}"
 
 
-__all__ = ["SAVED_INFO_KEY", "OpenStackProtection", "SavedInfoMissing", "restore_name"]
+__all__ = [
+    "SAVED_INFO_KEY",
+    "OpenStackOptions",
+    "OpenStackProtection",
+    "SavedInfoMissing",
+    "WaitOptions",
+    "restore_name",
+]

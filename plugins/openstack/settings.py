@@ -9,11 +9,12 @@ named cloud (``cloud``, else ``$OS_CLOUD``) of ``clouds.yaml``, which overrides 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
 import msgspec
 
-from plugins.base import _positive_float
+from banks.option_schema import OptionSchema
+from plugins.base import Positive, _positive_float
 from plugins.errors import InvalidPluginOption
 
 # Options passed to openstacksdk as they are (auth and region settings).
@@ -43,6 +44,37 @@ DEFAULT_SDK_THREADS: Final = 8
 SDK_THREAD_BOUNDS: Final = (1, 64)
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
 _FALSE: Final = frozenset({"0", "false", "no", "off", ""})
+
+
+class CloudOptions(OptionSchema, frozen=True):
+    """The schema of the connection options, in every OpenStack plugin's section.
+
+    Left out, each comes from the named cloud of clouds.yaml, else ``OS_*``.
+    """
+
+    cloud: str | None = None
+    auth_type: str | None = None
+    auth_url: str | None = None
+    username: str | None = None
+    user_id: str | None = None
+    password: str | None = None
+    project_name: str | None = None
+    project_id: str | None = None
+    user_domain_name: str | None = None
+    user_domain_id: str | None = None
+    project_domain_name: str | None = None
+    project_domain_id: str | None = None
+    domain_name: str | None = None
+    application_credential_id: str | None = None
+    application_credential_secret: str | None = None
+    region_name: str | None = None
+    region: str | None = None  # an alias of region_name
+    interface: str | None = None
+    cacert: str | None = None
+    insecure: bool | None = None
+    sdk_threads: Annotated[int, msgspec.Meta(ge=SDK_THREAD_BOUNDS[0],
+                                             le=SDK_THREAD_BOUNDS[1])] | None = None
+    api_timeout: Positive | None = None
 
 
 class CloudSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -137,4 +169,4 @@ def positive_seconds(config: Mapping[str, str], key: str) -> float | None:
     return _positive_float(config, key, None)
 
 
-__all__ = ["AUTH_OPTIONS", "CloudSettings", "positive_seconds"]
+__all__ = ["AUTH_OPTIONS", "CloudOptions", "CloudSettings", "positive_seconds"]

@@ -18,10 +18,15 @@ from typing import Any, Literal
 import msgspec
 import structlog
 
+from banks.option_schema import OptionSchema, combine_schemas
 from plugins.checkpoint.checkpoint import Checkpoint
 from plugins.context import ActivityContext
 from plugins.errors import InvalidPluginOption
-from plugins.openstack.protection_base import OpenStackProtection, restore_name
+from plugins.openstack.protection_base import (
+    OpenStackOptions,
+    OpenStackProtection,
+    restore_name,
+)
 from plugins.openstack.resource_types import VOLUME
 from plugins.openstack.volume_restore import VOLUME_FAILED, finish_volume, is_true
 from plugins.resource import Resource
@@ -64,6 +69,10 @@ class VolumeBackupSavedInfo(msgspec.Struct, frozen=True, kw_only=True):
     bootable: bool = False
 
 
+class _BackupOptions(OptionSchema, frozen=True):
+    backup_from_snapshot: bool | None = None
+
+
 class VolumeBackupProtection(OpenStackProtection):
     """Protects Cinder volumes as Cinder backups.
 
@@ -76,6 +85,7 @@ class VolumeBackupProtection(OpenStackProtection):
     RestoreParameters = VolumeRestoreParameters
     SavedInfo = VolumeBackupSavedInfo
     service = "cinder"
+    Options = combine_schemas("VolumeBackupOptions", OpenStackOptions, _BackupOptions)
     default_poll_interval = 5.0
 
     def __init__(self, config: Mapping[str, str] | None = None) -> None:

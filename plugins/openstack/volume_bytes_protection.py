@@ -18,12 +18,17 @@ from typing import Any
 import msgspec
 import structlog
 
+from banks.option_schema import combine_schemas
 from plugins.checkpoint.checkpoint import Checkpoint
 from plugins.context import ActivityContext
-from plugins.openstack.image_options import chunk_and_segment
+from plugins.openstack.image_options import ByteOptions, chunk_and_segment
 from plugins.openstack.image_protection import IMAGE_FAILED, ImageProtection, ImageSavedInfo
 from plugins.openstack.image_transfer import download_image
-from plugins.openstack.protection_base import OpenStackProtection, restore_name
+from plugins.openstack.protection_base import (
+    OpenStackOptions,
+    OpenStackProtection,
+    restore_name,
+)
 from plugins.openstack.resource_types import VOLUME
 from plugins.openstack.volume_backup_protection import (
     GIB,
@@ -66,6 +71,7 @@ class VolumeBytesProtection(OpenStackProtection):
     RestoreParameters = VolumeRestoreParameters
     SavedInfo = VolumeBytesSavedInfo
     service = "cinder"
+    Options = combine_schemas("VolumeBytesOptions", OpenStackOptions, ByteOptions)
     default_poll_interval = 5.0
 
     def __init__(self, config: Mapping[str, str] | None = None) -> None:

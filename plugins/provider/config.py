@@ -95,6 +95,23 @@ class ProviderConfig:
         return ProviderConfigError(self.path, line, problem)
 
 
+@dataclass(frozen=True)
+class BrokenProvider:
+    """A provider file that does not load: the error, and the config if it parsed."""
+
+    path: Path
+    error: ProviderConfigError
+    config: ProviderConfig | None = None
+
+    def error_again(self) -> ProviderConfigError:
+        """A fresh copy of the error, to raise where the provider is asked for."""
+        return ProviderConfigError(self.error.path, self.error.line, self.error.problem)
+
+    def names(self) -> tuple[str, ...]:
+        """Its id and name, when the file parsed that far."""
+        return (self.config.id.value, self.config.name.value) if self.config else ()
+
+
 def parse_provider_file(path: Path) -> ProviderConfig:
     """Read and check one provider file.
 
@@ -190,40 +207,58 @@ def _enabled(path: Path, provider: Section) -> bool:
     return value
 
 
-def read_provider_dir(directory: Path) -> list[ProviderConfig]:
+def read_provider_dir(directory: Path) -> tuple[list[ProviderConfig], list[BrokenProvider]]:
     """Parse every ``*.conf`` file in ``directory`` (sorted by name; dotfiles skipped).
 
+    A bad file does not stop the others: it is returned as a ``BrokenProvider``, as is a
+    file reusing the id or the name of an earlier one (the error names both).
+
     Raises:
-        ProviderConfigError: for a missing directory, a bad file, or an id or a name used
-            by two files (both named).
+        ProviderConfigError: if the directory does not exist.
     """
     if not directory.is_dir():
         raise ProviderConfigError(directory, None, "provider directory does not exist")
     configs: list[ProviderConfig] = []
+    broken: list[BrokenProvider] = []
     ids: dict[str, ProviderConfig] = {}
     names: dict[str, ProviderConfig] = {}
     for path in sorted(directory.glob("*.conf")):
         if path.name.startswith(".") or not path.is_file():
             continue
-        config = parse_provider_file(path)
-        for field_name, seen in (("id", ids), ("name", names)):
-            ref: Entry = getattr(config, field_name)
-            first = seen.get(ref.value)
-            if first is not None:
-                first_ref: Entry = getattr(first, field_name)
-                raise config.error(
-                    ref.line,
-                    f"duplicate provider {field_name} {ref.value!r}: also used by "
-                    f"{first.path}:{first_ref.line}",
-                )
-            seen[ref.value] = config
+        try:
+            config = parse_provider_file(path)
+        except ProviderConfigError as error:
+            broken.append(BrokenProvider(path, error))
+            continue
+        clash = _clash(config, ids, names)
+        if clash is not None:
+            broken.append(BrokenProvider(path, clash, config))
+            continue
+        ids[config.id.value] = names[config.name.value] = config
         configs.append(config)
-    return configs
+    return configs, broken
+
+
+def _clash(
+    config: ProviderConfig, ids: dict[str, ProviderConfig], names: dict[str, ProviderConfig]
+) -> ProviderConfigError | None:
+    for field_name, seen in (("id", ids), ("name", names)):
+        ref: Entry = getattr(config, field_name)
+        first = seen.get(ref.value)
+        if first is not None:
+            first_ref: Entry = getattr(first, field_name)
+            return config.error(
+                ref.line,
+                f"duplicate provider {field_name} {ref.value!r}: also used by "
+                f"{first.path}:{first_ref.line}",
+            )
+    return None
 
 
 __all__ = [
     "PROVIDERS_DIR_ENV",
     "REDACTED",
+    "BrokenProvider",
     "Entry",
     "ProviderConfig",
     "ProviderConfigError",

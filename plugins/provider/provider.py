@@ -22,16 +22,16 @@ import structlog
 from banks.base import Bank
 from plugins.base import ANY_TYPE, ProtectablePlugin, ProtectionPlugin
 from plugins.errors import (
+    PluginError,
     PluginLoadError,
     PluginMoved,
     PluginNotFound,
     ResourceTypeNotSupported,
 )
-from plugins.provider.config import (
-    PROTECTABLE_PREFIX,
-    ProviderConfig,
-)
+from plugins.provider.config import ProviderConfig
 from plugins.provider.ini_reader import Entry, ProviderConfigError, Section
+from plugins.provider.options_check import check_options, check_sections
+from plugins.provider.protectables import ProtectableSet
 from plugins.redaction import RedactedDict, scrub
 from plugins.registry import PROTECTABLES, PluginRegistry
 
@@ -84,27 +84,31 @@ class Provider:
         """
         return await self.bank_class.open(self.bank_config)
 
-    def protectables(self, registry: PluginRegistry | None = None) -> dict[str, ProtectablePlugin]:
+    def protectables(self, registry: PluginRegistry | None = None) -> ProtectableSet:
         """A new instance of every registered protectable, keyed by resource type.
 
         Each is configured from its ``[protectable:<type>]`` section, if the file has one.
-
-        Raises:
-            PluginLoadError: if a protectable cannot be imported.
-            ProviderConfigError: if a protectable refuses its options.
+        One that cannot be imported or set up is kept aside in ``broken`` with its error
+        (an operation needing its type fails; the others do not).
         """
         registry = registry if registry is not None else PluginRegistry()
         sections = self.config.protectable_sections()
-        return {
-            resource_type: _instantiate(
-                self.config,
-                sections.get(resource_type),
-                self.config.line,
-                f"protectable {resource_type!r}",
-                cls,
-            )
-            for resource_type, cls in registry.protectable_classes().items()
-        }
+        plugins: dict[str, ProtectablePlugin] = {}
+        broken: dict[str, PluginError] = {}
+        for resource_type in registry.names(PROTECTABLES):
+            try:
+                plugins[resource_type] = _instantiate(
+                    self.config,
+                    sections.get(resource_type),
+                    self.config.line,
+                    f"protectable {resource_type!r}",
+                    registry.protectable_class(resource_type),
+                )
+            except PluginError as error:
+                log.warning("protectable_unavailable", resource_type=resource_type,
+                            provider=self.name, error=str(error))
+                broken[resource_type] = error
+        return ProtectableSet(plugins, broken)
 
     def extended_info_schema(self) -> dict[str, dict[str, Any]]:
         """JSON Schemas per explicitly supported type, shaped like Karbor's provider API.
@@ -132,16 +136,19 @@ def build_provider(config: ProviderConfig, registry: PluginRegistry) -> Provider
         ProviderConfigError: for an unknown or broken bank or plugin, a plugin refusing its
             options, a resource type claimed twice, or an unknown protectable section.
     """
+    check_sections(config, registry.names(PROTECTABLES))
     bank_class = _lookup(config, config.bank, "bank", registry.bank_class)
+    bank = config.bank.value
+    check_options(config, config.section(bank), bank_class.Options, f"bank {bank!r}")
     plugins: dict[str, ProtectionPlugin] = {}
     for ref in config.plugins:
         cls = _lookup(config, ref, "protection plugin", registry.protection_class)
         section = config.section(ref.value)
-        plugins[ref.value] = _instantiate(
-            config, section, ref.line, f"protection plugin {ref.value!r}", cls
-        )
+        what = f"protection plugin {ref.value!r}"
+        check_options(config, section, cls.Options, what)
+        plugins[ref.value] = _instantiate(config, section, ref.line, what, cls)
     type_map, wildcard = _type_map(config, plugins)
-    _check_sections(config, registry)
+    _check_protectable_sections(config, registry)
     provider = Provider(
         id=config.id.value,
         name=config.name.value,
@@ -229,22 +236,19 @@ def _type_map(
     return explicit, wildcard
 
 
-def _check_sections(config: ProviderConfig, registry: PluginRegistry) -> None:
-    used = {config.bank.value, *(ref.value for ref in config.plugins)}
-    known_types = registry.names(PROTECTABLES)
-    for name, section in config.sections.items():
-        if name.startswith(PROTECTABLE_PREFIX):
-            resource_type = name.removeprefix(PROTECTABLE_PREFIX).strip()
-            if resource_type not in known_types:
-                raise config.error(
-                    section.line,
-                    f"unknown protectable type {resource_type!r} in [{name}]; available: "
-                    f"{', '.join(known_types) or 'none'}",
-                )
-        elif name not in used:
-            log.warning(
-                "provider_section_unused", section=name, path=str(config.path), line=section.line
-            )
+def _check_protectable_sections(config: ProviderConfig, registry: PluginRegistry) -> None:
+    """Load the protectables this file configures and check their options.
+
+    A protectable that a section names is used by this provider: if it does not load,
+    the provider does not either, at the section's line.
+    """
+    for resource_type, section in config.protectable_sections().items():
+        what = f"protectable {resource_type!r}"
+        try:
+            cls = registry.protectable_class(resource_type)
+        except PluginLoadError as error:
+            raise config.error(section.line, f"{what} cannot be loaded: {error}") from error
+        check_options(config, section, cls.Options, what)
 
 
 __all__ = [

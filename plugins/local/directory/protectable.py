@@ -10,6 +10,7 @@ from typing import Any
 
 import structlog
 
+from banks.option_schema import OptionSchema
 from plugins.base import ProtectablePlugin
 from plugins.context import RequestContext
 from plugins.errors import ResourceNotFound
@@ -28,6 +29,12 @@ def _directory_resource(path: str) -> Resource:
     return Resource(type=DIRECTORY_TYPE, id=path, name=os.path.basename(path) or path)
 
 
+class DirectoryProtectableOptions(OptionSchema, frozen=True):
+    """``roots``: the directories listed, comma- or newline-separated."""
+
+    roots: str | None = None
+
+
 class DirectoryProtectable(ProtectablePlugin):
     """Lists the configured root directories as ``Strongbox::Directory`` resources.
 
@@ -38,6 +45,7 @@ class DirectoryProtectable(ProtectablePlugin):
     """
 
     resource_type = DIRECTORY_TYPE
+    Options = DirectoryProtectableOptions
 
     def configured_roots(self) -> list[str]:
         """The root paths as configured, before checking that they exist."""

@@ -29,14 +29,15 @@ import os
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 import structlog
 
 from banks.base import Bank
-from banks.chunks import ChunkStore, ChunkStoreError, ChunkStoreSettings
-from plugins.base import ProtectionPlugin
+from banks.chunks import ChunkStore, ChunkStoreError, ChunkStoreOptions, ChunkStoreSettings
+from banks.option_schema import OptionSchema, between, combine_schemas
+from plugins.base import PluginOptions, ProtectionPlugin
 from plugins.checkpoint.checkpoint import Checkpoint
 from plugins.context import ActivityContext
 from plugins.errors import InvalidParameters
@@ -142,6 +143,16 @@ def _bounded_int(config: Mapping[str, str], key: str, default: int, bounds: tupl
     return value
 
 
+class _OwnOptions(OptionSchema, frozen=True):
+    chunk_size: Annotated[int, between(CHUNK_SIZE_BOUNDS)] | None = None
+    concurrency: Annotated[int, between(CONCURRENCY_BOUNDS)] | None = None
+
+
+DirectoryOptions = combine_schemas(
+    "DirectoryOptions", PluginOptions, _OwnOptions, ChunkStoreOptions
+)
+
+
 class DirectoryProtection(ProtectionPlugin):
     """Streams a directory tree into the bank file by file, and restores it safely.
 
@@ -156,6 +167,7 @@ class DirectoryProtection(ProtectionPlugin):
     Parameters = DirectoryParameters
     RestoreParameters = DirectoryRestoreParameters
     SavedInfo = DirectorySavedInfo
+    Options = DirectoryOptions
 
     def __init__(self, config: Mapping[str, str] | None = None) -> None:
         super().__init__(config)

@@ -10,7 +10,8 @@ import msgspec
 import pytest
 
 from banks.memory_bank import MemoryBank
-from plugins.base import ProtectablePlugin, ProtectionPlugin
+from banks.option_schema import OptionSchema, combine_schemas
+from plugins.base import PluginOptions, ProtectablePlugin, ProtectionPlugin
 from plugins.context import RequestContext
 from plugins.errors import InvalidParameters, ResourceTypeNotSupported
 from plugins.noop_protection import NoopProtection
@@ -31,9 +32,14 @@ class VolumeParameters(msgspec.Struct, frozen=True):
     incremental: bool = False
 
 
+class ModeOptions(OptionSchema):
+    mode: str | None = None
+
+
 class VolumeProtection(ProtectionPlugin):
     supported_resource_types = frozenset({"Test::Volume"})
     Parameters = VolumeParameters
+    Options = combine_schemas("VolumeOptions", PluginOptions, ModeOptions)
 
 
 class OtherVolumeProtection(ProtectionPlugin):
@@ -49,14 +55,31 @@ class VaultProtection(ProtectionPlugin):
 
     supported_resource_types = frozenset({"Test::Vault"})
 
+    class Options(PluginOptions):
+        api_token: str | None = None
+
     def __init__(self, config: Mapping[str, str] | None = None) -> None:
         super().__init__(config)
         if not self.config.get("api_token", "").startswith("tok-"):
             raise InvalidParameters("option 'api_token'", f"{self.config.get('api_token')!r}")
 
 
+class RegionBankOptions(OptionSchema):
+    region: str | None = None
+    secret_key: str | None = None
+
+
+class RegionBank(MemoryBank):
+    """A memory bank that takes options, as real banks do."""
+
+    Options = RegionBankOptions
+
+
 class VolumeProtectable(ProtectablePlugin):
     resource_type = "Test::Volume"
+
+    class Options(OptionSchema):
+        roots: str | None = None
 
     async def list_resources(
         self, context: RequestContext, parameters: Mapping[str, Any] | None = None
@@ -82,6 +105,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def registry() -> PluginRegistry:
     registry = PluginRegistry(load_entry_points=False)
     registry.register_bank("memory", MemoryBank)
+    registry.register_bank("region", RegionBank)
     registry.register_protection("noop", NoopProtection)
     registry.register_protection("volume", VolumeProtection)
     registry.register_protection("other-volume", OtherVolumeProtection)
@@ -100,13 +124,21 @@ def write(directory: Path, text: str, name: str = "test.conf") -> Path:
     return path
 
 
+async def refused(directory: Path, registry: PluginRegistry) -> ProviderConfigError:
+    """The error of the one file that does not load; using the providers raises it too."""
+    providers = await load_providers(directory, registry)
+    [broken] = providers.broken
+    with pytest.raises(ProviderConfigError) as caught:
+        providers.default()
+    assert str(caught.value) == str(broken.error)
+    return broken.error
+
+
 async def load_error(
     directory: Path, registry: PluginRegistry, text: str
 ) -> tuple[Path, ProviderConfigError]:
     path = write(directory, text)
-    with pytest.raises(ProviderConfigError) as caught:
-        await load_providers(directory, registry)
-    return path, caught.value
+    return path, await refused(directory, registry)
 
 
 def assert_points_at(error: ProviderConfigError, path: Path, line: int | None, phrase: str) -> None:
@@ -158,9 +190,8 @@ BAD_FILES = [
     (
         "bad plugin option",
         GOOD + "\n[noop]\npoll_interval = 1\ntimeout = abc\n",
-        7,
-        "invalid options for protection plugin 'noop' in [noop]: option 'timeout': "
-        "'abc' is not a number",
+        9,
+        "invalid value for option 'timeout' in [noop] = 'abc': expected `float",
     ),
     (
         "one type claimed twice",
@@ -190,9 +221,7 @@ async def test_a_bad_file_is_refused_naming_the_file_the_line_and_the_fault(
     tmp_path: Path, registry: PluginRegistry, text: str, line: int | None, phrase: str
 ) -> None:
     path = write(tmp_path, text)
-    with pytest.raises(ProviderConfigError) as caught:
-        await load_providers(tmp_path, registry)
-    assert_points_at(caught.value, path, line, phrase)
+    assert_points_at(await refused(tmp_path, registry), path, line, phrase)
 
 
 async def test_one_id_in_two_files_names_both_files_and_lines(
@@ -200,10 +229,11 @@ async def test_one_id_in_two_files_names_both_files_and_lines(
 ) -> None:
     first = write(tmp_path, GOOD, "a.conf")
     second = write(tmp_path, "\n" + GOOD.replace("name = Test", "name = Other"), "b.conf")
-    with pytest.raises(ProviderConfigError) as caught:
-        await load_providers(tmp_path, registry)
-    assert_points_at(caught.value, second, 4, "duplicate provider id 'test-1'")
-    assert f"{first}:3" in str(caught.value)
+    providers = await load_providers(tmp_path, registry)
+    [broken] = providers.broken
+    assert_points_at(broken.error, second, 4, "duplicate provider id 'test-1'")
+    assert f"{first}:3" in str(broken.error)
+    assert list(providers) == ["test-1"] and providers.get("Test").source == first
 
 
 async def test_one_name_in_two_files_is_refused_too(
@@ -211,10 +241,9 @@ async def test_one_name_in_two_files_is_refused_too(
 ) -> None:
     write(tmp_path, GOOD, "a.conf")
     second = write(tmp_path, GOOD.replace("test-1", "test-2"), "b.conf")
-    with pytest.raises(ProviderConfigError) as caught:
-        await load_providers(tmp_path, registry)
-    assert_points_at(caught.value, second, 2, "duplicate provider name 'Test'")
-    assert "a.conf:2" in str(caught.value)
+    [broken] = (await load_providers(tmp_path, registry)).broken
+    assert_points_at(broken.error, second, 2, "duplicate provider name 'Test'")
+    assert "a.conf:2" in str(broken.error)
 
 
 # -- secrets ------------------------------------------------------------------------------
@@ -239,10 +268,11 @@ async def test_a_malformed_secret_line_is_not_quoted(
 
 
 async def test_secret_values_stay_out_of_reprs(tmp_path: Path, registry: PluginRegistry) -> None:
-    write(tmp_path, GOOD + f"[memory]\nregion = north\nsecret_key = {SECRET}\n")
+    text = GOOD.replace("bank = memory", "bank = region")
+    write(tmp_path, text + f"[region]\nregion = north\nsecret_key = {SECRET}\n")
     provider = (await load_providers(tmp_path, registry)).default()
     assert provider.bank_config["secret_key"] == SECRET
-    for shown in (provider.bank_config, provider, provider.config.sections["memory"]):
+    for shown in (provider.bank_config, provider, provider.config.sections["region"]):
         assert SECRET not in repr(shown)
     assert "north" in repr(provider.bank_config)
 
@@ -257,8 +287,8 @@ async def test_a_good_file_becomes_a_provider_with_plugins_in_file_order(
         tmp_path,
         (
             "[provider]\nname = Test\nid = 2e0c8826-81d6-44f5-bbe5-8f46a98c5845\n"
-            "description = A test provider\nbank = memory\nplugin = volume\nplugin = noop\n"
-            "\n[memory]\n; the bank's options\nregion = north\n"
+            "description = A test provider\nbank = region\nplugin = volume\nplugin = noop\n"
+            "\n[region]\n; the bank's options\nregion = north\n"
             "\n[volume]\ntimeout = 30\nmode = fast\n"
         ),
     )
@@ -272,7 +302,7 @@ async def test_a_good_file_becomes_a_provider_with_plugins_in_file_order(
     assert list(provider.plugins) == ["volume", "noop"]
     assert provider.plugins["volume"].config == {"timeout": "30", "mode": "fast"}
     assert provider.plugins["volume"].timeout == 30.0
-    assert provider.bank_name == "memory" and provider.bank_config == {"region": "north"}
+    assert provider.bank_name == "region" and provider.bank_config == {"region": "north"}
     assert isinstance(await provider.open_bank(), MemoryBank)
 
 

@@ -21,10 +21,11 @@ def sections(*plugins: str, **options: str) -> str:
     """
     extra = "".join(f"plugin = {name}\n" for name in plugins[1:])
     settings = {"cloud": "fake", "poll_interval": "0.001", "timeout": "30", **options}
-    body = "".join(f"{k} = {v}\n" for k, v in settings.items())
     text = extra
     for name in plugins:
-        text += f"[{name}]\n{body}"
+        # noop takes only the options every plugin takes: it has no cloud
+        chosen = {k: v for k, v in settings.items() if name != "noop" or k != "cloud"}
+        text += f"[{name}]\n" + "".join(f"{k} = {v}\n" for k, v in chosen.items())
     for resource_type in PROTECTABLE_TYPES:
         text += f"[protectable:{resource_type}]\ncloud = fake\n"
     return text
