@@ -1,7 +1,8 @@
 """Providers: one bank and the protection plugins that act on each resource type.
 
 ``load_providers`` reads ``providers.d/*.conf`` (see ``plugins.provider.config``), looks
-every bank and plugin name up in the registry, builds the plugins with their sections and
+every bank and plugin name up in the registry, checks every section against the option
+schema of what it configures (``plugins.provider.options_check``), builds the plugins and
 computes which plugin handles which resource type: a plugin listing a type explicitly wins
 over one supporting ``*``; two explicit plugins for one type, or two ``*`` plugins, are an
 error naming both. The bank is opened later, with ``await provider.open_bank()``.
