@@ -228,12 +228,14 @@ def section_of(
     return checkpoint.bank_section(resource)
 
 
-async def stored_manifest_of(bank: Bank, root: Path) -> StoredManifest:
+async def stored_manifest_of(
+    bank: Bank, root: Path, *, plugin: DirectoryProtection = PLUGIN
+) -> StoredManifest:
     """The manifest :func:`protect` stored for ``root`` (any version) and the chunks
-    holding it, read as a restore reads it: through :data:`PLUGIN`'s chunk store and key."""
+    holding it, read as a restore reads it: through ``plugin``'s chunk store and key."""
     return await read_manifest(
         section_of(bank, root, writable=False),
-        lambda: PLUGIN.chunk_store(bank, create=False),
+        lambda: plugin.chunk_store(bank, create=False),
         resource_key=directory_resource(root).key,
         checkpoint_id="cp-1",
     )
