@@ -3,10 +3,13 @@
 For each resource whose plugin keeps chunk lists, its manifest is read (a missing or
 unreadable one is a problem of that resource; since manifest v4 the manifest is itself
 kept in encrypted chunks, all read in full, and a bad one is named as a chunk of that
-resource's manifest); every chunk id the manifest names is checked against one listing
-of the chunk store, and a random fraction ``sample`` of them is read in full:
-authenticated, decompressed and hashed (``banks.chunks.verify_references``). A bad chunk
-is reported once for each resource that refers to it, with the files it breaks.
+resource's manifest; a pointer copied from another checkpoint or resource, or an older
+manifest version in an encrypted store, is a problem of that resource too, found by the
+same read as a restore's: ``plugins.local.directory.manifest_trust``); every chunk id
+the manifest names is checked against one listing of the chunk store, and a random
+fraction ``sample`` of them is read in full: authenticated, decompressed and hashed
+(``banks.chunks.verify_references``). A bad chunk is reported once for each resource
+that refers to it, with the files it breaks.
 
 ``verify_checkpoint`` checks every resource in this process (``strongbox verify``);
 ``verify_resources`` is the check itself, which the ``verify`` operation's actors run for

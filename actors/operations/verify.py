@@ -9,7 +9,8 @@ checked, naming each bad one; the checkpoint's status is never changed.
 
 Each resource's plugin is wrapped in a ``ResourceVerifier``, whose ``verify_parallel``
 activity runs ``checkpoint_verify.verify_resources`` for that resource when the plugin
-keeps chunk lists: the manifest is there, every chunk it names exists, and a fraction
+keeps chunk lists: the manifest is there (bound to this checkpoint and resource, of a
+version the store reads), every chunk it names exists, and a fraction
 ``sample`` of them decrypts and matches its hash. A plugin that keeps no chunks may
 implement ``activity_verify_<phase>`` itself; otherwise its resources pass unchecked.
 """

@@ -13,6 +13,7 @@ from banks.chunks.errors import (
     ChunkStoreError,
     CorruptChunk,
     KeyRequired,
+    NoChunkStore,
     WrongKey,
 )
 from banks.chunks.garbage import GcReport, collect_garbage
@@ -34,6 +35,7 @@ __all__ = [
     "CorruptChunk",
     "GcReport",
     "KeyRequired",
+    "NoChunkStore",
     "StreamChunker",
     "WriteStats",
     "WrongKey",

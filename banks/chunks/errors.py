@@ -3,6 +3,7 @@
     BankError                       (banks.errors)
     └── ChunkStoreError
         ├── ChunkStoreConfigError   the store's settings or stored config are wrong or missing
+        │   └── NoChunkStore        the bank holds no chunk store (and none was to be created)
         ├── KeyRequired             the store is encrypted and no passphrase or key file was given
         ├── WrongKey                the passphrase or key file does not open the store's key
         ├── ChunkNotFound           a referenced chunk is not in the bank
@@ -30,6 +31,21 @@ class ChunkStoreConfigError(ChunkStoreError):
     def __init__(self, where: str, reason: str) -> None:
         self.where = where
         super().__init__(f"chunk store ({where}): {reason}")
+
+
+class NoChunkStore(ChunkStoreConfigError):
+    """The bank holds no ``/chunks/config``, and the caller did not ask to create one.
+
+    ``configured_encryption`` is what the options that looked for it ask of a store
+    (``"none"`` or a cipher): a reader that finds no store has only the operator's
+    settings to tell whether plaintext is acceptable, since whoever can write the bank
+    can also delete its config.
+    """
+
+    def __init__(self, bank: str, config_key: str, configured_encryption: str) -> None:
+        self.bank = bank
+        self.configured_encryption = configured_encryption
+        super().__init__(f"bank {bank}", f"holds no chunk store ({config_key})")
 
 
 class KeyRequired(ChunkStoreError):

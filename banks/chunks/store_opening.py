@@ -15,7 +15,7 @@ import uuid
 import structlog
 
 from banks.base import Bank
-from banks.chunks.errors import ChunkStoreConfigError, KeyRequired
+from banks.chunks.errors import ChunkStoreConfigError, KeyRequired, NoChunkStore
 from banks.chunks.layout import CONFIG_KEY, CREATE_LEASE_KEY
 from banks.chunks.master_key import (
     ChunkKeys,
@@ -43,15 +43,16 @@ async def open_store(
     """The store's config and keys; with ``create``, make the store if there is none.
 
     Raises:
-        ChunkStoreConfigError: no store and not ``create``, a malformed config, or the
-            store is unencrypted while the settings ask for encryption.
+        NoChunkStore: no store and not ``create``.
+        ChunkStoreConfigError: a malformed config, or the store is unencrypted while the
+            settings ask for encryption.
         KeyRequired: the store is (or would be) encrypted and no secret is configured.
         WrongKey: the secret does not open the store's key.
     """
     config = await _read_config(bank)
     if config is None:
         if not create:
-            raise ChunkStoreConfigError(f"bank {bank.name}", f"holds no chunk store ({CONFIG_KEY})")
+            raise NoChunkStore(bank.name, CONFIG_KEY, settings.encryption)
         config = await _create_once(bank, settings)
     return config, await _unlock(bank, config, settings)
 

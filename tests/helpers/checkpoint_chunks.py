@@ -27,7 +27,8 @@ async def stored_manifest(
     async def opened() -> ChunkStore:
         return store
 
-    return await read_manifest(section, opened, resource_key="test", checkpoint_id=checkpoint_id)
+    return await read_manifest(section, opened, resource_key=f"{DIRECTORY}#{root}",
+                               checkpoint_id=checkpoint_id)
 
 
 async def file_chunks(

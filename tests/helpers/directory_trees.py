@@ -95,11 +95,16 @@ def directory_resource(root: Path) -> Resource:
 
 
 def checkpoint_for(
-    bank: Bank, resource: Resource, *, writable: bool, operation_id: str = "op"
+    bank: Bank,
+    resource: Resource,
+    *,
+    writable: bool,
+    operation_id: str = "op",
+    checkpoint_id: str = "cp-1",
 ) -> Checkpoint:
     """A checkpoint holding just ``resource``, as the engine would hand it to an activity."""
     index = CheckpointIndex(
-        id="cp-1",
+        id=checkpoint_id,
         provider_id="test-provider",
         status=CheckpointStatus.PROTECTING,
         created_at=0.0,
@@ -139,6 +144,10 @@ SMALL_CHUNKS = {"chunk_min_size": "4096", "chunk_avg_size": "16384", "chunk_max_
 PLUGIN = DirectoryProtection(
     {"chunk_size": "65536", "concurrency": "3", "passphrase": TEST_PASSPHRASE, **SMALL_CHUNKS}
 )
+# the same, with a store in the clear: the only kind that still reads manifests v1 to v4
+PLAIN_PLUGIN = DirectoryProtection(
+    {"chunk_size": "65536", "concurrency": "3", "encryption": "none", **SMALL_CHUNKS}
+)
 UNDECODABLE = os.fsdecode(b"caf\xe9.txt")
 
 
@@ -170,12 +179,18 @@ def build_awkward_tree(root: Path) -> None:
 
 
 async def protect(
-    bank: Bank, root: Path, progress: ProgressLog | None = None, **parameters: object
+    bank: Bank,
+    root: Path,
+    progress: ProgressLog | None = None,
+    *,
+    checkpoint_id: str = "cp-1",
+    plugin: DirectoryProtection = PLUGIN,
+    **parameters: object,
 ) -> None:
-    """Run the protect activity of :data:`PLUGIN` on the tree at ``root``."""
+    """Run the protect activity of ``plugin`` on the tree at ``root``."""
     resource = directory_resource(root)
-    checkpoint = checkpoint_for(bank, resource, writable=True)
-    await PLUGIN.activity_protect_parallel(
+    checkpoint = checkpoint_for(bank, resource, writable=True, checkpoint_id=checkpoint_id)
+    await plugin.activity_protect_parallel(
         checkpoint,
         activity_context("protect", progress),
         resource,
@@ -189,29 +204,39 @@ async def restore(
     target: Path,
     progress: ProgressLog | None = None,
     existing: Literal["fail", "overwrite", "skip"] = "fail",
+    *,
+    checkpoint_id: str = "cp-1",
+    plugin: DirectoryProtection = PLUGIN,
 ) -> None:
-    """Run the restore activity of :data:`PLUGIN` from ``root``'s section into ``target``."""
+    """Run the restore activity of ``plugin`` from ``root``'s section into ``target``."""
     resource = directory_resource(root)
-    checkpoint = checkpoint_for(bank, resource, writable=False, operation_id="restore-op")
+    checkpoint = checkpoint_for(
+        bank, resource, writable=False, operation_id="restore-op", checkpoint_id=checkpoint_id
+    )
     parameters = DirectoryRestoreParameters(target=str(target), existing=existing)
-    await PLUGIN.activity_restore_parallel(
+    await plugin.activity_restore_parallel(
         checkpoint, activity_context("restore", progress), resource, parameters
     )
 
 
-def section_of(bank: Bank, root: Path, *, writable: bool = True) -> BankSection:
+def section_of(
+    bank: Bank, root: Path, *, writable: bool = True, checkpoint_id: str = "cp-1"
+) -> BankSection:
     """The plugin's bank section for the tree at ``root``."""
     resource = directory_resource(root)
-    return checkpoint_for(bank, resource, writable=writable).bank_section(resource)
+    checkpoint = checkpoint_for(bank, resource, writable=writable, checkpoint_id=checkpoint_id)
+    return checkpoint.bank_section(resource)
 
 
-async def stored_manifest_of(bank: Bank, root: Path) -> StoredManifest:
+async def stored_manifest_of(
+    bank: Bank, root: Path, *, plugin: DirectoryProtection = PLUGIN
+) -> StoredManifest:
     """The manifest :func:`protect` stored for ``root`` (any version) and the chunks
-    holding it, read as a restore reads it: through :data:`PLUGIN`'s chunk store and key."""
+    holding it, read as a restore reads it: through ``plugin``'s chunk store and key."""
     return await read_manifest(
         section_of(bank, root, writable=False),
-        lambda: PLUGIN.chunk_store(bank, create=False),
-        resource_key="test",
+        lambda: plugin.chunk_store(bank, create=False),
+        resource_key=directory_resource(root).key,
         checkpoint_id="cp-1",
     )
 

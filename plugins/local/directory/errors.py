@@ -6,7 +6,8 @@
         ├── DirectoryRestoreError    a restore that cannot proceed (existing file, bad target)
         │   └── UnsafeManifestEntry  an entry that could write outside the target; refused
         └── ManifestError            a manifest that is missing, malformed or of unknown version
-            └── ManifestChunkError   a chunk holding a manifest (v4) is missing or corrupt
+            ├── ManifestChunkError   a chunk holding a manifest (v4) is missing or corrupt
+            └── ManifestDowngrade    an older, weaker manifest version in an encrypted store
 
 Every message names the path at fault and the resource (or target) it concerns.
 """
@@ -60,4 +61,21 @@ class ManifestChunkError(ManifestError):
         self.reason = reason
         super().__init__(
             resource_key, f"checkpoint {checkpoint_id}: manifest chunk {chunk_id}: {reason}"
+        )
+
+
+class ManifestDowngrade(ManifestError):
+    """A manifest of a version an encrypted store no longer reads: one in the clear
+    (v1-v3) or whose pointer is not bound to its checkpoint and resource (v4)."""
+
+    def __init__(
+        self, resource_key: str, checkpoint_id: str, found: int, required: int, why: str
+    ) -> None:
+        self.checkpoint_id = checkpoint_id
+        self.found = found
+        self.required = required
+        super().__init__(
+            resource_key,
+            f"checkpoint {checkpoint_id}: manifest format v{found} found where v{required}"
+            f" is required, as {why} (refused as a downgraded or planted manifest)",
         )

@@ -1,7 +1,9 @@
 """The manifest of a protected directory tree, and the checks a restore makes on it.
 
 Since version 4 the manifest is kept encrypted in the chunk store and the resource's
-bank section holds only a pointer to it at ``manifest`` (``directory_manifest_chunks``).
+bank section holds only a pointer to it at ``manifest`` (``directory_manifest_chunks``);
+since version 5 the pointer's MAC also binds the checkpoint and the resource, and an
+encrypted store reads no older version (``directory_manifest_trust``).
 Up to version 3 it was stored whole at ``manifest``, in the clear, and is still read
 from there (:func:`decode_manifest`). Either way it is written after every chunk it
 names, so its presence means the checkpoint's data is complete. Version 3, in JSON::
@@ -50,9 +52,10 @@ from banks.chunks import ChunkRef
 from banks.chunks.layout import is_chunk_id
 from plugins.local.directory.errors import ManifestError, UnsafeManifestEntry
 
-MANIFEST_VERSION = 4  # the tree in the chunk store, a pointer in the section
+MANIFEST_VERSION = 5  # v4 with a pointer bound to its checkpoint and resource
 STORED_WHOLE_VERSIONS = frozenset({1, 2, 3})  # the tree itself in the section, in the clear
-READABLE_VERSIONS = STORED_WHOLE_VERSIONS | {MANIFEST_VERSION}
+POINTER_VERSIONS = frozenset({4, MANIFEST_VERSION})  # the tree in the chunk store
+READABLE_VERSIONS = STORED_WHOLE_VERSIONS | POINTER_VERSIONS
 MANIFEST_KEY = "manifest"
 SAVED_INFO_KEY = "saved_info"
 DATA_PREFIX = "data/"

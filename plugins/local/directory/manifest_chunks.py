@@ -6,7 +6,7 @@ itself (the *body*) is written through the chunk store like file content: cut in
 content-defined chunks, deduplicated, zstd-compressed and AES-256-GCM-encrypted. The
 section keeps, at ``manifest``, only a pointer::
 
-    {"v": 4, "chunks": ["<64 hex: chunk id>", ...], "walked_at_ns": 1700000000000000000,
+    {"v": 5, "chunks": ["<64 hex: chunk id>", ...], "walked_at_ns": 1700000000000000000,
      "mac": "<64 hex>"}
 
 which tells whoever reads the bank without the key nothing of the tree: chunk ids are
@@ -25,17 +25,21 @@ changes the chunk or two around their lines, and an unchanged tree gives the sam
 hence the same chunks: its second protect stores no manifest chunk at all. That is why
 ``walked_at_ns``, new at every protect, is in the pointer and not in the body.
 
-``mac`` is HMAC-SHA256, under the store's chunk-id key, of a label, ``walked_at_ns`` and
-the body. Each chunk authenticates itself, but the list of them is in the clear: without
-the mac, whoever can write the bank could drop, repeat or reorder a manifest's chunks
-(files would vanish from a restore) or move the walk time (and so what the next protect
-trusts as unchanged) unnoticed.
+``mac`` is HMAC-SHA256, under the store's chunk-id key, of a label, the pointer's
+version, the checkpoint id, the resource's key, ``walked_at_ns`` and the body
+(``directory_manifest_trust``). Each chunk authenticates itself, but the list of them is
+in the clear: without the mac, whoever can write the bank could drop, repeat or reorder
+a manifest's chunks (files would vanish from a restore), move the walk time (and so
+what the next protect trusts as unchanged), or copy a pointer from another checkpoint or
+resource (a silent rollback) unnoticed. Version 4 pointers, whose mac bound only the walk
+time and the body, are still read from an unencrypted store only.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+import hmac
+from collections.abc import AsyncIterator
 
 import msgspec
 
@@ -54,16 +58,13 @@ from plugins.local.directory.manifest import (
     decode_manifest,
     manifest_version,
 )
+from plugins.local.directory.manifest_trust import StoreOpener, pointer_mac, refuse_downgrade
 
-# opens the bank's chunk store when a manifest turns out to need it
-StoreOpener = Callable[[], Awaitable[ChunkStore]]
-
-_MAC_LABEL = b"strongbox directory manifest v4"
 _FEED_SIZE = 1 << 20  # bytes of the body handed to the chunker at a time
 
 
 class ManifestPointer(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """What the section holds of a version 4 manifest (see the module)."""
+    """What the section holds of a version 4 or 5 manifest (see the module)."""
 
     v: int
     chunks: list[str]
@@ -102,8 +103,10 @@ def encode_body(manifest: Manifest) -> bytes:
     return _encoder.encode(header) + b"\n" + _encoder.encode_lines(manifest.entries)
 
 
-def decode_body(body: bytes, walked_at_ns: int, resource_key: str) -> Manifest:
-    """The manifest whose JSON lines are ``body``.
+def decode_body(
+    body: bytes, walked_at_ns: int, resource_key: str, version: int = MANIFEST_VERSION
+) -> Manifest:
+    """The manifest whose JSON lines are ``body``, of the pointer's ``version``.
 
     Raises:
         ManifestError: if a line is malformed.
@@ -118,7 +121,7 @@ def decode_body(body: bytes, walked_at_ns: int, resource_key: str) -> Manifest:
     except msgspec.DecodeError as error:
         raise ManifestError(resource_key, f"malformed: {error}") from error
     return Manifest(
-        v=MANIFEST_VERSION,
+        v=version,
         root=header.root,
         root_mode=header.root_mode,
         root_mtime_ns=header.root_mtime_ns,
@@ -128,19 +131,36 @@ def decode_body(body: bytes, walked_at_ns: int, resource_key: str) -> Manifest:
     )
 
 
-async def store_manifest(store: ChunkStore, manifest: Manifest, stats: WriteStats) -> bytes:
-    """Store ``manifest``'s body in the chunk store; return its pointer, for the section.
+async def store_manifest(
+    store: ChunkStore,
+    manifest: Manifest,
+    stats: WriteStats,
+    *,
+    checkpoint_id: str,
+    resource_key: str,
+) -> bytes:
+    """Store ``manifest``'s body in the chunk store; return its pointer, for the section
+    of ``resource_key`` in ``checkpoint_id`` (which its MAC binds: it is refused anywhere
+    else).
 
     Put the pointer at ``manifest`` last: its presence means every chunk the body names,
     and the body itself, are stored. ``stats`` is added to with the body's chunks.
     """
     body = encode_body(manifest)
     refs = await store.write_stream(_pieces(body), stats)
+    mac = await pointer_mac(
+        store,
+        version=MANIFEST_VERSION,
+        checkpoint_id=checkpoint_id,
+        resource_key=resource_key,
+        walked_at_ns=manifest.walked_at_ns,
+        body=body,
+    )
     pointer = ManifestPointer(
         v=MANIFEST_VERSION,
         chunks=[ref.id for ref in refs],
         walked_at_ns=manifest.walked_at_ns,
-        mac=await store.keyed_digest(_MAC_LABEL, _walk_time(manifest.walked_at_ns), body),
+        mac=mac,
     )
     return _encoder.encode(pointer)
 
@@ -150,13 +170,16 @@ async def read_manifest(
 ) -> StoredManifest:
     """The manifest of the resource whose section this is, whatever its version.
 
-    The store is opened (``open_store``) only for a version 4 manifest.
+    The store is opened (``open_store``) for a manifest kept in it, and for one of an
+    older version, to refuse it if the store is encrypted.
 
     Raises:
         ManifestError: if the manifest is missing (the protect did not complete, or the
             checkpoint was deleted), malformed, or its chunks do not make up what the
-            pointer recorded; ManifestChunkError if one of its chunks is missing or
-            corrupt, naming the chunk.
+            pointer recorded for this checkpoint and resource (the pointer was altered,
+            or copied from elsewhere); ManifestChunkError if one of its chunks is
+            missing or corrupt, naming the chunk; ManifestDowngrade if it is of a
+            version older than an encrypted store reads.
         KeyRequired, WrongKey: the store is encrypted and the key is missing or wrong,
             naming the checkpoint and the resource.
         BankError: if the bank cannot be read.
@@ -165,7 +188,11 @@ async def read_manifest(
         data = await section.get(MANIFEST_KEY)
     except ObjectNotFound as error:
         raise ManifestError(resource_key, "missing: the protect did not complete") from error
-    if manifest_version(data, resource_key) in STORED_WHOLE_VERSIONS:
+    version = manifest_version(data, resource_key)
+    await refuse_downgrade(
+        open_store, version, resource_key=resource_key, checkpoint_id=checkpoint_id
+    )
+    if version in STORED_WHOLE_VERSIONS:
         return StoredManifest(decode_manifest(data, resource_key), [])
     pointer = _decode_pointer(data, resource_key)
     what = f"the directory manifest of {resource_key} in checkpoint {checkpoint_id}"
@@ -174,14 +201,23 @@ async def read_manifest(
     except (KeyRequired, WrongKey) as error:
         raise error.needed(what) from error
     body = await _read_body(store, pointer, resource_key, checkpoint_id)
-    mac = await store.keyed_digest(_MAC_LABEL, _walk_time(pointer.walked_at_ns), body)
-    if mac != pointer.mac:
+    mac = await pointer_mac(
+        store,
+        version=pointer.v,
+        checkpoint_id=checkpoint_id,
+        resource_key=resource_key,
+        walked_at_ns=pointer.walked_at_ns,
+        body=body,
+    )
+    if not hmac.compare_digest(mac, pointer.mac):
         raise ManifestError(
             resource_key,
-            f"checkpoint {checkpoint_id}: its {len(pointer.chunks)} chunks do not make up the"
-            " manifest the protect recorded (the pointer was altered)",
+            f"checkpoint {checkpoint_id}: its v{pointer.v} pointer does not match the manifest"
+            f" the protect recorded for this checkpoint and resource (the pointer was altered,"
+            f" its version changed, or it was copied from another checkpoint or resource)",
         )
-    return StoredManifest(decode_body(body, pointer.walked_at_ns, resource_key), pointer.chunks)
+    manifest = decode_body(body, pointer.walked_at_ns, resource_key, pointer.v)
+    return StoredManifest(manifest, pointer.chunks)
 
 
 def _decode_pointer(data: bytes, resource_key: str) -> ManifestPointer:
@@ -206,10 +242,6 @@ async def _read_body(
         reason = error.reason if isinstance(error, CorruptChunk) else "missing from the bank"
         raise ManifestChunkError(resource_key, checkpoint_id, error.chunk_id, reason) from error
     return b"".join(pieces)
-
-
-def _walk_time(walked_at_ns: int) -> bytes:
-    return walked_at_ns.to_bytes(8, "big", signed=True)
 
 
 async def _pieces(body: bytes) -> AsyncIterator[bytes]:

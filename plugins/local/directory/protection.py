@@ -10,7 +10,8 @@ bank section holds only::
 The manifest (the tree, each file's chunk list) is itself kept in the chunk store,
 encrypted, so the bank shows no file name. (Checkpoints of versions 1 to 3 hold it in
 the section, in the clear; a version 1 one also holds ``data/<n>``, one object per file.
-They are still restored.)
+They are still restored from an unencrypted store only: see
+``directory_manifest_trust``.)
 
 Plugin options (the ``[directory]`` provider section): ``chunk_size``, bytes read per
 step (default 1 MiB, 4 KiB to 64 MiB), ``concurrency``, files read at once by a protect
@@ -257,7 +258,9 @@ class DirectoryProtection(ProtectionPlugin):
         )
         # the manifest's own chunks count among the protect's, so they come first
         manifest_chunks_before = uploader.stats.chunks
-        pointer = await store_manifest(store, manifest, uploader.stats)
+        pointer = await store_manifest(
+            store, manifest, uploader.stats, checkpoint_id=checkpoint.id, resource_key=resource.key
+        )
         kinds = [entry.kind for entry in entries]
         info = DirectorySavedInfo(
             root=resource.id,
@@ -302,7 +305,9 @@ class DirectoryProtection(ProtectionPlugin):
         """Restore the tree into ``parameters.target`` or the original root.
 
         Raises:
-            ManifestError: if the checkpoint holds no readable manifest for the resource.
+            ManifestError: if the checkpoint holds no readable manifest for the resource,
+                one of another root, or one whose pointer belongs elsewhere;
+                ManifestDowngrade if it is older than an encrypted store reads.
             KeyRequired, WrongKey: if the store's key is missing or wrong (naming the
                 checkpoint and the resource).
             UnsafeManifestEntry: if an entry could write outside the target.
@@ -317,6 +322,13 @@ class DirectoryProtection(ProtectionPlugin):
                 checkpoint_id=checkpoint.id,
             )
         ).manifest
+        if manifest.root != resource.id:
+            # the default target is the manifest's root: never one the resource is not
+            raise ManifestError(
+                resource.key,
+                f"checkpoint {checkpoint.id}: it records root {manifest.root!r}, not the"
+                f" resource's {resource.id!r}",
+            )
         target = parameters.target or manifest.root
         store: ChunkStore | None = None
         if manifest.v >= 2:

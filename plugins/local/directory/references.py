@@ -11,7 +11,8 @@ from __future__ import annotations
 import msgspec
 
 from plugins.checkpoint.checkpoint import Checkpoint
-from plugins.local.directory.manifest_chunks import StoreOpener, read_manifest
+from plugins.local.directory.manifest_chunks import read_manifest
+from plugins.local.directory.manifest_trust import StoreOpener
 from plugins.resource import Resource
 
 

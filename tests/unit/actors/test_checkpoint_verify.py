@@ -202,3 +202,54 @@ def test_bank_gc_from_the_cli_reclaims_a_deleted_checkpoints_chunks(
     with pytest.raises(SystemExit) as exit_info:
         cli("bank", "gc", "--grace", "-1")
     assert exit_info.value.code == 2
+
+
+def manifest_file(bank_dir: Path, checkpoint_id: str, root: Path) -> Path:
+    return object_path(
+        bank_dir / "objects",
+        f"/checkpoints/{encode_segment(checkpoint_id)}/resource-data/"
+        f"{encode_segment(f'{DIRECTORY}#{root}')}/manifest")
+
+
+def test_a_pointer_copied_from_an_older_checkpoint_fails_verify_and_the_verify_operation(
+    cli: Cli, data: Path, tmp_path: Path
+) -> None:
+    older = protect(cli, data)
+    (data / "a.txt").write_text("changed after the first checkpoint\n")
+    newer = protect(cli, data)
+    rolled_back = manifest_file(tmp_path / "bank", newer, data)
+    rolled_back.write_bytes(manifest_file(tmp_path / "bank", older, data).read_bytes())
+    code, out, _ = cli("verify", newer)
+    assert code == 1
+    [line] = [line for line in out.splitlines() if line.startswith("BAD ")]
+    assert f"checkpoint {newer} resource {DIRECTORY}#{data}" in line
+    assert "copied from another checkpoint or resource" in line
+    code, _, err = cli("verify", newer, "--operation")
+    assert code == 1
+    assert f"verify failed at {DIRECTORY}#{data}" in err and "copied from another" in err
+    code, _, _ = cli("verify", older)
+    assert code == 0
+
+
+def test_a_plaintext_manifest_planted_in_the_encrypted_bank_fails_verify(
+    cli: Cli, data: Path, tmp_path: Path
+) -> None:
+    checkpoint = protect(cli, data)
+    planted = {"v": 1, "root": str(data), "root_mode": 0o755, "root_mtime_ns": 0, "entries": []}
+
+    async def plant() -> None:
+        bank = await FilesystemBank.open({"path": str(tmp_path / "bank")})
+        try:
+            await bank.put(f"/checkpoints/{encode_segment(checkpoint)}/resource-data/"
+                           f"{encode_segment(f'{DIRECTORY}#{data}')}/manifest",
+                           json.dumps(planted).encode())
+        finally:
+            await bank.close()
+
+    asyncio.run(plant())
+    code, out, _ = cli("verify", checkpoint)
+    assert code == 1
+    [line] = [line for line in out.splitlines() if line.startswith("BAD ")]
+    assert f"resource {DIRECTORY}#{data}" in line and "v1 found where v5 is required" in line
+    code, _, err = cli("verify", checkpoint, "--operation")
+    assert code == 1 and "v1 found where v5 is required" in err

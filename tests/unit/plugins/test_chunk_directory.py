@@ -27,6 +27,7 @@ from plugins.local.directory.protection import (
 )
 from tests.helpers.counting_bank import CountingBank
 from tests.helpers.directory_trees import (
+    PLAIN_PLUGIN,
     PLUGIN,
     SMALL_CHUNKS,
     activity_context,
@@ -145,7 +146,9 @@ async def test_a_wrong_passphrase_fails_protect_and_restore_closed(
         )
 
 
-async def test_a_checkpoint_in_manifest_v1_still_restores(tmp_path: Path) -> None:
+async def test_a_checkpoint_in_manifest_v1_still_restores_where_the_options_say_no_encryption(
+    tmp_path: Path,
+) -> None:
     bank = MemoryBank()
     root, target = tmp_path / "old", tmp_path / "restored"
     section = section_of(bank, root)
@@ -163,7 +166,9 @@ async def test_a_checkpoint_in_manifest_v1_still_restores(tmp_path: Path) -> Non
     ]
     manifest = Manifest(v=1, root=str(root), root_mode=0o755, root_mtime_ns=0, entries=entries)
     await section.put(MANIFEST_KEY, encode_manifest(manifest))
-    await restore(bank, root, target)  # no chunk store, and no key, is needed
+    # no chunk store, and no key, is needed; but the options must say plaintext is
+    # accepted (an encrypted plugin refuses it: test_directory_manifest_trust)
+    await restore(bank, root, target, plugin=PLAIN_PLUGIN)
     assert (target / "docs" / "old.txt").read_bytes() == b"written by the first version\n"
     assert os.stat(target / "docs" / "old.txt").st_mode & 0o777 == 0o640
     assert await bank.list("/chunks/") == []

@@ -193,7 +193,8 @@ async def test_a_hostile_manifest_in_the_chunk_store_is_refused_before_anything_
     hostile = Manifest(root=str(root), root_mode=0o755, root_mtime_ns=0,
                        entries=[ManifestEntry(path="../escape", kind="dir", mode=0o755)])
     await section_of(bank, root).put(
-        MANIFEST_KEY, await store_manifest(store, hostile, store.stats))
+        MANIFEST_KEY, await store_manifest(store, hostile, store.stats, checkpoint_id="cp-1",
+                                           resource_key=directory_resource(root).key))
     with pytest.raises(UnsafeManifestEntry, match=re.escape("'../escape'")):
         await restore(bank, root, target)
     assert not target.exists() and not (tmp_path / "escape").exists()
@@ -219,9 +220,10 @@ async def test_an_unencrypted_store_keeps_its_manifest_in_chunks_the_same_way(
 # ---------------------------------------------------------------- through the engine
 
 
-def sections(bank: Path) -> str:
+def sections(bank: Path, *, encrypted: bool = True) -> str:
+    secret = f"passphrase = {GC_PASSPHRASE}" if encrypted else "encryption = none"
     return (f"plugin = directory\n[filesystem]\npath = {bank}\n"
-            f"[directory]\npassphrase = {GC_PASSPHRASE}\nchunk_min_size = 4096\n"
+            f"[directory]\n{secret}\nchunk_min_size = 4096\n"
             "chunk_avg_size = 16384\nchunk_max_size = 65536\n")
 
 
@@ -269,10 +271,11 @@ async def test_gc_keeps_a_live_checkpoints_manifest_chunks_and_reclaims_a_delete
         assert snapshot(tmp_path / "second") == expected
 
 
-async def test_a_manifest_v3_in_the_clear_still_restores_verifies_and_is_marked(
+async def test_a_manifest_v3_in_the_clear_still_restores_verifies_and_is_marked_in_a_plain_store(
     engine_for, tmp_path: Path, marked: Path
 ) -> None:
-    async with engine_for("noop", bank="filesystem", sections=sections(tmp_path / "bank")) as e:
+    plain = sections(tmp_path / "bank", encrypted=False)
+    async with engine_for("noop", bank="filesystem", sections=plain) as e:
         checkpoint = await engine_protect(e, marked)
         bank = await e.bank(e.provider())
         store = await open_chunk_store(e.provider(), bank)

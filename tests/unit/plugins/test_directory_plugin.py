@@ -35,6 +35,7 @@ from plugins.local.directory.protection import (
     DirectorySavedInfo,
 )
 from tests.helpers.directory_trees import (
+    PLAIN_PLUGIN,
     PLUGIN,
     SMALL_CHUNKS,
     UNDECODABLE,
@@ -249,6 +250,7 @@ async def write_manifest(bank: MemoryBank, root: Path, entries: list[ManifestEnt
         if entry.data is not None:
             await section.put(entry.data, b"planted by an attacker")
     # v1, files as section objects: the hostile manifests a restore must still refuse
+    # (read from a bank configured unencrypted: an encrypted one refuses v1 outright)
     manifest = Manifest(v=1, root=str(root), root_mode=0o755, root_mtime_ns=0, entries=entries)
     await section.put(MANIFEST_KEY, encode_manifest(manifest))
 
@@ -291,7 +293,7 @@ async def test_a_crafted_manifest_is_refused_before_anything_is_written(
     bank = MemoryBank()
     await write_manifest(bank, root, entries)
     with pytest.raises(UnsafeManifestEntry, match=re.escape(named)) as caught:
-        await restore(bank, root, target)
+        await restore(bank, root, target, plugin=PLAIN_PLUGIN)
     assert str(target) in str(caught.value)
     assert snapshot(outside) == before
     assert not (tmp_path / "target").exists()
@@ -311,7 +313,7 @@ async def test_a_symlink_already_in_the_target_is_never_written_through(tmp_path
         bank, root, [ManifestEntry(path="a", kind="dir", mode=0o755), file_entry("a/x")]
     )
     with pytest.raises(UnsafeManifestEntry, match="'a'"):
-        await restore(bank, root, target, existing="overwrite")
+        await restore(bank, root, target, existing="overwrite", plugin=PLAIN_PLUGIN)
     assert snapshot(outside) == before
 
 
@@ -326,7 +328,7 @@ async def test_overwriting_a_symlink_replaces_the_link_not_what_it_points_to(
     root = tmp_path / "source"
     bank = MemoryBank()
     await write_manifest(bank, root, [file_entry("x")])
-    await restore(bank, root, target, existing="overwrite")
+    await restore(bank, root, target, existing="overwrite", plugin=PLAIN_PLUGIN)
     assert outside.read_bytes() == b"original"
     assert not (target / "x").is_symlink()
     assert (target / "x").read_bytes() == b"planted by an attacker"
@@ -338,7 +340,7 @@ async def test_set_id_bits_are_dropped_because_owners_are_not_restored(tmp_path:
     entry = msgspec.structs.replace(file_entry("tool"), mode=0o6755)
     await write_manifest(bank, root, [entry])
     with structlog.testing.capture_logs() as logs:
-        await restore(bank, root, target)
+        await restore(bank, root, target, plugin=PLAIN_PLUGIN)
     assert os.lstat(target / "tool").st_mode & 0o7777 == 0o755
     assert [e["path"] for e in logs if e["event"] == "directory_set_id_bits_dropped"] == ["tool"]
 
@@ -350,7 +352,7 @@ async def test_a_bank_object_longer_than_the_manifest_says_fails_naming_the_file
     bank = MemoryBank()
     await write_manifest(bank, root, [msgspec.structs.replace(file_entry("short"), size=5)])
     with pytest.raises(DirectoryRestoreError, match=r"'short'.*more bytes than the 5"):
-        await restore(bank, root, target)
+        await restore(bank, root, target, plugin=PLAIN_PLUGIN)
     assert not (target / "short").exists()  # no partial file is left looking restored
 
 
