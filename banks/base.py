@@ -54,6 +54,12 @@ class Bank(abc.ABC):
 
     name: str = "bank"
 
+    @property
+    def local_path(self) -> str | None:
+        """The directory on this host holding the bank's objects, if any: a restore may
+        never write there (it would destroy the bank). None for a remote store."""
+        return None
+
     @classmethod
     @abc.abstractmethod
     async def open(cls, config: Mapping[str, str]) -> Bank:

@@ -24,6 +24,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Coroutine
 from functools import partial
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import aio_pika
 import aiormq
@@ -33,6 +34,7 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from actors.errors import MessageDecodeError, OperationUnavailable, TransportError
 from actors.transport.base import (
     EventSubscription,
+    IncomingRequest,
     MessageHandler,
     RequestHandler,
     ResetHandler,
@@ -110,6 +112,8 @@ class AmqpTransport(Transport):
     def __init__(self, connection: AbstractRobustConnection, *, namespace: str,
                  shards: int, prefetch: int, worker_id: str) -> None:
         self._connection = connection
+        # the broker user this connection logged in as: the user_id of what it publishes
+        self.user = "guest"
         self.namespace = namespace
         self.shards = shards
         self.prefetch = prefetch
@@ -151,6 +155,7 @@ class AmqpTransport(Transport):
                                  f"{type(error).__name__}") from None
         transport = cls(connection, namespace=namespace, shards=shards, prefetch=prefetch,
                         worker_id=worker_id or f"client-{uuid.uuid4().hex[:12]}")
+        transport.user = unquote(urlsplit(url).username or "") or "guest"  # AMQP's default
         connection.close_callbacks.add(transport._on_connection_lost)
         await transport._declare()
         return transport
@@ -411,6 +416,7 @@ class AmqpTransport(Transport):
         try:
             await self._channel.default_exchange.publish(
                 aio_pika.Message(body, content_type="application/json", message_id=request_id,
+                                 user_id=self.user,  # the broker checks it is ours
                                  delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
                 routing_key=requests_queue(self.namespace))
         except (aiormq.exceptions.AMQPError, aio_pika.exceptions.AMQPException,
@@ -434,7 +440,8 @@ class AmqpTransport(Transport):
     async def _handle_request(self, channel: Any, delivery: AbstractIncomingMessage,
                               handler: RequestHandler) -> None:
         try:
-            verdict = await handler(delivery.body, delivery.message_id)
+            verdict = await handler(IncomingRequest(
+                delivery.body, delivery.message_id, delivery.user_id))
         except Exception as error:  # a bug in intake: set the request aside, keep serving
             log.exception("request_handler_failed")
             await self._reject_request(channel, delivery, f"internal error: {error}")

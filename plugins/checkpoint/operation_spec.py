@@ -38,6 +38,7 @@ class OperationSpec(msgspec.Struct, kw_only=True, frozen=True):
     provider_id: str
     checkpoint_id: str
     project_id: str | None = None
+    user_id: str | None = None  # who asked: the broker user, or the local one (embedded)
     request_id: str | None = None
     parameters: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     submitted_at: float = msgspec.field(default_factory=time.time)

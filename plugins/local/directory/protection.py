@@ -38,8 +38,9 @@ from banks.base import Bank
 from banks.chunks import ChunkStore, ChunkStoreError, ChunkStoreSettings
 from plugins.base import ProtectionPlugin
 from plugins.checkpoint.checkpoint import Checkpoint
-from plugins.context import ActivityContext
+from plugins.context import ActivityContext, RequestContext
 from plugins.errors import InvalidParameters
+from plugins.local.directory.access import authorize_directory
 from plugins.local.directory.errors import (
     DirectoryPluginError,
     DirectoryProtectError,
@@ -59,6 +60,7 @@ from plugins.local.directory.protectable import DIRECTORY_TYPE
 from plugins.local.directory.restore import TreeRestorer
 from plugins.local.directory.upload import TreeUploader
 from plugins.local.directory.walk import TreeWalker, walk_tree
+from plugins.phases import OperationType
 from plugins.resource import Resource
 
 log = structlog.get_logger(__name__)
@@ -175,6 +177,15 @@ class DirectoryProtection(ProtectionPlugin):
         # Keyed by the bank object, most recent last, a few kept: a store refers to its
         # bank, so a weak-keyed cache could never let either go.
         self._stores: OrderedDict[int, tuple[Bank, asyncio.Future[ChunkStore]]] = OrderedDict()
+
+    def authorize(self, operation: OperationType, context: RequestContext,
+                  resource: Resource, parameters: msgspec.Struct) -> None:
+        """A protect reads, and a restore writes, only where the request's grant allows.
+
+        Raises:
+            Forbidden: a root or a target outside the grant, or the bank's own storage.
+        """
+        authorize_directory(operation, context, resource, parameters)
 
     async def chunk_store(self, bank: Bank, *, create: bool) -> ChunkStore:
         """The chunk store of ``bank``, opened once and shared by every activity.
