@@ -74,7 +74,7 @@ async def run(args: argparse.Namespace, out: Output) -> None:
     """Carry out a broker-mode command."""
     transport = await AmqpTransport.connect(
         broker_url(args.amqp_url, url_file=getattr(args, "amqp_url_file", None)),
-        namespace=args.namespace)
+        namespace=args.namespace, client=True)  # a publisher needs no right on actor queues
     try:
         if args.group == "watch":
             subscription = transport.subscribe(args.operation_id)

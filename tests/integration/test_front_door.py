@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import subprocess
 import uuid
@@ -18,6 +19,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import aiormq
+import msgspec
 import pytest
 
 from actors.service.worker import WorkerOptions, run_worker
@@ -44,6 +46,7 @@ pytestmark = [
 ]
 
 DIRECTORY = "Strongbox::Directory"
+USERS_SCRIPT = Path(__file__).resolve().parents[2] / "config" / "rabbitmq" / "users.sh"
 
 
 @pytest.fixture(scope="module")
@@ -106,9 +109,10 @@ class Site:
 
 
 @asynccontextmanager
-async def serving(users: dict[str, str], site: Site) -> AsyncIterator[str]:
+async def serving(users: dict[str, str], site: Site,
+                  namespace: str | None = None) -> AsyncIterator[str]:
     """A worker with the site's policy, logged in as the worker user; yields the namespace."""
-    namespace = broker.new_namespace()
+    namespace = namespace or broker.new_namespace()
     stop, ready = asyncio.Event(), asyncio.Event()
     options = WorkerOptions(
         amqp_url=users["worker"], namespace=namespace, shards=broker.TEST_SHARDS,
@@ -136,7 +140,7 @@ class Client:
 
     @classmethod
     async def connect(cls, url: str, namespace: str) -> Client:
-        client = cls(await broker.connect(url, namespace))
+        client = cls(await AmqpTransport.connect(url, namespace=namespace, client=True))
         await client.subscription.bound  # type: ignore[attr-defined]
         return client
 
@@ -161,7 +165,6 @@ class Client:
 
 
 def _plain(request: AnyRequest) -> dict:
-    import msgspec
     return msgspec.to_builtins(request)
 
 
@@ -286,3 +289,52 @@ async def test_every_accepted_request_is_audited_with_who_asked_for_what(
         assert (event.request_kind, event.subject) == ("protect", [f"{DIRECTORY}#{site.data}"])
         await alice.verdict(request.request_id)
         await alice.close()
+
+
+async def test_the_shipped_broker_users_keep_a_client_off_the_actor_queues(
+        users: dict[str, str], tmp_path: Path) -> None:
+    namespace = broker.new_namespace()
+    suffix = uuid.uuid4().hex[:8]
+    names = {"worker": f"sb-shipped-worker-{suffix}", "alice": f"sb-shipped-client-{suffix}"}
+    passwords = {role: uuid.uuid4().hex for role in names}
+    await asyncio.to_thread(subprocess.run, ["sh", str(USERS_SCRIPT)], check=True,
+                            capture_output=True, timeout=120, env={
+        **{k: v for k, v in os.environ.items() if not k.startswith("STRONGBOX_")},
+        "STRONGBOX_NAMESPACE": namespace, "STRONGBOX_WORKER_USER": names["worker"],
+        "STRONGBOX_CLIENT_USER": names["alice"],
+        "STRONGBOX_WORKER_PASSWORD": passwords["worker"],
+        "STRONGBOX_CLIENT_PASSWORD": passwords["alice"]})
+    parts = urlsplit(users["worker"])
+    shipped = dict(users)
+    for role, name in names.items():
+        netloc = f"{name}:{passwords[role]}@{parts.hostname}:{parts.port or 5672}"
+        shipped[role] = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+        shipped[f"{role}-name"] = name
+    site = Site(tmp_path)
+    try:
+        async with serving(shipped, site, namespace):
+            # what a client may: publish a request, follow its events
+            client = await Client.connect(shipped["alice"], namespace)
+            done = await client.ask(ProtectRequest(resources=[ResourceRef(DIRECTORY,
+                                                                          str(site.data))]))
+            assert isinstance(done, OperationFinished) and done.status == "succeeded"
+            await client.close()
+            # what it may not: reach an actor queue, read requests, declare in the namespace
+            attempts = {
+                "the actor exchange": lambda ch: ch.basic_publish(
+                    b"{}", exchange=f"{namespace}.actors", routing_key="shard.0"),
+                "a shard through the default exchange": lambda ch: ch.basic_publish(
+                    b"{}", routing_key=f"{namespace}.actors.shard.0"),
+                "the request queue": lambda ch: ch.basic_get(requests_queue(namespace)),
+                "a queue of the namespace": lambda ch: ch.queue_declare(f"{namespace}.x"),
+            }
+            connection = await aiormq.connect(shipped["alice"])
+            for name, attempt in attempts.items():
+                channel = await connection.channel()
+                with pytest.raises(aiormq.exceptions.ChannelAccessRefused):
+                    await attempt(channel)
+                assert name
+            await connection.close()
+    finally:
+        for name in names.values():
+            rabbitmqctl("delete_user", name)
