@@ -358,8 +358,10 @@ class Engine:
         run = self._make_run(provider, store, operation_id=operation_id,
                              operation_type=spec.type, checkpoint_id=spec.checkpoint_id,
                              graph=graph, parameters=spec.parameters,
-                             context=RequestContext(project_id=spec.project_id,
-                                                    user_id=spec.user_id),
+                             context=RequestContext(
+                                 project_id=spec.project_id, user_id=spec.user_id,
+                                 paths=spec.paths or merge_forbidden(
+                                     UNRESTRICTED, [bank.local_path or ""])),
                              checkpoint=checkpoint)
         await self._set_up_plugins(run.plugins)
         self._operation_banks[operation_id] = bank
@@ -458,7 +460,7 @@ def _spec_of(run: OperationRun, worker: str, request: OperationRequest) -> Opera
         id=run.operation_id, type=run.operation_type, provider_id=run.provider_id,
         checkpoint_id=run.checkpoint_id, project_id=request.project_id,
         request_id=request.request_id, parameters=run.raw_parameters, submitted_by=worker,
-        user_id=run.request.user_id)
+        user_id=run.request.user_id, paths=run.request.paths)
 
 
 def validate_parameters(operation: OperationType, graph: ResourceGraph,

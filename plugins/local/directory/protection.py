@@ -36,6 +36,7 @@ import structlog
 
 from banks.base import Bank
 from banks.chunks import ChunkStore, ChunkStoreError, ChunkStoreSettings
+from plugins.access import check_path
 from plugins.base import ProtectionPlugin
 from plugins.checkpoint.checkpoint import Checkpoint
 from plugins.context import ActivityContext, RequestContext
@@ -316,7 +317,11 @@ class DirectoryProtection(ProtectionPlugin):
                 checkpoint_id=checkpoint.id,
             )
         ).manifest
-        target = parameters.target or manifest.root
+        # checked again here, on the path as it resolves now: a symlink swapped in since
+        # the request was authorized, or a root the bank's manifest names, cannot take the
+        # restore outside the grant
+        target = check_path(context.request.paths, "restore", parameters.target or manifest.root,
+                            f"restore target of {resource.key}")
         store: ChunkStore | None = None
         if manifest.v >= 2:
             # refuse a hostile manifest before asking for the store and its key
