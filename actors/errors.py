@@ -7,10 +7,13 @@
     ├── OperationCancelled    the operation was cancelled (reason "cancelled")
     ├── MessageDecodeError    bytes that are not a message we know (carries the raw bytes)
     ├── TransportError        the transport failed (retryable when the broker may come back)
-    └── OperationUnavailable  an operation could not be loaded from its bank now (retryable)
+    ├── OperationUnavailable  an operation could not be loaded from its bank now (retryable)
+    └── PolicyError           the policy file is wrong (``<file>:<line>: <what>``)
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 
 class StrongboxError(Exception):
@@ -56,3 +59,14 @@ class OperationUnavailable(StrongboxError):
     """An operation known to exist could not be loaded now (its bank is unreachable)."""
 
     retryable: bool = True
+
+
+class PolicyError(StrongboxError):
+    """The policy file is wrong; the message is ``<file>:<line>: <what is wrong>``."""
+
+    def __init__(self, path: Path, line: int | None, problem: str) -> None:
+        self.path = path
+        self.line = line
+        self.problem = problem
+        where = f"{path}:{line}" if line is not None else str(path)
+        super().__init__(f"{where}: {problem}")

@@ -59,6 +59,12 @@ class Bank(abc.ABC):
     # the options of the bank's provider-file section (banks.option_schema)
     Options: ClassVar[type[msgspec.Struct]] = NoOptions
 
+    @property
+    def local_path(self) -> str | None:
+        """The directory on this host holding the bank's objects, if any: a restore may
+        never write there (it would destroy the bank). None for a remote store."""
+        return None
+
     @classmethod
     @abc.abstractmethod
     async def open(cls, config: Mapping[str, str]) -> Bank:

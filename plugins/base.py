@@ -168,6 +168,22 @@ class ProtectionPlugin:
         except msgspec.ValidationError as error:
             raise InvalidParameters(f"{operation} of {resource.key}", str(error)) from error
 
+    def authorize(
+        self,
+        operation: OperationType,
+        context: RequestContext,
+        resource: Resource,
+        parameters: msgspec.Struct,
+    ) -> None:
+        """Refuse what the request may not do to ``resource``; called before anything runs.
+
+        A plugin whose resources or parameters are local paths checks them against
+        ``context.paths`` (see ``plugins.access.check_path``). The default allows all.
+
+        Raises:
+            Forbidden: saying what was refused, and for whom.
+        """
+
     def activity(self, operation: OperationType, phase: Phase) -> Activity | None:
         """The bound activity method, or None when the plugin does not implement it."""
         method: Activity | None = getattr(self, f"activity_{operation}_{phase}", None)

@@ -8,12 +8,19 @@ from typing import Any
 
 import msgspec
 
+from plugins.access import UNRESTRICTED, PathGrant
+
 
 class RequestContext(msgspec.Struct, frozen=True, kw_only=True):
-    """Who asked, for which project. Secrets never go here: they stay in the plugin config."""
+    """Who asked, for which project, and which local paths they may use (``paths``).
+
+    ``user_id`` is the identity the broker vouched for (or the local user, embedded).
+    Secrets never go here: they stay in the plugin config.
+    """
 
     project_id: str | None = None
     user_id: str | None = None
+    paths: PathGrant = UNRESTRICTED
     extra: dict[str, Any] = msgspec.field(default_factory=dict)
 
 

@@ -9,6 +9,7 @@
     ├── ResourceGraphLoop         a dependency cycle while building the graph (names it)
     ├── InvalidParameters         parameters that fail a plugin's schema (names type and field)
     ├── InvalidPluginOption       a plugin option in the provider file that is not valid
+    ├── Forbidden                 a request may not do this (a path outside its grant)
     └── CheckpointError           a checkpoint that cannot be read or is in the wrong state
         ├── CheckpointNotFound
         └── InvalidCheckpointState
@@ -95,6 +96,10 @@ class InvalidPluginOption(PluginError, ValueError):
     def __init__(self, option: str, reason: str) -> None:
         self.option = option
         super().__init__(f"option {option!r}: {reason}")
+
+
+class Forbidden(PluginError, PermissionError):
+    """The request's identity may not do this; the message says what, and for whom."""
 
 
 class CheckpointError(PluginError):

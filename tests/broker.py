@@ -51,6 +51,6 @@ async def delete_namespace(url: str, namespace: str) -> None:
         await channel.queue_delete(f"{namespace}.actors.shard.{shard}")
     for name in ("dead", "requests", "requests.dead"):
         await channel.queue_delete(f"{namespace}.{name}")
-    for name in ("actors", "events", "dead", "presence"):
+    for name in ("actors", "events", "dead", "presence", "requests.in"):
         await channel.exchange_delete(f"{namespace}.{name}")
     await connection.close()

@@ -42,11 +42,12 @@ def wants_broker(args: argparse.Namespace) -> bool:
     operation = args.group in BROKER_COMMANDS or (
         args.group == "verify" and getattr(args, "operation", False))
     return operation and bool(
-        getattr(args, "amqp_url", None) or broker_url_from_env())
+        getattr(args, "amqp_url", None) or getattr(args, "amqp_url_file", None)
+        or broker_url_from_env())
 
 
 def broker_url_from_env() -> str | None:
-    """``STRONGBOX_AMQP_URL`` if set."""
+    """``STRONGBOX_AMQP_URL_FILE``'s URL or ``STRONGBOX_AMQP_URL``, if set."""
     try:
         return broker_url(None)
     except RequestInvalid:
@@ -71,8 +72,9 @@ def build_request(args: argparse.Namespace) -> AnyRequest:
 
 async def run(args: argparse.Namespace, out: Output) -> None:
     """Carry out a broker-mode command."""
-    transport = await AmqpTransport.connect(broker_url(args.amqp_url),
-                                            namespace=args.namespace)
+    transport = await AmqpTransport.connect(
+        broker_url(args.amqp_url, url_file=getattr(args, "amqp_url_file", None)),
+        namespace=args.namespace, client=True)  # a publisher needs no right on actor queues
     try:
         if args.group == "watch":
             subscription = transport.subscribe(args.operation_id)

@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import os
 import sys
+from collections.abc import Callable
 
 import structlog
 
@@ -56,6 +57,9 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     parser.add_argument("--amqp-url", default=default(None), metavar="URL",
                         help="the workers' broker (default: $STRONGBOX_AMQP_URL); protect, "
                              "restore, delete and watch then go through the workers")
+    parser.add_argument("--amqp-url-file", default=default(None), metavar="FILE",
+                        help="read the broker URL from FILE (default: "
+                             "$STRONGBOX_AMQP_URL_FILE): keeps its password out of ps")
     parser.add_argument("--namespace", default=default(DEFAULT_NAMESPACE), metavar="NAME",
                         help="prefix of the broker's queues and exchanges")
     parser.add_argument("--json", action="store_true", default=default(False),
@@ -155,6 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
     add(groups, "schema", _schema_placeholder,
         "print the JSON Schema of requests and events")
 
+    _add_worker_parser(groups, add)
+    return parser
+
+
+def _add_worker_parser(groups: argparse._SubParsersAction[argparse.ArgumentParser],
+                       add: Callable[..., argparse.ArgumentParser]) -> None:
     worker = add(groups, "worker", _worker_placeholder,
                  "serve operations from the broker, with the other workers")
     worker.add_argument("--worker-id", metavar="ID", help="this worker's name in events")
@@ -166,7 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="requests validated and submitted at once")
     worker.add_argument("--lease-ttl", type=float, default=60.0, metavar="S",
                         help="seconds a checkpoint lease lives without renewal")
-    return parser
+    worker.add_argument("--policy", metavar="FILE",
+                        help="who may ask for what (default: $STRONGBOX_POLICY; without one, "
+                             "only this worker's own broker user): docs/security.md")
 
 
 async def _schema_placeholder(engine: Engine, args: argparse.Namespace, out: Output) -> None:
@@ -191,7 +203,8 @@ async def _run(args: argparse.Namespace) -> None:
         return
     if args.command is _worker_placeholder:
         options = WorkerOptions(
-            amqp_url=broker_url(args.amqp_url), namespace=args.namespace, shards=args.shards,
+            amqp_url=broker_url(args.amqp_url, url_file=args.amqp_url_file),
+            namespace=args.namespace, shards=args.shards, policy=args.policy,
             providers_dir=args.providers_dir, max_running_activities=args.max_activities,
             request_concurrency=args.request_concurrency, lease_ttl=args.lease_ttl,
             **({"worker_id": args.worker_id} if args.worker_id else {}))

@@ -40,6 +40,7 @@ from actors.wire.requests import (
 )
 from banks.base import Bank
 from banks.errors import LeaseHeld
+from plugins.access import UNRESTRICTED, PathGrant, merge_forbidden
 from plugins.base import OperationType, ProtectablePlugin, ProtectionPlugin
 from plugins.checkpoint.checkpoint import (
     Checkpoint,
@@ -207,7 +208,8 @@ class Engine:
         return self.host.transport.subscribe(operation_id)
 
     async def submit(self, request: AnyRequest, *,
-                     graph: ResourceGraph | None = None) -> str:
+                     graph: ResourceGraph | None = None, user_id: str | None = None,
+                     paths: PathGrant = UNRESTRICTED) -> str:
         """Validate ``request`` and start its operation; return the operation id.
 
         The operation id is the request's ``request_id``: a request submitted again (a
@@ -217,6 +219,11 @@ class Engine:
         Raises:
             RequestInvalid, ResourceTypeNotSupported, ResourceNotFound, ResourceGraphLoop,
             InvalidParameters, CheckpointNotFound, InvalidCheckpointState: before anything runs.
+            Forbidden: a plugin refused a resource or a path ``paths`` does not grant (the
+                bank's own storage is never granted), before anything is written.
+
+        ``user_id`` is who asked (recorded in the operation's spec); ``paths`` where the
+        request may read and write on this host (embedded: anywhere but the bank).
         """
         if isinstance(request, CancelRequest):
             await self.cancel(request.operation_id)
@@ -240,7 +247,9 @@ class Engine:
             if await read_spec(store.bank, operation_id) is not None:
                 log.info("request_duplicate", operation_id=operation_id)
                 return operation_id
-            run, spec_graph = await self._prepare(request, provider, store, graph)
+            context = RequestContext(project_id=request.project_id, user_id=user_id,
+                                     paths=merge_forbidden(paths, [store.bank.local_path or ""]))
+            run, spec_graph = await self._prepare(request, provider, store, graph, context)
             await write_spec(store.bank, _spec_of(run, self.host.worker_id, request),
                              spec_graph)
         finally:
@@ -256,9 +265,9 @@ class Engine:
 
     async def _prepare(self, request: OperationRequest,
                        provider: Provider, store: CheckpointStore,
-                       graph: ResourceGraph | None) -> tuple[OperationRun, ResourceGraph | None]:
+                       graph: ResourceGraph | None,
+                       context: RequestContext) -> tuple[OperationRun, ResourceGraph | None]:
         """The run of a new operation, and the graph its spec must carry (protect only)."""
-        context = RequestContext(project_id=request.project_id)
         checkpoint = None
         spec_graph = None
         if isinstance(request, ProtectRequest):
@@ -297,6 +306,8 @@ class Engine:
         if operation_type == "verify":
             plugins = [self._verifier(plugin) for plugin in plugins]
         validated = validate_parameters(operation_type, graph, plugins, parameters)
+        for resource, plugin, values in zip(graph.nodes, plugins, validated, strict=True):
+            plugin.authorize(operation_type, context, resource, values)
         return OperationRun(
             operation_id=operation_id, operation_type=operation_type, provider_id=provider.id,
             checkpoint_id=checkpoint_id, graph=graph, plugins=plugins, parameters=validated,
@@ -349,7 +360,10 @@ class Engine:
         run = self._make_run(provider, store, operation_id=operation_id,
                              operation_type=spec.type, checkpoint_id=spec.checkpoint_id,
                              graph=graph, parameters=spec.parameters,
-                             context=RequestContext(project_id=spec.project_id),
+                             context=RequestContext(
+                                 project_id=spec.project_id, user_id=spec.user_id,
+                                 paths=spec.paths or merge_forbidden(
+                                     UNRESTRICTED, [bank.local_path or ""])),
                              checkpoint=checkpoint)
         await self._set_up_plugins(run.plugins)
         self._operation_banks[operation_id] = bank
@@ -447,7 +461,8 @@ def _spec_of(run: OperationRun, worker: str, request: OperationRequest) -> Opera
     return OperationSpec(
         id=run.operation_id, type=run.operation_type, provider_id=run.provider_id,
         checkpoint_id=run.checkpoint_id, project_id=request.project_id,
-        request_id=request.request_id, parameters=run.raw_parameters, submitted_by=worker)
+        request_id=request.request_id, parameters=run.raw_parameters, submitted_by=worker,
+        user_id=run.request.user_id, paths=run.request.paths)
 
 
 def validate_parameters(operation: OperationType, graph: ResourceGraph,

@@ -1,10 +1,16 @@
-"""Carrying out requests from the request queue: decode, validate, submit, or set aside.
+"""Carrying out requests from the request queue: decode, authorize, submit, or set aside.
 
 A request that cannot be carried out (malformed JSON, an unknown kind, a wrong version,
-an unknown resource type, bad parameters, too large) is rejected: the transport moves it
-to the rejected-requests queue with the reason in its headers, and a ``RequestRejected``
-event tells subscribers. A request that fails for a reason that may pass (its bank is
-unreachable) is delivered again later instead. Either way the worker keeps serving.
+an unknown resource type, bad parameters, too large) is rejected; one its publisher may
+not make (``actors.service.authorization``, or a plugin refusing a path) is refused with
+a reason that starts ``forbidden:``. Either way the transport moves it to the
+rejected-requests queue with the reason in its headers, a ``RequestRejected`` event
+tells subscribers, and nothing is written to a bank. A request that fails for a reason
+that may pass (its bank is unreachable) is delivered again later instead.
+
+Every accepted and every refused request is one ``request_audit`` log record and one
+event (``RequestAccepted`` or ``RequestRejected``) naming the identity, the operation and
+what it acts on. The worker keeps serving whatever arrives.
 """
 
 from __future__ import annotations
@@ -15,11 +21,12 @@ import msgspec
 import structlog
 
 from actors.errors import StrongboxError
-from actors.transport.base import RequestVerdict
-from actors.wire.events import RequestRejected
-from actors.wire.requests import decode_request
+from actors.service.authorization import Authorizer, request_kind, request_subject
+from actors.transport.base import IncomingRequest, RequestVerdict
+from actors.wire.events import RequestAccepted, RequestRejected
+from actors.wire.requests import AnyRequest, CancelRequest, decode_request
 from banks.errors import BankError
-from plugins.errors import PluginError
+from plugins.errors import Forbidden, PluginError
 
 if TYPE_CHECKING:
     from actors.operations.engine import Engine
@@ -30,46 +37,77 @@ log = structlog.get_logger(__name__)
 # larger is a mistake or an attack, and is refused before it is parsed.
 MAX_REQUEST_BYTES = 1 << 20
 UNKNOWN_REQUEST = "unknown-request"
+FORBIDDEN = "forbidden"
 
 
 class RequestIntake:
     """The request queue's handler for one worker's engine."""
 
-    def __init__(self, engine: Engine, *, max_bytes: int = MAX_REQUEST_BYTES) -> None:
+    def __init__(self, engine: Engine, *, max_bytes: int = MAX_REQUEST_BYTES,
+                 authorizer: Authorizer | None = None) -> None:
         self.engine = engine
         self.max_bytes = max_bytes
+        self.authorizer = authorizer or Authorizer(None, own_user="guest")
         self.accepted = 0
         self.rejected = 0
 
-    async def __call__(self, body: bytes, message_id: str | None) -> RequestVerdict:
+    async def __call__(self, incoming: IncomingRequest) -> RequestVerdict:
         """Carry out one request; say whether it was accepted, rejected or is to retry."""
+        body, user_id = incoming.body, incoming.user_id
         if len(body) > self.max_bytes:
-            return await self._reject(message_id, f"request is {len(body)} bytes; "
-                                                  f"the limit is {self.max_bytes}")
+            return await self._reject(incoming.message_id, user_id, None,
+                                      f"request is {len(body)} bytes; "
+                                      f"the limit is {self.max_bytes}")
         try:
             request = decode_request(body)
         except StrongboxError as error:
-            return await self._reject(_request_id_of(body) or message_id, str(error))
+            return await self._reject(_request_id_of(body) or incoming.message_id, user_id,
+                                      None, str(error))
         try:
-            operation_id = await self.engine.submit(request)
+            decision = self.authorizer.decide(request, user_id,
+                                              provider=self._provider_of(request))
+            operation_id = await self.engine.submit(request, user_id=decision.user_id,
+                                                    paths=decision.paths)
+        except Forbidden as error:
+            return await self._reject(request.request_id, user_id, request,
+                                      f"{FORBIDDEN}: {error}")
         except (StrongboxError, PluginError, BankError) as error:
             if getattr(error, "retryable", False):  # the bank or broker may come back
                 return self._retry(request.request_id, str(error))
-            return await self._reject(request.request_id, f"{type(error).__name__}: {error}")
+            return await self._reject(request.request_id, user_id, request,
+                                      f"{type(error).__name__}: {error}")
         self.accepted += 1
-        log.info("request_accepted", request_id=request.request_id, operation_id=operation_id,
-                 kind=type(request).__name__)
+        kind, subject = request_kind(request), request_subject(request)
+        log.info("request_audit", outcome="accepted", request_id=request.request_id,
+                 operation_id=operation_id, user_id=decision.user_id, kind=kind,
+                 subject=subject)
+        await self.engine.host.transport.publish(RequestAccepted(
+            operation_id=operation_id, request_id=request.request_id,
+            user_id=decision.user_id, request_kind=kind, subject=subject))
         return RequestVerdict(accepted=True)
+
+    def _provider_of(self, request: AnyRequest) -> tuple[str, str] | None:
+        """The (id, name) of the provider a request names (the default if none)."""
+        if isinstance(request, CancelRequest):
+            return None
+        provider = self.engine.provider(request.provider_id)  # ProviderNotFound: rejected
+        return provider.id, provider.name
 
     def _retry(self, request_id: str, reason: str) -> RequestVerdict:
         log.warning("request_retry", request_id=request_id, reason=reason)
         return RequestVerdict(accepted=False, reason=reason, retry=True)
 
-    async def _reject(self, request_id: str | None, reason: str) -> RequestVerdict:
+    async def _reject(self, request_id: str | None, user_id: str | None,
+                      request: AnyRequest | None, reason: str) -> RequestVerdict:
         self.rejected += 1
-        log.warning("request_rejected", request_id=request_id, reason=reason)
+        kind = request_kind(request) if request is not None else None
+        subject = request_subject(request) if request is not None else []
+        outcome = "refused" if reason.startswith(FORBIDDEN) else "rejected"
+        log.warning("request_audit", outcome=outcome, request_id=request_id, user_id=user_id,
+                    kind=kind, subject=subject, reason=reason)
         await self.engine.host.transport.publish(RequestRejected(
-            operation_id=request_id or UNKNOWN_REQUEST, request_id=request_id, reason=reason))
+            operation_id=request_id or UNKNOWN_REQUEST, request_id=request_id, reason=reason,
+            user_id=user_id, request_kind=kind, subject=subject))
         return RequestVerdict(accepted=False, reason=reason)
 
 

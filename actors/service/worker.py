@@ -15,12 +15,15 @@ import os
 import signal
 import socket
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import msgspec
 import structlog
 
 from actors.errors import RequestInvalid
 from actors.operations.engine import Engine
+from actors.service.authorization import Authorizer
+from actors.service.policy import Policy, read_policy
 from actors.service.reaper import reap_forever
 from actors.service.request_intake import MAX_REQUEST_BYTES, RequestIntake
 from actors.transport.amqp import AmqpTransport
@@ -30,6 +33,8 @@ from plugins.registry import PluginRegistry
 log = structlog.get_logger(__name__)
 
 AMQP_URL_ENV = "STRONGBOX_AMQP_URL"
+AMQP_URL_FILE_ENV = "STRONGBOX_AMQP_URL_FILE"
+POLICY_ENV = "STRONGBOX_POLICY"
 
 
 class WorkerOptions(msgspec.Struct, kw_only=True):
@@ -46,18 +51,50 @@ class WorkerOptions(msgspec.Struct, kw_only=True):
     request_concurrency: int = 4
     max_request_bytes: int = MAX_REQUEST_BYTES
     lease_ttl: float = 60.0
+    policy: str | None = None  # the policy file; None: the single-user mode
 
 
-def broker_url(explicit: str | None) -> str:
-    """The broker URL from the option, else ``STRONGBOX_AMQP_URL``.
+def broker_url(explicit: str | None, *, url_file: str | None = None) -> str:
+    """The broker URL: the option, else the file ``url_file`` (or $STRONGBOX_AMQP_URL_FILE),
+    else $STRONGBOX_AMQP_URL.
+
+    A URL with a password on the command line is visible to every user of the host (``ps``);
+    it still works, with a warning naming the safer ways.
 
     Raises:
-        RequestInvalid: if neither is set.
+        RequestInvalid: if none is set, or the file cannot be read.
     """
-    url = explicit or os.environ.get(AMQP_URL_ENV)
+    if explicit:
+        if urlsplit(explicit).password:
+            log.warning("password_on_command_line", option="--amqp-url",
+                        hint=f"any user of this host can read it; set {AMQP_URL_ENV} or "
+                             f"put the URL in a file named by --amqp-url-file")
+        return explicit
+    url_file = url_file or os.environ.get(AMQP_URL_FILE_ENV)
+    if url_file:
+        try:
+            from_file = Path(url_file).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as error:
+            raise RequestInvalid(f"cannot read the broker URL from {url_file}: "
+                                 f"{getattr(error, 'strerror', None) or error}") from None
+        if not from_file:
+            raise RequestInvalid(f"the broker URL file {url_file} is empty")
+        return from_file
+    url = os.environ.get(AMQP_URL_ENV)
     if not url:
-        raise RequestInvalid(f"no broker URL: pass --amqp-url or set {AMQP_URL_ENV}")
+        raise RequestInvalid(f"no broker URL: set {AMQP_URL_ENV}, pass --amqp-url-file FILE "
+                             f"or --amqp-url")
     return url
+
+
+def load_policy(path: str | None) -> Policy | None:
+    """The policy file named by ``path`` (or $STRONGBOX_POLICY); None when neither is set.
+
+    Raises:
+        PolicyError: naming the file, the line and the fault.
+    """
+    path = path or os.environ.get(POLICY_ENV) or None
+    return read_policy(path) if path else None
 
 
 async def run_worker(options: WorkerOptions, *, registry: PluginRegistry | None = None,
@@ -65,6 +102,7 @@ async def run_worker(options: WorkerOptions, *, registry: PluginRegistry | None 
                      ready: asyncio.Event | None = None) -> None:
     """Serve until ``stop`` is set (or SIGTERM/SIGINT when ``stop`` is None)."""
     stop = stop if stop is not None else _stop_on_signals()
+    policy = load_policy(options.policy)  # a bad file stops the worker before it serves
     transport = await AmqpTransport.connect(
         options.amqp_url, namespace=options.namespace, shards=options.shards,
         prefetch=options.prefetch, worker_id=options.worker_id)
@@ -73,8 +111,16 @@ async def run_worker(options: WorkerOptions, *, registry: PluginRegistry | None 
             registry=registry, transport=transport, worker_id=options.worker_id,
             max_running_activities=options.max_running_activities,
             lease_ttl=options.lease_ttl) as engine:
+        authorizer = Authorizer(policy, own_user=transport.user)
+        if policy is None:
+            log.warning("worker_single_user", broker_user=transport.user,
+                        detail="no policy file: serving only requests from this worker's own "
+                               "broker user (or with no user_id), restores kept out of the "
+                               f"system trees and the bank; set {POLICY_ENV} or --policy")
+        else:
+            log.info("worker_policy", policy=policy.path, identities=sorted(policy.rules))
         await transport.consume_requests(
-            RequestIntake(engine, max_bytes=options.max_request_bytes),
+            RequestIntake(engine, max_bytes=options.max_request_bytes, authorizer=authorizer),
             concurrency=options.request_concurrency)
         reaper = asyncio.create_task(reap_forever(engine, lease_ttl=options.lease_ttl))
         log.info("worker_started", worker=options.worker_id,

@@ -24,6 +24,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Coroutine
 from functools import partial
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import aio_pika
 import aiormq
@@ -33,6 +34,7 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from actors.errors import MessageDecodeError, OperationUnavailable, TransportError
 from actors.transport.base import (
     EventSubscription,
+    IncomingRequest,
     MessageHandler,
     RequestHandler,
     ResetHandler,
@@ -47,6 +49,7 @@ from actors.transport.topology import (
     events_exchange,
     redact_url,
     rejected_requests_queue,
+    requests_exchange,
     requests_queue,
     shard_of,
 )
@@ -110,6 +113,8 @@ class AmqpTransport(Transport):
     def __init__(self, connection: AbstractRobustConnection, *, namespace: str,
                  shards: int, prefetch: int, worker_id: str) -> None:
         self._connection = connection
+        # the broker user this connection logged in as: the user_id of what it publishes
+        self.user = "guest"
         self.namespace = namespace
         self.shards = shards
         self.prefetch = prefetch
@@ -121,6 +126,7 @@ class AmqpTransport(Transport):
         self._actors: Any = None
         self._events: Any = None
         self._dead: Any = None
+        self._requests: Any = None
         self._queues: list[Any] = []
         self._pending: set[asyncio.Task[Any]] = set()
         self._shards: list[ShardState] = []
@@ -138,11 +144,16 @@ class AmqpTransport(Transport):
 
     @classmethod
     async def connect(cls, url: str, *, namespace: str = "strongbox", shards: int = 16,
-                      prefetch: int = 64, worker_id: str = "") -> AmqpTransport:
-        """Connect and declare the topology.
+                      prefetch: int = 64, worker_id: str = "",
+                      client: bool = False) -> AmqpTransport:
+        """Connect and declare the topology (a worker), or only look it up (``client``).
+
+        A client publishes requests and follows events; its broker user needs no right on
+        the actor queues, and the workers must have declared the topology first.
 
         Raises:
-            TransportError: naming the broker (never its password) if it cannot be reached.
+            TransportError: naming the broker (never its password) if it cannot be reached,
+                or, for a client, if no worker has declared the namespace's topology.
         """
         try:
             connection = await aio_pika.connect_robust(url, reconnect_interval=1.0)
@@ -151,9 +162,23 @@ class AmqpTransport(Transport):
                                  f"{type(error).__name__}") from None
         transport = cls(connection, namespace=namespace, shards=shards, prefetch=prefetch,
                         worker_id=worker_id or f"client-{uuid.uuid4().hex[:12]}")
+        transport.user = unquote(urlsplit(url).username or "") or "guest"  # AMQP's default
         connection.close_callbacks.add(transport._on_connection_lost)
-        await transport._declare()
+        if client:
+            await transport._look_up()
+        else:
+            await transport._declare()
         return transport
+
+    async def _look_up(self) -> None:
+        """A client's topology: the request and event exchanges, declared by the workers."""
+        self._channel = await self._connection.channel(publisher_confirms=True)
+        try:
+            self._requests = await self._channel.get_exchange(requests_exchange(self.namespace))
+            self._events = await self._channel.get_exchange(events_exchange(self.namespace))
+        except aiormq.exceptions.ChannelNotFoundEntity:
+            raise TransportError(f"namespace {self.namespace!r} has no request exchange: no "
+                                 f"worker has started on it yet") from None
 
     async def _declare(self) -> None:
         self._channel = await self._connection.channel(publisher_confirms=True)
@@ -170,7 +195,10 @@ class AmqpTransport(Transport):
             f"{ns}.dead", aio_pika.ExchangeType.FANOUT, durable=True)
         dead = await self._channel.declare_queue(f"{ns}.dead", durable=True)
         await dead.bind(self._dead)
-        await self._channel.declare_queue(requests_queue(ns), durable=True)
+        requests = await self._channel.declare_queue(requests_queue(ns), durable=True)
+        self._requests = await self._channel.declare_exchange(
+            requests_exchange(ns), aio_pika.ExchangeType.FANOUT, durable=True)
+        await requests.bind(self._requests)
         await self._channel.declare_queue(rejected_requests_queue(ns), durable=True)
         self._queues = []
         for shard in range(self.shards):
@@ -409,8 +437,9 @@ class AmqpTransport(Transport):
             TransportError: if the broker did not take it.
         """
         try:
-            await self._channel.default_exchange.publish(
+            await self._requests.publish(
                 aio_pika.Message(body, content_type="application/json", message_id=request_id,
+                                 user_id=self.user,  # the broker checks it is ours
                                  delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
                 routing_key=requests_queue(self.namespace))
         except (aiormq.exceptions.AMQPError, aio_pika.exceptions.AMQPException,
@@ -434,7 +463,8 @@ class AmqpTransport(Transport):
     async def _handle_request(self, channel: Any, delivery: AbstractIncomingMessage,
                               handler: RequestHandler) -> None:
         try:
-            verdict = await handler(delivery.body, delivery.message_id)
+            verdict = await handler(IncomingRequest(
+                delivery.body, delivery.message_id, delivery.user_id))
         except Exception as error:  # a bug in intake: set the request aside, keep serving
             log.exception("request_handler_failed")
             await self._reject_request(channel, delivery, f"internal error: {error}")
@@ -520,7 +550,8 @@ class AmqpTransport(Transport):
                 await queue.delete(if_unused=False, if_empty=False)
             for name in (f"{ns}.dead", requests_queue(ns), rejected_requests_queue(ns)):
                 await self._channel.queue_delete(name)
-            for exchange in (self._actors, self._events, self._dead, self._presence):
+            for exchange in (self._actors, self._events, self._dead, self._presence,
+                             self._requests):
                 if exchange is not None:
                     await exchange.delete()
         await self._connection.close()

@@ -41,8 +41,21 @@ class RequestVerdict:
     retry: bool = False
 
 
-# (body, AMQP message id if the client set one) -> verdict
-RequestHandler = Callable[[bytes, str | None], Awaitable[RequestVerdict]]
+@dataclass(frozen=True, slots=True)
+class IncomingRequest:
+    """One request as it came off the queue: its bytes and what the broker says of it.
+
+    ``user_id`` is the publisher's broker user when the message carries one: RabbitMQ
+    refuses a message whose ``user_id`` is not the publishing connection's own user, so
+    a present ``user_id`` is an identity the broker vouched for.
+    """
+
+    body: bytes
+    message_id: str | None = None
+    user_id: str | None = None
+
+
+RequestHandler = Callable[[IncomingRequest], Awaitable[RequestVerdict]]
 
 
 class EventSubscription(abc.ABC):

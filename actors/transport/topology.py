@@ -1,5 +1,8 @@
 """Names and placement rules of the RabbitMQ topology; no broker code here.
 
+    <ns>.requests.in        fanout exchange -> <ns>.requests: where clients publish requests
+                            (a publisher's broker user needs write on this exchange only,
+                            never on the default exchange, which reaches every queue)
     <ns>.requests           durable queue: operation requests as JSON, from any AMQP client
     <ns>.requests.dead      durable queue: requests that could not be carried out, with
                             the reason in the ``x-strongbox-reason`` header
@@ -44,6 +47,11 @@ def shard_of(operation_id: str, node: int, shards: int) -> int:
 def requests_queue(namespace: str) -> str:
     """The queue clients publish operation requests to."""
     return f"{namespace}.requests"
+
+
+def requests_exchange(namespace: str) -> str:
+    """The exchange clients publish operation requests to; it feeds the request queue."""
+    return f"{namespace}.requests.in"
 
 
 def rejected_requests_queue(namespace: str) -> str:

@@ -113,13 +113,30 @@ class OperationFinished(Event, frozen=True, kw_only=True, tag="operation_finishe
 
 
 class RequestRejected(Event, frozen=True, kw_only=True, tag="request_rejected"):
-    """A request could not be decoded or validated; it was not carried out."""
+    """A request could not be decoded or validated, or was forbidden; it was not carried
+    out. A refusal's ``reason`` starts ``forbidden:``; ``user_id`` is the publisher's
+    broker user when the message carried one, ``request_kind`` the request's kind."""
 
     request_id: str | None = None
     reason: str
+    user_id: str | None = None
+    request_kind: str | None = None
+    subject: list[str] = msgspec.field(default_factory=list)
 
     def _routing_state(self) -> str:
         return "rejected"
+
+
+class RequestAccepted(Event, frozen=True, kw_only=True, tag="request_accepted"):
+    """The audit record of a request a worker accepted: who asked for what."""
+
+    request_id: str
+    user_id: str | None = None
+    request_kind: str
+    subject: list[str] = msgspec.field(default_factory=list)
+
+    def _routing_state(self) -> str:
+        return "accepted"
 
 
 AnyEvent = (
@@ -131,6 +148,7 @@ AnyEvent = (
     | OperationStarted
     | OperationFinished
     | RequestRejected
+    | RequestAccepted
 )
 
 _encoder = msgspec.json.Encoder()

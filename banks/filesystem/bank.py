@@ -119,6 +119,11 @@ class FilesystemBank(Bank):
     def __repr__(self) -> str:
         return f"FilesystemBank(root={str(self.root)!r})"
 
+    @property
+    def local_path(self) -> str | None:
+        """The bank root: restores are refused inside it."""
+        return str(self.root)
+
     @classmethod
     async def open(cls, config: Mapping[str, str]) -> FilesystemBank:
         """Open (creating if needed) the bank at ``config["path"]``.

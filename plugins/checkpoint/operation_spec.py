@@ -18,6 +18,7 @@ import msgspec
 from banks.base import Bank
 from banks.errors import ObjectNotFound
 from banks.keys import encode_segment
+from plugins.access import PathGrant
 from plugins.checkpoint.graph import ResourceGraph
 from plugins.errors import PluginError
 from plugins.phases import OperationType
@@ -38,6 +39,8 @@ class OperationSpec(msgspec.Struct, kw_only=True, frozen=True):
     provider_id: str
     checkpoint_id: str
     project_id: str | None = None
+    user_id: str | None = None  # who asked: the broker user, or the local one (embedded)
+    paths: PathGrant | None = None  # where it may read and write (None: spec before grants)
     request_id: str | None = None
     parameters: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     submitted_at: float = msgspec.field(default_factory=time.time)

@@ -38,10 +38,12 @@ import structlog
 from banks.base import Bank
 from banks.chunks import ChunkStore, ChunkStoreError, ChunkStoreOptions, ChunkStoreSettings
 from banks.option_schema import OptionSchema, between, combine_schemas
+from plugins.access import check_path
 from plugins.base import PluginOptions, ProtectionPlugin
 from plugins.checkpoint.checkpoint import Checkpoint
-from plugins.context import ActivityContext
+from plugins.context import ActivityContext, RequestContext
 from plugins.errors import InvalidParameters
+from plugins.local.directory.access import authorize_directory
 from plugins.local.directory.errors import (
     DirectoryPluginError,
     DirectoryProtectError,
@@ -61,6 +63,7 @@ from plugins.local.directory.protectable import DIRECTORY_TYPE
 from plugins.local.directory.restore import TreeRestorer
 from plugins.local.directory.upload import TreeUploader
 from plugins.local.directory.walk import TreeWalker, walk_tree
+from plugins.phases import OperationType
 from plugins.resource import Resource
 
 log = structlog.get_logger(__name__)
@@ -188,6 +191,15 @@ class DirectoryProtection(ProtectionPlugin):
         # Keyed by the bank object, most recent last, a few kept: a store refers to its
         # bank, so a weak-keyed cache could never let either go.
         self._stores: OrderedDict[int, tuple[Bank, asyncio.Future[ChunkStore]]] = OrderedDict()
+
+    def authorize(self, operation: OperationType, context: RequestContext,
+                  resource: Resource, parameters: msgspec.Struct) -> None:
+        """A protect reads, and a restore writes, only where the request's grant allows.
+
+        Raises:
+            Forbidden: a root or a target outside the grant, or the bank's own storage.
+        """
+        authorize_directory(operation, context, resource, parameters)
 
     async def chunk_store(self, bank: Bank, *, create: bool) -> ChunkStore:
         """The chunk store of ``bank``, opened once and shared by every activity.
@@ -329,7 +341,11 @@ class DirectoryProtection(ProtectionPlugin):
                 f"checkpoint {checkpoint.id}: it records root {manifest.root!r}, not the"
                 f" resource's {resource.id!r}",
             )
-        target = parameters.target or manifest.root
+        # checked again here, on the path as it resolves now: a symlink swapped in since
+        # the request was authorized, or a root the bank's manifest names, cannot take the
+        # restore outside the grant
+        target = check_path(context.request.paths, "restore", parameters.target or manifest.root,
+                            f"restore target of {resource.key}")
         store: ChunkStore | None = None
         if manifest.v >= 2:
             # refuse a hostile manifest before asking for the store and its key

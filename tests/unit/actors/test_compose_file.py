@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -10,6 +11,10 @@ import pytest
 import yaml
 
 REPOSITORY = Path(__file__).resolve().parents[3]
+
+
+SECRETS = {"STRONGBOX_BROKER_ADMIN_PASSWORD": "a", "STRONGBOX_WORKER_PASSWORD": "w",
+           "STRONGBOX_CLIENT_PASSWORD": "c"}
 
 
 def test_three_workers_share_a_bank_volume_and_the_broker() -> None:
@@ -21,14 +26,33 @@ def test_three_workers_share_a_bank_volume_and_the_broker() -> None:
     for worker in workers.values():
         assert worker["command"][:2] == ["strongbox", "worker"]
         assert "bank:/bank" in worker["volumes"]
-        assert worker["environment"]["STRONGBOX_AMQP_URL"].endswith("@rabbitmq:5672/")
-        assert worker["depends_on"]["rabbitmq"]["condition"] == "service_healthy"
+        url = worker["environment"]["STRONGBOX_AMQP_URL"]
+        assert url.startswith("amqp://strongbox-worker:${STRONGBOX_WORKER_PASSWORD:?")
+        assert url.endswith("@rabbitmq:5672/")
+        assert worker["depends_on"]["broker-users"]["condition"] == (
+            "service_completed_successfully")
     assert "bank" in compose["volumes"]
+
+
+def test_no_credentials_ship_and_the_broker_listens_on_loopback_only() -> None:
+    text = (REPOSITORY / "docker-compose.yml").read_text()
+    compose = yaml.safe_load(text)
+    broker = compose["services"]["rabbitmq"]
+    assert broker["environment"]["RABBITMQ_DEFAULT_PASS"].startswith("${")
+    assert all(port.startswith("127.0.0.1:") for port in broker["ports"])
+    assert "guest" not in text and "strongbox:strongbox" not in text
 
 
 @pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose not installed")
 def test_docker_compose_accepts_the_file() -> None:
-    result = subprocess.run(["docker-compose", "-f", str(REPOSITORY / "docker-compose.yml"),
-                             "config", "--quiet"], capture_output=True, text=True, timeout=60,
-                            check=False)
+    command = ["docker-compose", "-f", str(REPOSITORY / "docker-compose.yml"), "config",
+               "--quiet"]
+    clean = {k: v for k, v in os.environ.items() if k not in SECRETS}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False,
+                            env={**clean, **SECRETS})
     assert result.returncode == 0, result.stderr
+    # without the passwords it refuses to start, naming what to set
+    refused = subprocess.run(command, capture_output=True, text=True, timeout=60,
+                             check=False, env=clean)
+    assert refused.returncode != 0
+    assert "STRONGBOX_" in refused.stderr and "PASSWORD" in refused.stderr
