@@ -51,6 +51,32 @@ class PathGrant(msgspec.Struct, frozen=True, kw_only=True):
 UNRESTRICTED: Final = PathGrant()
 
 
+class ProjectGrant(msgspec.Struct, frozen=True, kw_only=True):
+    """The cloud project a request acts for, as an authenticated token established it.
+
+    ``project_id`` is the project the operation acts for (the token's own, unless a role
+    with ``cross_project`` names another explicitly); ``token_project_id`` the token's.
+    A checkpoint of another project may be restored, deleted or verified only with
+    ``cross_project``.
+    """
+
+    project_id: str
+    token_project_id: str
+    cross_project: bool = False
+    holder: str = ""
+
+    def check_owner(self, checkpoint_id: str, owner: str | None, operation: str) -> None:
+        """Refuse ``operation`` on a checkpoint another project owns, unless granted.
+
+        Raises:
+            Forbidden: naming the checkpoint, its project and the requester's.
+        """
+        if self.cross_project or owner == self.project_id:
+            return
+        raise Forbidden(f"{operation} of checkpoint {checkpoint_id} for {self.holder}: it "
+                        f"belongs to project {owner}, not {self.project_id}")
+
+
 def normalise_path(path: str, what: str) -> str:
     """``path`` absolute, with ``..`` and the symlinks of its existing part resolved.
 

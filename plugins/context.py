@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from plugins.access import UNRESTRICTED, PathGrant
+from plugins.access import UNRESTRICTED, PathGrant, ProjectGrant
 
 
 class RequestContext(msgspec.Struct, frozen=True, kw_only=True):
@@ -21,6 +21,8 @@ class RequestContext(msgspec.Struct, frozen=True, kw_only=True):
     project_id: str | None = None
     user_id: str | None = None
     paths: PathGrant = UNRESTRICTED
+    # set when a Keystone token established the project (docs/security.md)
+    project: ProjectGrant | None = None
     extra: dict[str, Any] = msgspec.field(default_factory=dict)
 
 

@@ -10,6 +10,7 @@ way. The client needs no provider files and no bank: the workers have them.
 from __future__ import annotations
 
 import argparse
+import os
 import asyncio
 from typing import TYPE_CHECKING
 
@@ -44,6 +45,11 @@ def wants_broker(args: argparse.Namespace) -> bool:
     return operation and bool(
         getattr(args, "amqp_url", None) or getattr(args, "amqp_url_file", None)
         or broker_url_from_env())
+
+
+# A Keystone token for requests to OpenStack providers (``openstack token issue -f value
+# -c id``); from the environment only, never an option: a command line is public on a host.
+AUTH_TOKEN_ENV = "OS_AUTH_TOKEN"
 
 
 def broker_url_from_env() -> str | None:
@@ -84,7 +90,8 @@ async def run(args: argparse.Namespace, out: Output) -> None:
         subscription = transport.subscribe(request.request_id)
         await subscription.bound  # type: ignore[attr-defined]  # miss no event
         await transport.publish_request(msgspec.json.encode(request),
-                                        request_id=request.request_id)
+                                        request_id=request.request_id,
+                                        auth_token=os.environ.get(AUTH_TOKEN_ENV) or None)
         if not args.wait:
             await subscription.close()
             out.line(request.request_id)

@@ -40,7 +40,7 @@ from actors.wire.requests import (
 )
 from banks.base import Bank
 from banks.errors import LeaseHeld
-from plugins.access import UNRESTRICTED, PathGrant, merge_forbidden
+from plugins.access import UNRESTRICTED, PathGrant, ProjectGrant, merge_forbidden
 from plugins.base import OperationType, ProtectablePlugin, ProtectionPlugin
 from plugins.checkpoint.checkpoint import (
     Checkpoint,
@@ -209,7 +209,8 @@ class Engine:
 
     async def submit(self, request: AnyRequest, *,
                      graph: ResourceGraph | None = None, user_id: str | None = None,
-                     paths: PathGrant = UNRESTRICTED) -> str:
+                     paths: PathGrant = UNRESTRICTED,
+                     project: ProjectGrant | None = None) -> str:
         """Validate ``request`` and start its operation; return the operation id.
 
         The operation id is the request's ``request_id``: a request submitted again (a
@@ -223,7 +224,9 @@ class Engine:
                 bank's own storage is never granted), before anything is written.
 
         ``user_id`` is who asked (recorded in the operation's spec); ``paths`` where the
-        request may read and write on this host (embedded: anywhere but the bank).
+        request may read and write on this host (embedded: anywhere but the bank);
+        ``project`` the cloud project a Keystone token established (then a restore, delete
+        or verify of another project's checkpoint is refused unless it grants that).
         """
         if isinstance(request, CancelRequest):
             await self.cancel(request.operation_id)
@@ -247,8 +250,10 @@ class Engine:
             if await read_spec(store.bank, operation_id) is not None:
                 log.info("request_duplicate", operation_id=operation_id)
                 return operation_id
-            context = RequestContext(project_id=request.project_id, user_id=user_id,
-                                     paths=merge_forbidden(paths, [store.bank.local_path or ""]))
+            context = RequestContext(
+                project_id=project.project_id if project else request.project_id,
+                user_id=user_id, project=project,
+                paths=merge_forbidden(paths, [store.bank.local_path or ""]))
             run, spec_graph = await self._prepare(request, provider, store, graph, context)
             await write_spec(store.bank, _spec_of(run, self.host.worker_id, request),
                              spec_graph)
@@ -285,6 +290,9 @@ class Engine:
             checkpoint = await store.open(request.checkpoint_id,
                                           operation_id=request.request_id,
                                           writable=operation_type == "delete", expect=expect)
+            if context.project is not None:  # a token established the project
+                context.project.check_owner(checkpoint.id, checkpoint.index.project_id,
+                                            operation_type)
             graph = _operation_graph(operation_type, checkpoint.graph)
             checkpoint_id = request.checkpoint_id
             parameters = {}
@@ -460,7 +468,7 @@ def _operation_graph(operation: OperationType, stored: ResourceGraph) -> Resourc
 def _spec_of(run: OperationRun, worker: str, request: OperationRequest) -> OperationSpec:
     return OperationSpec(
         id=run.operation_id, type=run.operation_type, provider_id=run.provider_id,
-        checkpoint_id=run.checkpoint_id, project_id=request.project_id,
+        checkpoint_id=run.checkpoint_id, project_id=run.request.project_id,
         request_id=request.request_id, parameters=run.raw_parameters, submitted_by=worker,
         user_id=run.request.user_id, paths=run.request.paths)
 

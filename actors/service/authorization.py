@@ -16,9 +16,10 @@ from typing import Final
 
 import msgspec
 
+from actors.service.keystone import TOKEN_HEADER, TokenInfo
 from actors.service.policy import Policy
 from actors.wire.requests import AnyRequest, CancelRequest, ProtectRequest
-from plugins.access import PathGrant
+from plugins.access import PathGrant, ProjectGrant
 from plugins.errors import Forbidden
 
 SINGLE_USER: Final = "single-user"
@@ -29,10 +30,12 @@ OPERATION_OF: Final[dict[str, str]] = {
 
 
 class Decision(msgspec.Struct, frozen=True, kw_only=True):
-    """A request allowed: on whose behalf, and with which paths."""
+    """A request allowed: on whose behalf, with which paths, for which cloud project."""
 
     user_id: str | None
     paths: PathGrant
+    project: ProjectGrant | None = None
+    token_identity: str | None = None  # the Keystone user and project, for the audit
 
 
 class Authorizer:
@@ -47,9 +50,16 @@ class Authorizer:
         """``single-user`` or the policy file's path, as the worker's start log says."""
         return SINGLE_USER if self.policy is None else self.policy.path
 
+    def needs_token(self, provider: tuple[str, str] | None) -> bool:
+        """Whether a request to ``provider`` must carry a Keystone token."""
+        return self.policy is not None and provider is not None and \
+            self.policy.needs_token(*provider)
+
     def decide(self, request: AnyRequest, user_id: str | None, *,
-               provider: tuple[str, str] | None) -> Decision:
+               provider: tuple[str, str] | None, token: TokenInfo | None = None) -> Decision:
         """Allow ``request`` from ``user_id`` on ``provider`` (id, name), or refuse it.
+
+        ``token`` is what Keystone said of the request's token (``needs_token``).
 
         Raises:
             Forbidden: saying what was refused, and for whom.
@@ -57,6 +67,15 @@ class Authorizer:
         operation = OPERATION_OF[request_kind(request)]
         if self.policy is None:
             return self._single_user(operation, user_id)
+        decision = self._broker_user(operation, user_id, provider)
+        if not self.needs_token(provider):
+            return decision
+        assert provider is not None  # needs_token says so
+        return self._keystone(request, operation, provider, token, decision)
+
+    def _broker_user(self, operation: str, user_id: str | None,
+                     provider: tuple[str, str] | None) -> Decision:
+        assert self.policy is not None
         if user_id is None:
             raise Forbidden(f"{operation} by an unidentified publisher: this worker has a "
                             f"policy and serves only requests whose user_id the broker "
@@ -75,6 +94,30 @@ class Authorizer:
         return Decision(user_id=user_id, paths=PathGrant(
             protect_roots=rule.protect_roots, restore_targets=rule.restore_targets,
             system_paths_refused=True, holder=f"user {user_id!r}"))
+
+    def _keystone(self, request: AnyRequest, operation: str, provider: tuple[str, str],
+                  token: TokenInfo | None, decision: Decision) -> Decision:
+        """The token's roles must grant the operation on the provider, for its project."""
+        assert self.policy is not None
+        if token is None:
+            raise Forbidden(f"{operation} on provider {provider[1]!r}: it needs a Keystone "
+                            f"token (AMQP header {TOKEN_HEADER})")
+        rules = [self.policy.roles[r] for r in sorted(token.roles) if r in self.policy.roles]
+        who = token.identity
+        if not any(rule.may(operation) for rule in rules):
+            raise Forbidden(f"{operation} for {who}: no role of the token grants it (roles: "
+                            f"{', '.join(sorted(token.roles)) or 'none'})")
+        if not any(rule.may(operation) and rule.may_use_provider(*provider) for rule in rules):
+            raise Forbidden(f"{operation} on provider {provider[1]!r} for {who}: provider not "
+                            f"granted")
+        cross = any(rule.cross_project for rule in rules)
+        project = request.project_id or token.project_id
+        if project != token.project_id and not cross:
+            raise Forbidden(f"{operation} for {who}: project_id {project} is not the token's "
+                            f"project {token.project_id}")
+        return msgspec.structs.replace(decision, token_identity=who, project=ProjectGrant(
+            project_id=project, token_project_id=token.project_id, cross_project=cross,
+            holder=who))
 
     def _single_user(self, operation: str, user_id: str | None) -> Decision:
         if user_id is not None and user_id != self.own_user:

@@ -22,6 +22,7 @@ import structlog
 
 from actors.errors import StrongboxError
 from actors.service.authorization import Authorizer, request_kind, request_subject
+from actors.service.keystone import KeystoneValidator
 from actors.transport.base import IncomingRequest, RequestVerdict
 from actors.wire.events import RequestAccepted, RequestRejected
 from actors.wire.requests import AnyRequest, CancelRequest, decode_request
@@ -44,10 +45,12 @@ class RequestIntake:
     """The request queue's handler for one worker's engine."""
 
     def __init__(self, engine: Engine, *, max_bytes: int = MAX_REQUEST_BYTES,
-                 authorizer: Authorizer | None = None) -> None:
+                 authorizer: Authorizer | None = None,
+                 keystone: KeystoneValidator | None = None) -> None:
         self.engine = engine
         self.max_bytes = max_bytes
         self.authorizer = authorizer or Authorizer(None, own_user="guest")
+        self.keystone = keystone
         self.accepted = 0
         self.rejected = 0
 
@@ -64,10 +67,16 @@ class RequestIntake:
             return await self._reject(_request_id_of(body) or incoming.message_id, user_id,
                                       None, str(error))
         try:
-            decision = self.authorizer.decide(request, user_id,
-                                              provider=self._provider_of(request))
+            provider = self._provider_of(request)
+            token = None
+            if self.authorizer.needs_token(provider) and incoming.auth_token:
+                if self.keystone is None:
+                    raise Forbidden("this worker has no Keystone validator")
+                token = await self.keystone.validate(incoming.auth_token)
+            decision = self.authorizer.decide(request, user_id, provider=provider, token=token)
             operation_id = await self.engine.submit(request, user_id=decision.user_id,
-                                                    paths=decision.paths)
+                                                    paths=decision.paths,
+                                                    project=decision.project)
         except Forbidden as error:
             return await self._reject(request.request_id, user_id, request,
                                       f"{FORBIDDEN}: {error}")
@@ -80,10 +89,13 @@ class RequestIntake:
         kind, subject = request_kind(request), request_subject(request)
         log.info("request_audit", outcome="accepted", request_id=request.request_id,
                  operation_id=operation_id, user_id=decision.user_id, kind=kind,
-                 subject=subject)
+                 subject=subject, keystone=decision.token_identity,
+                 project_id=decision.project.project_id if decision.project else None)
         await self.engine.host.transport.publish(RequestAccepted(
             operation_id=operation_id, request_id=request.request_id,
-            user_id=decision.user_id, request_kind=kind, subject=subject))
+            user_id=decision.user_id, request_kind=kind, subject=subject,
+            keystone=decision.token_identity,
+            project_id=decision.project.project_id if decision.project else None))
         return RequestVerdict(accepted=True)
 
     def _provider_of(self, request: AnyRequest) -> tuple[str, str] | None:

@@ -23,6 +23,7 @@ import structlog
 from actors.errors import RequestInvalid
 from actors.operations.engine import Engine
 from actors.service.authorization import Authorizer
+from actors.service.keystone import KeystoneValidator
 from actors.service.policy import Policy, read_policy
 from actors.service.reaper import reap_forever
 from actors.service.request_intake import MAX_REQUEST_BYTES, RequestIntake
@@ -119,8 +120,14 @@ async def run_worker(options: WorkerOptions, *, registry: PluginRegistry | None 
                                f"system trees and the bank; set {POLICY_ENV} or --policy")
         else:
             log.info("worker_policy", policy=policy.path, identities=sorted(policy.rules))
+        keystone = None
+        if policy is not None and policy.keystone is not None:
+            keystone = KeystoneValidator.from_cloud(policy.keystone.cloud)
+            log.info("worker_keystone", cloud=policy.keystone.cloud,
+                     providers=sorted(policy.keystone.providers))
         await transport.consume_requests(
-            RequestIntake(engine, max_bytes=options.max_request_bytes, authorizer=authorizer),
+            RequestIntake(engine, max_bytes=options.max_request_bytes, authorizer=authorizer,
+                          keystone=keystone),
             concurrency=options.request_concurrency)
         reaper = asyncio.create_task(reap_forever(engine, lease_ttl=options.lease_ttl))
         log.info("worker_started", worker=options.worker_id,

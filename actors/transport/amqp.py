@@ -43,6 +43,7 @@ from actors.transport.base import (
 from actors.transport.memory import MemorySubscription
 from actors.transport.shard_balance import PRESENCE_INTERVAL, Membership, ShardState, shard_owner
 from actors.transport.topology import (
+    AUTH_TOKEN_HEADER,
     ORIGIN_HEADER,
     REASON_HEADER,
     WORKER_HEADER,
@@ -430,8 +431,11 @@ class AmqpTransport(Transport):
 
     # -- requests ---------------------------------------------------------------------
 
-    async def publish_request(self, body: bytes, *, request_id: str | None = None) -> None:
+    async def publish_request(self, body: bytes, *, request_id: str | None = None,
+                              auth_token: str | None = None) -> None:
         """Put a JSON request on the request queue and wait for the broker's confirm.
+
+        ``auth_token``: a Keystone token, for requests to OpenStack providers.
 
         Raises:
             TransportError: if the broker did not take it.
@@ -439,6 +443,7 @@ class AmqpTransport(Transport):
         try:
             await self._requests.publish(
                 aio_pika.Message(body, content_type="application/json", message_id=request_id,
+                                 headers={AUTH_TOKEN_HEADER: auth_token} if auth_token else {},
                                  user_id=self.user,  # the broker checks it is ours
                                  delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
                 routing_key=requests_queue(self.namespace))
@@ -463,8 +468,12 @@ class AmqpTransport(Transport):
     async def _handle_request(self, channel: Any, delivery: AbstractIncomingMessage,
                               handler: RequestHandler) -> None:
         try:
+            token = (delivery.headers or {}).get(AUTH_TOKEN_HEADER)
+            if isinstance(token, bytes):
+                token = token.decode("ascii", "replace")
             verdict = await handler(IncomingRequest(
-                delivery.body, delivery.message_id, delivery.user_id))
+                delivery.body, delivery.message_id, delivery.user_id,
+                token if isinstance(token, str) else None))
         except Exception as error:  # a bug in intake: set the request aside, keep serving
             log.exception("request_handler_failed")
             await self._reject_request(channel, delivery, f"internal error: {error}")
@@ -480,6 +489,7 @@ class AmqpTransport(Transport):
     async def _reject_request(self, channel: Any, delivery: AbstractIncomingMessage,
                               reason: str) -> None:
         headers = dict(delivery.headers or {})
+        headers.pop(AUTH_TOKEN_HEADER, None)  # a secret: never kept in the dead letters
         headers[REASON_HEADER] = reason[:4000]
         headers[WORKER_HEADER] = self.worker_id
         try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 
 from actors.wire.events import Event
@@ -53,6 +53,7 @@ class IncomingRequest:
     body: bytes
     message_id: str | None = None
     user_id: str | None = None
+    auth_token: str | None = field(default=None, repr=False)  # a secret: never shown
 
 
 RequestHandler = Callable[[IncomingRequest], Awaitable[RequestVerdict]]

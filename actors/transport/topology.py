@@ -25,6 +25,8 @@ from urllib.parse import urlsplit, urlunsplit
 ORIGIN_HEADER: Final = "x-strongbox-origin"
 REASON_HEADER: Final = "x-strongbox-reason"
 WORKER_HEADER: Final = "x-strongbox-worker"
+# a Keystone token for requests to OpenStack providers; stripped before a dead letter
+AUTH_TOKEN_HEADER: Final = "x-strongbox-auth-token"
 DEFAULT_NAMESPACE: Final = "strongbox"
 DEFAULT_SHARDS: Final = 16
 

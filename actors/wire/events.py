@@ -134,6 +134,8 @@ class RequestAccepted(Event, frozen=True, kw_only=True, tag="request_accepted"):
     user_id: str | None = None
     request_kind: str
     subject: list[str] = msgspec.field(default_factory=list)
+    keystone: str | None = None  # the token's user@project, for OpenStack providers
+    project_id: str | None = None  # the project the operation acts for
 
     def _routing_state(self) -> str:
         return "accepted"

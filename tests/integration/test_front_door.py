@@ -19,15 +19,12 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import aiormq
-import msgspec
 import pytest
 
 from actors.service.worker import WorkerOptions, run_worker
-from actors.transport.amqp import AmqpTransport
-from actors.transport.topology import REASON_HEADER, rejected_requests_queue, requests_queue
-from actors.wire.events import Event, OperationFinished, RequestAccepted, RequestRejected
+from actors.transport.topology import requests_queue
+from actors.wire.events import OperationFinished, RequestAccepted, RequestRejected
 from actors.wire.requests import (
-    AnyRequest,
     CancelRequest,
     DeleteRequest,
     ProtectRequest,
@@ -39,6 +36,7 @@ from banks.filesystem.bank import FilesystemBank
 from plugins.checkpoint.operation_spec import read_spec
 from tests import broker
 from tests.helpers.directory_trees import build_awkward_tree, snapshot
+from tests.helpers.request_client import Client, dead_letters, plain
 
 pytestmark = [
     pytest.mark.broker,
@@ -131,62 +129,6 @@ async def serving(users: dict[str, str], site: Site,
         await broker.delete_namespace(users["worker"], namespace)
 
 
-class Client:
-    """One broker user's view: publish requests as that user, see the verdicts."""
-
-    def __init__(self, transport: AmqpTransport) -> None:
-        self.transport = transport
-        self.subscription = transport.subscribe()
-
-    @classmethod
-    async def connect(cls, url: str, namespace: str) -> Client:
-        client = cls(await AmqpTransport.connect(url, namespace=namespace, client=True))
-        await client.subscription.bound  # type: ignore[attr-defined]
-        return client
-
-    async def ask(self, request: AnyRequest) -> Event:
-        """Publish ``request``; its refusal, or the end of its operation."""
-        await self.transport.publish_request(json.dumps(_plain(request)).encode(),
-                                             request_id=request.request_id)
-        return await self.verdict(request.request_id)
-
-    async def verdict(self, request_id: str) -> Event:
-        async with asyncio.timeout(60):
-            async for event in self.subscription:
-                if event.operation_id != request_id:
-                    continue
-                if isinstance(event, RequestRejected | OperationFinished):
-                    return event
-        raise AssertionError("unreachable")
-
-    async def close(self) -> None:
-        await self.subscription.close()
-        await self.transport.close()
-
-
-def _plain(request: AnyRequest) -> dict:
-    return msgspec.to_builtins(request)
-
-
-async def dead_letters(url: str, namespace: str, count: int) -> list[tuple[str, str]]:
-    """(request id, reason) of ``count`` messages of the rejected-requests queue."""
-    connection = await aiormq.connect(url)
-    channel = await connection.channel()
-    found: list[tuple[str, str]] = []
-    async with asyncio.timeout(30):
-        while len(found) < count:
-            got = await channel.basic_get(rejected_requests_queue(namespace), no_ack=True)
-            if got.body is None or got.delivery_tag is None:
-                await asyncio.sleep(0)  # an empty get: the broker answered, ask again
-                continue
-            headers = dict(got.header.properties.headers or {})
-            reason = headers[REASON_HEADER]
-            found.append((got.header.properties.message_id or "",
-                          reason.decode() if isinstance(reason, bytes) else str(reason)))
-    await connection.close()
-    return found
-
-
 async def test_a_forged_user_id_is_refused_by_the_broker_itself(
         users: dict[str, str]) -> None:
     namespace = broker.new_namespace()
@@ -249,7 +191,7 @@ async def test_refused_requests_are_set_aside_with_the_reason_and_nothing_is_wri
         anonymous = ProtectRequest(resources=[ResourceRef(DIRECTORY, str(site.data))])
         connection = await aiormq.connect(users["alice"])
         channel = await connection.channel()
-        await channel.basic_publish(json.dumps(_plain(anonymous)).encode(),
+        await channel.basic_publish(json.dumps(plain(anonymous)).encode(),
                                     routing_key=requests_queue(namespace))
         await connection.close()
         event = await alice.verdict(anonymous.request_id)
@@ -280,7 +222,7 @@ async def test_every_accepted_request_is_audited_with_who_asked_for_what(
     async with serving(users, site) as namespace:
         alice = await Client.connect(users["alice"], namespace)
         request = ProtectRequest(resources=[ResourceRef(DIRECTORY, str(site.data))])
-        await alice.transport.publish_request(json.dumps(_plain(request)).encode())
+        await alice.transport.publish_request(json.dumps(plain(request)).encode())
         async with asyncio.timeout(60):
             async for event in alice.subscription:
                 if isinstance(event, RequestAccepted) and event.request_id == request.request_id:

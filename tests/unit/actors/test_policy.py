@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from actors.errors import PolicyError
 from actors.service.authorization import Authorizer
+from actors.service.keystone import TokenInfo
 from actors.service.policy import read_policy
 from actors.wire.requests import (
     CancelRequest,
@@ -16,6 +18,7 @@ from actors.wire.requests import (
     ResourceRef,
     RestoreRequest,
 )
+from plugins.access import ProjectGrant
 from plugins.errors import Forbidden
 
 POLICY = """\
@@ -109,3 +112,76 @@ def test_without_a_policy_only_the_workers_own_broker_user_is_served() -> None:
         authorizer.decide(PROTECT, "mallory", provider=LOCAL)
     restore = authorizer.decide(RESTORE, None, provider=LOCAL)
     assert restore.paths.system_paths_refused and restore.paths.restore_targets is None
+
+
+KEYSTONE_POLICY = POLICY + """
+[keystone]
+cloud = strongbox-service
+providers = OpenStack
+
+[role member]
+operations = protect, restore
+providers = OpenStack
+
+[role admin]
+operations = *
+providers = *
+cross_project = yes
+"""
+OPENSTACK = ("os-id", "OpenStack")
+
+
+def token(project: str, *roles: str) -> TokenInfo:
+    return TokenInfo(user_id="u1", user_name="ann", project_id=project, project_name=project,
+                     roles=frozenset(roles), expires_at=2e9)
+
+
+def test_a_keystone_provider_needs_a_token_whose_roles_grant_the_operation(
+        tmp_path: Path) -> None:
+    authorizer = Authorizer(read_policy(write(tmp_path, KEYSTONE_POLICY)), own_user="w")
+    assert authorizer.needs_token(OPENSTACK) and not authorizer.needs_token(LOCAL)
+    with pytest.raises(Forbidden, match="needs a Keystone token"):
+        authorizer.decide(RESTORE, "admin", provider=OPENSTACK)
+    with pytest.raises(Forbidden, match=r"no role of the token grants it \(roles: reader\)"):
+        authorizer.decide(RESTORE, "admin", provider=OPENSTACK, token=token("p1", "reader"))
+    with pytest.raises(Forbidden, match="delete for keystone:ann@p1: no role"):
+        authorizer.decide(DeleteRequest(checkpoint_id="cp"), "admin", provider=OPENSTACK,
+                          token=token("p1", "member"))
+    decision = authorizer.decide(RESTORE, "admin", provider=OPENSTACK,
+                                 token=token("p1", "member"))
+    assert decision.project is not None
+    assert (decision.project.project_id, decision.project.cross_project) == ("p1", False)
+    assert decision.token_identity == "keystone:ann@p1"
+
+
+def test_a_project_id_other_than_the_tokens_needs_a_cross_project_role(
+        tmp_path: Path) -> None:
+    authorizer = Authorizer(read_policy(write(tmp_path, KEYSTONE_POLICY)), own_user="w")
+    elsewhere = RestoreRequest(checkpoint_id="cp", project_id="p2")
+    with pytest.raises(Forbidden, match="project_id p2 is not the token's project p1"):
+        authorizer.decide(elsewhere, "admin", provider=OPENSTACK, token=token("p1", "member"))
+    decision = authorizer.decide(elsewhere, "admin", provider=OPENSTACK,
+                                 token=token("p1", "admin"))
+    assert decision.project is not None and decision.project.cross_project
+    assert decision.project.project_id == "p2"
+
+
+def test_a_checkpoint_of_another_project_is_refused_unless_cross_project() -> None:
+    grant = ProjectGrant(project_id="p1", token_project_id="p1", holder="keystone:ann@p1")
+    grant.check_owner("cp", "p1", "restore")
+    with pytest.raises(Forbidden, match="checkpoint cp for keystone:ann@p1: it belongs to "
+                                        "project p2, not p1"):
+        grant.check_owner("cp", "p2", "restore")
+    ProjectGrant(project_id="p1", token_project_id="p9", cross_project=True).check_owner(
+        "cp", "p2", "restore")
+
+
+@pytest.mark.parametrize(("text", "phrase"), [
+    ("[role member]\noperations = protect\n", "need a [keystone] section"),
+    ("[keystone]\nproviders = OpenStack\n[user a]\noperations = protect\n", "needs 'cloud'"),
+    ("[keystone]\ncloud = c\nprovders = x\n", "did you mean 'providers'?"),
+    ("[role admin]\ncross_project = maybe\n", "is not yes or no"),
+])
+def test_bad_keystone_sections_are_named(tmp_path: Path, text: str, phrase: str) -> None:
+    with pytest.raises(PolicyError, match=re.escape(phrase)):
+        read_policy(write(tmp_path, text))

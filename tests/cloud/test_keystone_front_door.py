@@ -1,0 +1,195 @@
+"""Tenant scoping through the real broker and the dev cloud's real Keystone: a request to
+an OpenStack provider carries its user's token; the token's project owns the checkpoint,
+and another tenant's token can neither restore, delete nor verify it.
+
+The provider is named OpenStack and protects local directories (the scoping under test is
+the front door's, the same for every plugin); the worker checks tokens with the dev
+cloud's admin as its service user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import openstack
+import pytest
+
+from actors.service.worker import WorkerOptions, run_worker
+from actors.wire.events import OperationFinished, RequestAccepted, RequestRejected
+from actors.wire.requests import (
+    DeleteRequest,
+    ProtectRequest,
+    ResourceRef,
+    RestoreRequest,
+    VerifyRequest,
+)
+from banks.filesystem.bank import FilesystemBank
+from plugins.checkpoint.store import CheckpointStore
+from tests import broker
+from tests.devcloud.fixture import DevCloud
+from tests.helpers.directory_trees import build_awkward_tree, snapshot
+from tests.helpers.request_client import Client, dead_letters
+
+DIRECTORY = "Strongbox::Directory"
+PASSWORD = "tenant-b-password"  # a throwaway user of the throwaway dev cloud
+
+
+@pytest.fixture(scope="module")
+def amqp_url() -> str:
+    return broker.broker_url()
+
+
+@dataclass
+class Tenants:
+    demo: str  # tokens
+    other: str
+    admin: str
+    demo_project: str
+    other_project: str
+
+
+@pytest.fixture
+def tenants(devcloud: DevCloud) -> Iterator[Tenants]:
+    """Tokens of demo (project demo), of a user of a second project, and of admin."""
+    admin = devcloud.connect("admin")
+    suffix = uuid.uuid4().hex[:8]
+    project = admin.identity.create_project(name=f"tenant-b-{suffix}", domain_id="default")
+    user = admin.identity.create_user(name=f"user-b-{suffix}", password=PASSWORD,
+                                      domain_id="default", default_project_id=project.id)
+    member = admin.identity.find_role("member")
+    admin.identity.assign_project_role_to_user(project, user, member)
+    other = openstack.connect(region_name="RegionOne", load_envvars=False,
+                              auth_url=devcloud.config.auth_url, username=user.name,
+                              password=PASSWORD, project_id=project.id,
+                              user_domain_name="Default")
+    demo = devcloud.connect("demo")
+    try:
+        yield Tenants(demo=demo.auth_token, other=other.auth_token, admin=admin.auth_token,
+                      demo_project=demo.current_project_id, other_project=project.id)
+    finally:
+        admin.identity.delete_user(user)
+        admin.identity.delete_project(project)
+
+
+class Site:
+    def __init__(self, root: Path) -> None:
+        self.data, self.restore, self.bank = root / "data", root / "restore", root / "bank"
+        self.providers = root / "providers"
+        self.restore.mkdir()
+        self.providers.mkdir()
+        build_awkward_tree(self.data)
+        (self.providers / "openstack.conf").write_text(
+            "[provider]\nname = OpenStack\nid = keystone-front-door\ndescription = tenants\n"
+            "bank = filesystem\nplugin = directory\n\n"
+            f"[filesystem]\npath = {self.bank}\n\n[directory]\nencryption = none\n")
+        self.policy = root / "policy.conf"
+        self.policy.write_text(
+            "[user guest]\noperations = *\nproviders = *\n"
+            f"protect_roots = {self.data}\nrestore_targets = {self.restore}\n\n"
+            "[keystone]\ncloud = devcloud-admin\nproviders = OpenStack\n\n"
+            "[role member]\noperations = protect, restore, verify, delete\n"
+            "providers = OpenStack\n\n"
+            "[role admin]\noperations = *\nproviders = *\ncross_project = yes\n")
+
+
+@asynccontextmanager
+async def worker(devcloud: DevCloud, site: Site, monkeypatch: pytest.MonkeyPatch,
+                 url: str) -> AsyncIterator[str]:
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(devcloud.clouds_yaml))
+    namespace = broker.new_namespace()
+    stop, ready = asyncio.Event(), asyncio.Event()
+    options = WorkerOptions(amqp_url=url, namespace=namespace, shards=broker.TEST_SHARDS,
+                            providers_dir=str(site.providers), worker_id="w-keystone",
+                            policy=str(site.policy))
+    task = asyncio.create_task(run_worker(options, stop=stop, ready=ready))
+    await asyncio.wait({task, asyncio.ensure_future(ready.wait())},
+                       return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        task.result()
+    try:
+        yield namespace
+    finally:
+        stop.set()
+        await task
+        await broker.delete_namespace(url, namespace)
+
+
+def restore(checkpoint: str, target: Path, project: str | None = None) -> RestoreRequest:
+    return RestoreRequest(checkpoint_id=checkpoint, project_id=project,
+                          parameters={DIRECTORY: {"target": str(target)}})
+
+
+def refused(event: Any, phrase: str) -> bool:
+    return isinstance(event, RequestRejected) and event.reason.startswith("forbidden: ") \
+        and phrase in event.reason
+
+
+async def test_a_tenant_cannot_touch_another_tenants_checkpoint(
+        devcloud: DevCloud, tenants: Tenants, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, amqp_url: str) -> None:
+    site = Site(tmp_path)
+    async with worker(devcloud, site, monkeypatch, amqp_url) as namespace:
+        client = await Client.connect(amqp_url, namespace)
+        protect = ProtectRequest(resources=[ResourceRef(DIRECTORY, str(site.data))])
+        done = await client.ask(protect, token=tenants.demo)
+        assert isinstance(done, OperationFinished) and done.status == "succeeded"
+        checkpoint = done.checkpoint_id
+        assert checkpoint is not None
+        index = await CheckpointStore(await FilesystemBank.open({"path": str(site.bank)})) \
+            .read_index(checkpoint)
+        assert index.project_id == tenants.demo_project  # the token's project owns it
+
+        other = tenants.other
+        attempts = {
+            "restore by another tenant": (restore(checkpoint, site.restore / "b"), other,
+                                          f"belongs to project {tenants.demo_project}"),
+            "delete by another tenant": (DeleteRequest(checkpoint_id=checkpoint), other,
+                                         "belongs to project"),
+            "verify by another tenant": (VerifyRequest(checkpoint_id=checkpoint), other,
+                                         "belongs to project"),
+            "no token": (restore(checkpoint, site.restore / "c"), None,
+                         "needs a Keystone token"),
+            "a forged token": (restore(checkpoint, site.restore / "d"), "gAAAAAforged",
+                               "invalid or expired"),
+            "a project_id not the token's": (
+                restore(checkpoint, site.restore / "e", project=tenants.other_project),
+                tenants.demo, "is not the token's project"),
+        }
+        for name, (request, token, phrase) in attempts.items():
+            event = await client.ask(request, token=token)
+            assert refused(event, phrase), (name, event)
+        assert sorted(site.restore.iterdir()) == []  # nothing restored anywhere
+        letters = await dead_letters(amqp_url, namespace, len(attempts))
+        assert all(reason.startswith("forbidden: ") for _, reason in letters)
+
+        # a revoked token is refused as soon as Keystone says so
+        admin = devcloud.connect("admin")
+        revoked = devcloud.connect("demo").auth_token
+        admin.session.delete("/auth/tokens", endpoint_filter={"service_type": "identity"},
+                             headers={"X-Subject-Token": revoked})
+        event = await client.ask(restore(checkpoint, site.restore / "f"), token=revoked)
+        assert refused(event, "invalid or expired"), event
+
+        # the owner restores; an admin restores across projects, named in the audit
+        mine = await client.ask(restore(checkpoint, site.restore / "mine"), token=tenants.demo)
+        assert isinstance(mine, OperationFinished) and mine.status == "succeeded"
+        assert snapshot(site.restore / "mine") == snapshot(site.data)
+        crossing = restore(checkpoint, site.restore / "admin", project=tenants.demo_project)
+        subscription = client.transport.subscribe(crossing.request_id)
+        await subscription.bound  # type: ignore[attr-defined]
+        done = await client.ask(crossing, token=tenants.admin)
+        assert isinstance(done, OperationFinished) and done.status == "succeeded"
+        async with asyncio.timeout(30):
+            async for event in subscription:
+                if isinstance(event, RequestAccepted):
+                    break
+        await subscription.close()
+        assert event.project_id == tenants.demo_project
+        assert event.keystone is not None and event.keystone.startswith("keystone:admin@")
+        await client.close()
