@@ -10,8 +10,8 @@ way. The client needs no provider files and no bank: the workers have them.
 from __future__ import annotations
 
 import argparse
-import os
 import asyncio
+import os
 from typing import TYPE_CHECKING
 
 import msgspec
