@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 import msgspec
@@ -23,7 +24,17 @@ class RequestContext(msgspec.Struct, frozen=True, kw_only=True):
     paths: PathGrant = UNRESTRICTED
     # set when a Keystone token established the project (docs/security.md)
     project: ProjectGrant | None = None
+    # a Keystone trust from the requester to Strongbox's service user: cloud calls for this
+    # request act with the requester's authority, not the service's (plugins.openstack)
+    trust_id: str | None = None
     extra: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+# The request the running activity or discovery acts for: set by the runtime around every
+# activity and by the engine around discovery, so a plugin's client code deep in a call
+# chain (an SDK connection cache) can act with that request's authority.
+CURRENT_REQUEST: ContextVar[RequestContext | None] = ContextVar("strongbox_request",
+                                                                default=None)
 
 
 ProgressCallback = Callable[[int, int | None], None]

@@ -59,7 +59,7 @@ from plugins.checkpoint.operation_spec import (
     write_spec,
 )
 from plugins.checkpoint.store import CheckpointStore
-from plugins.context import RequestContext
+from plugins.context import CURRENT_REQUEST, RequestContext
 from plugins.errors import CheckpointNotFound
 from plugins.provider import Provider, ProviderSet, load_providers
 from plugins.provider.protectables import ProtectableSet
@@ -210,7 +210,8 @@ class Engine:
     async def submit(self, request: AnyRequest, *,
                      graph: ResourceGraph | None = None, user_id: str | None = None,
                      paths: PathGrant = UNRESTRICTED,
-                     project: ProjectGrant | None = None) -> str:
+                     project: ProjectGrant | None = None,
+                     trust_id: str | None = None) -> str:
         """Validate ``request`` and start its operation; return the operation id.
 
         The operation id is the request's ``request_id``: a request submitted again (a
@@ -252,9 +253,13 @@ class Engine:
                 return operation_id
             context = RequestContext(
                 project_id=project.project_id if project else request.project_id,
-                user_id=user_id, project=project,
+                user_id=user_id, project=project, trust_id=trust_id,
                 paths=merge_forbidden(paths, [store.bank.local_path or ""]))
-            run, spec_graph = await self._prepare(request, provider, store, graph, context)
+            acting = CURRENT_REQUEST.set(context)  # discovery acts with the request's authority
+            try:
+                run, spec_graph = await self._prepare(request, provider, store, graph, context)
+            finally:
+                CURRENT_REQUEST.reset(acting)
             await write_spec(store.bank, _spec_of(run, self.host.worker_id, request),
                              spec_graph)
         finally:
@@ -370,6 +375,7 @@ class Engine:
                              graph=graph, parameters=spec.parameters,
                              context=RequestContext(
                                  project_id=spec.project_id, user_id=spec.user_id,
+                                 trust_id=spec.trust_id,
                                  paths=spec.paths or merge_forbidden(
                                      UNRESTRICTED, [bank.local_path or ""])),
                              checkpoint=checkpoint)
@@ -470,7 +476,7 @@ def _spec_of(run: OperationRun, worker: str, request: OperationRequest) -> Opera
         id=run.operation_id, type=run.operation_type, provider_id=run.provider_id,
         checkpoint_id=run.checkpoint_id, project_id=run.request.project_id,
         request_id=request.request_id, parameters=run.raw_parameters, submitted_by=worker,
-        user_id=run.request.user_id, paths=run.request.paths)
+        user_id=run.request.user_id, paths=run.request.paths, trust_id=run.request.trust_id)
 
 
 def validate_parameters(operation: OperationType, graph: ResourceGraph,

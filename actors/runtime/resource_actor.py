@@ -47,7 +47,7 @@ from actors.wire.messages import (
     Stopped,
 )
 from plugins.base import Activity, Phase
-from plugins.context import ActivityContext
+from plugins.context import CURRENT_REQUEST, ActivityContext
 
 if TYPE_CHECKING:
     from actors.runtime.host_services import HostServices
@@ -310,6 +310,7 @@ class ResourceActor:
                     writable=run.operation_type != "restore")
             # the plugin's own limit first: waiting for it must not hold a worker slot
             async with self.host.plugin_slots(plugin), self.host.activity_slots:
+                CURRENT_REQUEST.set(run.request)  # this task's context: its own activity
                 await self.host.runner.run(
                     activity,
                     (run.checkpoint, context, resource, run.parameters[self.node]),

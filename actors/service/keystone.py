@@ -15,7 +15,7 @@ import asyncio
 import hashlib
 import time
 from collections import OrderedDict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import msgspec
@@ -31,6 +31,9 @@ TOKEN_HEADER: Final = AUTH_TOKEN_HEADER
 MAX_TOKEN_BYTES: Final = 8192  # Fernet tokens are ~200 bytes; JWS a little more
 CACHE_SECONDS: Final = 60.0
 CACHE_SIZE: Final = 1024
+# How long an operation may act with its requester's authority: a day covers any protect,
+# restore or delete and a takeover's retries; the trust then expires on its own.
+TRUST_LIFETIME: Final = 24 * 3600.0
 
 
 class KeystoneUnavailable(StrongboxError):
@@ -107,6 +110,55 @@ class KeystoneValidator:
             old, _ = self._cache.popitem(last=False)
             self._cached_at.pop(old, None)
         return info
+
+    async def create_trust(self, token: str, info: TokenInfo, *, lifetime: float) -> str:
+        """A trust from the token's user to this worker's service user, on the token's
+        project with the token's roles, impersonating, for ``lifetime`` seconds.
+
+        Raises:
+            Forbidden: Keystone refused (the user may not delegate these roles).
+            KeystoneUnavailable: Keystone did not answer.
+        """
+        return await asyncio.to_thread(self._create_trust, token, info, lifetime)
+
+    async def delete_trust(self, trust_id: str) -> None:
+        """Delete a trust no operation will use (best effort: it expires anyway)."""
+        try:
+            await asyncio.to_thread(self._session.delete, f"/OS-TRUST/trusts/{trust_id}",
+                                    endpoint_filter=self._identity)
+        except Exception as error:  # expiring is the fallback
+            log.warning("keystone_trust_delete_failed", trust_id=trust_id,
+                        error=type(error).__name__)
+
+    @property
+    def _identity(self) -> dict[str, Any]:
+        return {"service_type": "identity", "interface": self._interface, "version": (3, 0)}
+
+    def _create_trust(self, token: str, info: TokenInfo, lifetime: float) -> str:
+        from keystoneauth1 import exceptions  # noqa: PLC0415 -- see from_cloud
+
+        expires = datetime.fromtimestamp(time.time() + lifetime, tz=UTC)
+        body = {"trust": {
+            "trustor_user_id": info.user_id, "trustee_user_id": self._session.get_user_id(),
+            "project_id": info.project_id, "impersonation": True,
+            "roles": [{"name": role} for role in sorted(info.roles)],
+            "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}}
+        try:
+            # as the requester: only a trustor may create its trust
+            response = self._session.post("/OS-TRUST/trusts", json=body,
+                                          headers={"X-Auth-Token": token}, authenticated=False,
+                                          endpoint_filter=self._identity, raise_exc=True)
+        except (exceptions.Forbidden, exceptions.Unauthorized, exceptions.NotFound,
+                exceptions.BadRequest) as error:
+            raise Forbidden(f"Keystone refused a trust for {info.identity}: "
+                            f"{type(error).__name__}") from None
+        except exceptions.ClientException as error:
+            raise KeystoneUnavailable(f"Keystone did not answer: {type(error).__name__}") \
+                from None
+        trust_id: str = response.json()["trust"]["id"]
+        log.info("keystone_trust_created", trust_id=trust_id, trustor=info.identity,
+                 project_id=info.project_id)
+        return trust_id
 
     def _ask(self, token: str) -> TokenInfo:
         from keystoneauth1 import exceptions  # noqa: PLC0415 -- see from_cloud

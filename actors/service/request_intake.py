@@ -21,8 +21,13 @@ import msgspec
 import structlog
 
 from actors.errors import StrongboxError
-from actors.service.authorization import Authorizer, request_kind, request_subject
-from actors.service.keystone import KeystoneValidator
+from actors.service.authorization import (
+    Authorizer,
+    Decision,
+    request_kind,
+    request_subject,
+)
+from actors.service.keystone import TRUST_LIFETIME, KeystoneValidator, TokenInfo
 from actors.transport.base import IncomingRequest, RequestVerdict
 from actors.wire.events import RequestAccepted, RequestRejected
 from actors.wire.requests import AnyRequest, CancelRequest, decode_request
@@ -74,9 +79,7 @@ class RequestIntake:
                     raise Forbidden("this worker has no Keystone validator")
                 token = await self.keystone.validate(incoming.auth_token)
             decision = self.authorizer.decide(request, user_id, provider=provider, token=token)
-            operation_id = await self.engine.submit(request, user_id=decision.user_id,
-                                                    paths=decision.paths,
-                                                    project=decision.project)
+            operation_id = await self._submit(request, decision, incoming.auth_token, token)
         except Forbidden as error:
             return await self._reject(request.request_id, user_id, request,
                                       f"{FORBIDDEN}: {error}")
@@ -97,6 +100,23 @@ class RequestIntake:
             keystone=decision.token_identity,
             project_id=decision.project.project_id if decision.project else None))
         return RequestVerdict(accepted=True)
+
+    async def _submit(self, request: AnyRequest, decision: Decision, auth_token: str | None,
+                      token: TokenInfo | None) -> str:
+        """Start the operation; one a token authorized acts through a trust of its user."""
+        trust_id = None
+        if (token is not None and auth_token and self.keystone is not None
+                and not isinstance(request, CancelRequest)):
+            trust_id = await self.keystone.create_trust(auth_token, token,
+                                                        lifetime=TRUST_LIFETIME)
+        try:
+            return await self.engine.submit(request, user_id=decision.user_id,
+                                            paths=decision.paths, project=decision.project,
+                                            trust_id=trust_id)
+        except BaseException:
+            if trust_id is not None and self.keystone is not None:
+                await self.keystone.delete_trust(trust_id)
+            raise
 
     def _provider_of(self, request: AnyRequest) -> tuple[str, str] | None:
         """The (id, name) of the provider a request names (the default if none)."""

@@ -41,6 +41,7 @@ class OperationSpec(msgspec.Struct, kw_only=True, frozen=True):
     project_id: str | None = None
     user_id: str | None = None  # who asked: the broker user, or the local one (embedded)
     paths: PathGrant | None = None  # where it may read and write (None: spec before grants)
+    trust_id: str | None = None  # the requester's Keystone trust (not a secret on its own)
     request_id: str | None = None
     parameters: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     submitted_at: float = msgspec.field(default_factory=time.time)

@@ -5,6 +5,11 @@ openstacksdk is synchronous, so every call runs in this object's own thread pool
 thread of the runtime. The connection for a project is built once and cached; the
 operation's ``RequestContext.project_id`` selects it (``connect_as(project_id=...)``
 re-scopes the same credentials, so the user needs a role in that project).
+
+A request a Keystone token authorized carries a trust from its user to the plugin's
+service user (``RequestContext.trust_id``, found through ``CURRENT_REQUEST``): its calls
+then use a trust-scoped connection, so they act with the requester's authority in the
+requester's project, never with the service's own rights over every project.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any, TypeVar
 
 import structlog
 
+from plugins.context import CURRENT_REQUEST
 from plugins.openstack.errors import translate
 from plugins.openstack.settings import CloudSettings
 
@@ -28,6 +34,10 @@ _T = TypeVar("_T")
 # strict mypy cannot narrow; the SDK checks its arguments at run time, so we hold it as Any.
 Connection = Any
 APP_NAME = "strongbox"
+# a trust scopes the token itself: these would ask Keystone for a second scope
+_SCOPE_KEYS = frozenset({"project_id", "project_name", "project_domain_id", "project_domain_name",
+                         "domain_id", "domain_name", "tenant_id", "tenant_name",
+                         "system_scope"})
 
 
 class OpenStackCloud:
@@ -37,6 +47,7 @@ class OpenStackCloud:
         self.settings = settings
         self._pool: ThreadPoolExecutor | None = None
         self._connections: dict[str | None, Connection] = {}
+        self._trusted: dict[str, Connection] = {}  # by trust id
         self._lock = threading.Lock()  # connections are built in pool threads
 
     def _executor(self) -> ThreadPoolExecutor:
@@ -79,7 +90,11 @@ class OpenStackCloud:
         """The connection acting for ``project_id`` (blocking: call it in the pool).
 
         None, or the project of the configured credentials, gives the base connection.
+        A request acting under a Keystone trust gets the trust's connection instead.
         """
+        request = CURRENT_REQUEST.get()
+        if request is not None and request.trust_id is not None:
+            return self._trust_connection(request.trust_id)
         with self._lock:
             if project_id == self.settings.project_id:
                 project_id = None
@@ -95,6 +110,28 @@ class OpenStackCloud:
             log.info("openstack_project_connection", project_id=project_id)
             return scoped
 
+    def _trust_connection(self, trust_id: str) -> Connection:
+        with self._lock:
+            found = self._trusted.get(trust_id)
+            if found is None:
+                found = self._trusted[trust_id] = self._connect_trust(trust_id)
+                log.info("openstack_trust_connection", trust_id=trust_id)
+            return found
+
+    def _connect_trust(self, trust_id: str) -> Connection:
+        """The service user's credentials, scoped by the trust instead of a project."""
+        import openstack  # noqa: PLC0415 -- heavy, imported once in a pool thread
+        import openstack.config  # noqa: PLC0415
+
+        region = openstack.config.get_cloud_region(**self.settings.connect_arguments())
+        auth = {k: v for k, v in region.config["auth"].items() if k not in _SCOPE_KEYS}
+        auth["trust_id"] = trust_id
+        return openstack.connect(
+            app_name=APP_NAME, load_yaml_config=False, load_envvars=False,
+            auth_type="v3password", auth=auth, region_name=region.region_name,
+            interface=region.config.get("interface"), verify=region.config.get("verify", True),
+            api_timeout=region.config.get("api_timeout"))
+
     def _connect(self) -> Connection:
         import openstack  # noqa: PLC0415 -- heavy, imported once in a pool thread
 
@@ -103,7 +140,8 @@ class OpenStackCloud:
     def close(self) -> None:
         """Close the sessions and stop the pool's threads."""
         with self._lock:
-            connections, self._connections = list(self._connections.values()), {}
+            connections = [*self._connections.values(), *self._trusted.values()]
+            self._connections, self._trusted = {}, {}
         for connection in connections:
             try:
                 connection.close()

@@ -10,6 +10,7 @@ cloud's admin as its service user.
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -32,11 +33,13 @@ from actors.wire.requests import (
 from banks.filesystem.bank import FilesystemBank
 from plugins.checkpoint.store import CheckpointStore
 from tests import broker
+from tests.cloud.openstack_provider import write_provider
 from tests.devcloud.fixture import DevCloud
 from tests.helpers.directory_trees import build_awkward_tree, snapshot
 from tests.helpers.request_client import Client, dead_letters
 
 DIRECTORY = "Strongbox::Directory"
+IMAGE = "OS::Glance::Image"
 PASSWORD = "tenant-b-password"  # a throwaway user of the throwaway dev cloud
 
 
@@ -64,6 +67,10 @@ def tenants(devcloud: DevCloud) -> Iterator[Tenants]:
                                       domain_id="default", default_project_id=project.id)
     member = admin.identity.find_role("member")
     admin.identity.assign_project_role_to_user(project, user, member)
+    # the service user is an admin everywhere, as a backup service's usually is: what it
+    # may see is no measure of what a tenant may
+    admin.identity.assign_project_role_to_user(
+        project, admin.identity.find_user("admin"), admin.identity.find_role("admin"))
     other = openstack.connect(region_name="RegionOne", load_envvars=False,
                               auth_url=devcloud.config.auth_url, username=user.name,
                               password=PASSWORD, project_id=project.id,
@@ -99,8 +106,9 @@ class Site:
 
 
 @asynccontextmanager
-async def worker(devcloud: DevCloud, site: Site, monkeypatch: pytest.MonkeyPatch,
+async def worker(devcloud: DevCloud, site: Any, monkeypatch: pytest.MonkeyPatch,
                  url: str) -> AsyncIterator[str]:
+    """One worker with ``site.providers`` and ``site.policy``; yields its namespace."""
     monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(devcloud.clouds_yaml))
     namespace = broker.new_namespace()
     stop, ready = asyncio.Event(), asyncio.Event()
@@ -193,3 +201,54 @@ async def test_a_tenant_cannot_touch_another_tenants_checkpoint(
         assert event.project_id == tenants.demo_project
         assert event.keystone is not None and event.keystone.startswith("keystone:admin@")
         await client.close()
+
+
+@dataclass
+class ImageSite:
+    providers: Path
+    policy: Path
+
+
+async def test_a_tenants_image_is_protected_with_its_own_authority_not_the_services(
+        devcloud: DevCloud, tenants: Tenants, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, amqp_url: str) -> None:
+    demo = devcloud.connect("demo")
+    admin = devcloud.connect("admin")
+    original = demo.image.create_image(name=f"private-{uuid.uuid4().hex[:6]}",
+                                       data=os.urandom(64 * 1024), disk_format="raw",
+                                       container_format="bare", visibility="private",
+                                       wait=True)
+    policy = tmp_path / "policy.conf"
+    policy.write_text(
+        "[user guest]\noperations = *\nproviders = *\n\n"
+        "[keystone]\ncloud = devcloud-admin\nproviders = OpenStack\n\n"
+        "[role member]\noperations = protect, restore\nproviders = OpenStack\n")
+    site = ImageSite(write_provider(tmp_path / "providers", tmp_path / "bank",
+                                    {"cloud": "devcloud-admin"}, plugins=("os-image",)),
+                     policy)
+    restored_ids: list[str] = []
+    try:
+        async with worker(devcloud, site, monkeypatch, amqp_url) as namespace:
+            client = await Client.connect(amqp_url, namespace)
+            image = [ResourceRef(IMAGE, original.id)]
+            # the service user (an admin) sees every project's images; tenant B's own
+            # authority, through its trust, does not see demo's private image
+            stolen = await client.ask(ProtectRequest(resources=image), token=tenants.other)
+            assert isinstance(stolen, RequestRejected), stolen
+            assert "ResourceNotFound" in stolen.reason and original.id in stolen.reason
+            done = await client.ask(ProtectRequest(resources=image), token=tenants.demo)
+            assert isinstance(done, OperationFinished) and done.status == "succeeded", done
+            trusts = list(admin.identity.trusts(trustor_user_id=demo.current_user_id))
+            assert any(t.project_id == tenants.demo_project for t in trusts)
+            before = {i.id for i in admin.image.images()}
+            back = await client.ask(RestoreRequest(checkpoint_id=done.checkpoint_id),
+                                    token=tenants.demo)
+            assert isinstance(back, OperationFinished) and back.status == "succeeded", back
+            made = [i for i in admin.image.images() if i.id not in before]
+            restored_ids = [i.id for i in made]
+            # made in demo's project, with demo's authority
+            assert [i.owner for i in made] == [tenants.demo_project]
+            await client.close()
+    finally:
+        for image_id in [original.id, *restored_ids]:
+            demo.image.delete_image(image_id, ignore_missing=True)
