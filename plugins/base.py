@@ -154,6 +154,15 @@ class ProtectionPlugin:
             return self.restore_parameters_schema(resource_type)
         return NoParameters
 
+    def published_schema(self, kind: str, resource_type: str) -> dict[str, Any]:
+        """The JSON Schema published for ``kind`` (``options_schema``, ``restore_schema`` or
+        ``saved_info_schema``); a seed-style plugin publishes its own JSON Schema documents."""
+        schemas = {"options_schema": self.parameters_schema,
+                   "restore_schema": self.restore_parameters_schema,
+                   "saved_info_schema": self.saved_info_schema}
+        document: dict[str, Any] = msgspec.json.schema(schemas[kind](resource_type))
+        return document
+
     def validate_parameters(
         self, operation: OperationType, resource: Resource, raw: Mapping[str, Any]
     ) -> msgspec.Struct:

@@ -25,6 +25,7 @@ from banks.base import Bank
 from plugins.base import ProtectablePlugin, ProtectionPlugin
 from plugins.errors import PluginLoadError, PluginMoved, PluginNotFound
 from plugins.moved_modules import moved_path
+from plugins.seed_adapter import adapt
 
 PROTECTIONS: Final = "strongbox.protections"
 PROTECTABLES: Final = "strongbox.protectables"
@@ -66,6 +67,8 @@ class PluginRegistry:
             ValueError: if ``group`` is not one of the three plugin groups.
             PluginLoadError: if two installed distributions declare the same name.
         """
+        if group == PROTECTABLES:
+            self._resolve_aliases()
         return sorted(self._entries(group))
 
     def protection_class(self, name: str) -> type[ProtectionPlugin]:
@@ -154,9 +157,30 @@ class PluginRegistry:
             self._groups[group] = entries
         return entries
 
+    def _resolve_aliases(self) -> None:
+        """Re-key protectables whose entry is not named after their type (the seed's
+        ``setup.cfg`` names them ``volume = ...``) under the type they declare. One that
+        fails to load stays under its entry name and fails when used, as any other."""
+        entries = self._entries(PROTECTABLES)
+        for name in [n for n, e in entries.items() if not _names_a_type(n) and e.cls is None]:
+            try:
+                cls = self._get(PROTECTABLES, name)
+            except PluginLoadError:
+                continue
+            declared = getattr(cls, "resource_type", name)
+            if declared != name and declared not in entries:
+                entries[declared] = entries.pop(name)
+            elif declared != name:
+                raise PluginLoadError(
+                    f"{PROTECTABLES}: {name} = {entries[name].target} and "
+                    f"{entries[declared].target} both discover {declared!r}")
+
     def _get(self, group: str, name: str) -> type:
         entries = self._entries(group)
         entry = entries.get(name)
+        if entry is None and group == PROTECTABLES and ("::" in name or ":" not in name):
+            self._resolve_aliases()
+            entry = entries.get(name)
         if entry is None:
             if ":" not in name or name.startswith(":"):
                 raise PluginNotFound(group, name, entries)
@@ -190,6 +214,8 @@ class PluginRegistry:
     def _register(self, group: str, name: str, cls: type, replace: bool) -> None:
         target = _qualified(cls) if isinstance(cls, type) else repr(cls)
         checked = _check_class(group, name or "?", f"registered {target}", cls, by_type=False)
+        if group == PROTECTABLES and not name:  # a seed-style class: its get_resource_type()
+            name = getattr(checked, "resource_type", "")
         if not name:
             raise PluginLoadError(f"{group}: {target} has no name to register under")
         entries = self._entries(group)
@@ -231,6 +257,7 @@ def _check_class(group: str, name: str, where: str, obj: Any, *, by_type: bool) 
     ``by_type``: ``name`` is a registry name, so a protectable must declare it as its type.
     """
     base = GROUPS[group]
+    obj = adapt(base, obj, f"{group} plugin {name!r} ({where})")  # seed-style: wrapped once
     if not (isinstance(obj, type) and issubclass(obj, base)):
         raise PluginLoadError(
             f"{group} plugin {name!r} ({where}) is {_describe(obj)}, "
@@ -243,12 +270,18 @@ def _check_class(group: str, name: str, where: str, obj: Any, *, by_type: bool) 
         )
     if base is ProtectablePlugin and by_type:
         declared = getattr(obj, "resource_type", None)
-        if declared != name:
+        if declared != name and _names_a_type(name):
             raise PluginLoadError(
                 f"{group} plugin {name!r} ({where}) declares resource_type {declared!r}; "
                 f"the entry name must be its resource type"
             )
     return obj
+
+
+def _names_a_type(name: str) -> bool:
+    """Entry names with ``::`` name a resource type; others (the seed's ``volume = ...``)
+    are aliases, imported when the registry lists protectables to read their type."""
+    return "::" in name
 
 
 def _qualified(cls: type) -> str:

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import msgspec
 import structlog
 
 from banks.base import Bank
@@ -116,17 +115,13 @@ class Provider:
 
         ``{"options_schema": {type: schema}, "restore_schema": ..., "saved_info_schema": ...}``
         """
-        kinds: dict[str, Callable[[ProtectionPlugin, str], type[msgspec.Struct]]] = {
-            "options_schema": lambda plugin, t: plugin.parameters_schema(t),
-            "restore_schema": lambda plugin, t: plugin.restore_parameters_schema(t),
-            "saved_info_schema": lambda plugin, t: plugin.saved_info_schema(t),
-        }
+        kinds = ("options_schema", "restore_schema", "saved_info_schema")
         return {
             kind: {
-                t: msgspec.json.schema(schema(self.plugins[name], t))
+                t: self.plugins[name].published_schema(kind, t)
                 for t, name in sorted(self.type_map.items())
             }
-            for kind, schema in kinds.items()
+            for kind in kinds
         }
 
 
@@ -219,8 +214,6 @@ def _type_map(
     wildcard: str | None = None
     for name, plugin in plugins.items():
         types = sorted(plugin.supported_resource_types)
-        if not types:
-            log.warning("plugin_supports_no_type", plugin=name, path=str(config.path))
         for resource_type in types:
             owner = wildcard if resource_type == ANY_TYPE else explicit.get(resource_type)
             if owner is not None:

@@ -125,7 +125,8 @@ def test_registered_protectables_are_keyed_by_resource_type(empty: PluginRegistr
 
 
 def test_a_class_of_the_wrong_base_is_refused_on_registration(empty: PluginRegistry) -> None:
-    with pytest.raises(PluginLoadError, match=r"not a subclass of plugins.base:ProtectionPlugin"):
+    with pytest.raises(PluginLoadError, match=r"is not a protection plugin: it does not implement "
+                       r"get_supported_resources_types\(\).*docs/plugin-guide.md"):
         empty.register_protection("memory", MemoryBank)  # type: ignore[arg-type]
 
 
