@@ -94,10 +94,11 @@ class SeedCheckpoint:
 
 def _wait(coroutine: Coroutine[Any, Any, _T], loop: asyncio.AbstractEventLoop | None) -> _T:
 
+    target: asyncio.AbstractEventLoop = loop
     try:
         asyncio.get_running_loop()
     except RuntimeError:  # in a worker thread, as synchronous activities are
-        return asyncio.run_coroutine_threadsafe(coroutine, loop).result()
+        return asyncio.run_coroutine_threadsafe(coroutine, target).result()
     coroutine.close()
     raise RuntimeError("the synchronous checkpoint methods are for synchronous activities; "
                        "an async activity awaits checkpoint.checkpoint.bank_section(resource)")
