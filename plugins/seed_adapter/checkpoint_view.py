@@ -92,15 +92,18 @@ class SeedCheckpoint:
             return Resource(type=resource["type"], id=str(resource["id"]))
         return Resource(type=resource.type, id=str(resource.id))
 
-def _wait(coroutine: Coroutine[Any, Any, _T], loop: asyncio.AbstractEventLoop | None) -> _T:
 
-    target: asyncio.AbstractEventLoop = loop
+def _wait(coroutine: Coroutine[Any, Any, _T], loop: asyncio.AbstractEventLoop | None) -> _T:
+    if loop is None:
+        coroutine.close()
+        raise RuntimeError("the plugin was not set up (ProtectionPlugin.setup) on this loop")
     try:
         asyncio.get_running_loop()
     except RuntimeError:  # in a worker thread, as synchronous activities are
-        return asyncio.run_coroutine_threadsafe(coroutine, target).result()
+        return asyncio.run_coroutine_threadsafe(coroutine, loop).result()
     coroutine.close()
     raise RuntimeError("the synchronous checkpoint methods are for synchronous activities; "
                        "an async activity awaits checkpoint.checkpoint.bank_section(resource)")
+
 
 __all__ = ["SeedBankSection", "SeedCheckpoint"]
