@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import structlog
 
-from actors.errors import RequestInvalid
+from actors.errors import OperationNotFound, OperationUnavailable, RequestInvalid
 from actors.operations.verify import ResourceVerifier, verification_graph, verify_parameters
 from actors.operations.waiting import RecordReader, wait_for_end
 from actors.runtime.host import ActorHost
@@ -39,7 +41,7 @@ from actors.wire.requests import (
     VerifyRequest,
 )
 from banks.base import Bank
-from banks.errors import LeaseHeld
+from banks.errors import InvalidKey, LeaseHeld
 from plugins.access import UNRESTRICTED, PathGrant, ProjectGrant, merge_forbidden
 from plugins.base import OperationType, ProtectablePlugin, ProtectionPlugin
 from plugins.checkpoint.checkpoint import (
@@ -70,6 +72,16 @@ log = structlog.get_logger(__name__)
 
 # Long enough to cover discovery of a large project; released as soon as the spec is stored.
 SUBMIT_LEASE_TTL = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What became of a submitted request: the operation it names, and, when it started
+    nothing because that operation exists, ``duplicate`` saying how (``exists``,
+    ``being submitted``, ``running on this worker``)."""
+
+    operation_id: str
+    duplicate: str | None = None
 
 
 class Engine:
@@ -216,11 +228,12 @@ class Engine:
 
         The operation id is the request's ``request_id``: a request submitted again (a
         client retrying, the same message delivered twice) finds the stored spec and
-        starts nothing new.
+        starts nothing new (:meth:`admit` says so).
 
         Raises:
             RequestInvalid, ResourceTypeNotSupported, ResourceNotFound, ResourceGraphLoop,
             InvalidParameters, CheckpointNotFound, InvalidCheckpointState: before anything runs.
+            OperationNotFound: a cancel names no operation a bank of ours knows.
             Forbidden: a plugin refused a resource or a path ``paths`` does not grant (the
                 bank's own storage is never granted), before anything is written.
 
@@ -229,15 +242,26 @@ class Engine:
         ``project`` the cloud project a Keystone token established (then a restore, delete
         or verify of another project's checkpoint is refused unless it grants that).
         """
+        admitted = await self.admit(request, graph=graph, user_id=user_id, paths=paths,
+                                    project=project, trust_id=trust_id)
+        return admitted.operation_id
+
+    async def admit(self, request: AnyRequest, *,
+                    graph: ResourceGraph | None = None, user_id: str | None = None,
+                    paths: PathGrant = UNRESTRICTED, project: ProjectGrant | None = None,
+                    trust_id: str | None = None) -> Admission:
+        """:meth:`submit`, saying whether the request started an operation or was a
+        duplicate of one (and why). Raises what :meth:`submit` raises."""
         if isinstance(request, CancelRequest):
+            await self._check_cancellable(request.operation_id)
             await self.cancel(request.operation_id)
-            return request.operation_id
+            return Admission(request.operation_id)
         provider = self.provider(request.provider_id)
         store = await self.store(provider)
         operation_id = request.request_id
         if self.host.hosts(operation_id):
             log.info("request_duplicate", operation_id=operation_id)
-            return operation_id
+            return Admission(operation_id, duplicate="running on this worker")
         lease = submit_lease_key(operation_id)
         # one owner per attempt: two copies of a request on the same worker must exclude
         # each other too (a lease admits its own owner again)
@@ -246,11 +270,11 @@ class Engine:
             await store.bank.acquire_lease(lease, attempt, SUBMIT_LEASE_TTL)
         except LeaseHeld:
             log.info("request_duplicate", operation_id=operation_id, reason="being submitted")
-            return operation_id
+            return Admission(operation_id, duplicate="being submitted")
         try:
             if await read_spec(store.bank, operation_id) is not None:
                 log.info("request_duplicate", operation_id=operation_id)
-                return operation_id
+                return Admission(operation_id, duplicate="exists")
             context = RequestContext(
                 project_id=project.project_id if project else request.project_id,
                 user_id=user_id, project=project, trust_id=trust_id,
@@ -271,7 +295,26 @@ class Engine:
                  operation=run.operation_type, provider_id=provider.id,
                  checkpoint_id=run.checkpoint_id, resources=len(run.graph))
         await self.host.transport.send(Start(operation_id=operation_id, to=OPERATION_NODE))
-        return operation_id
+        return Admission(operation_id)
+
+    async def _check_cancellable(self, operation_id: str) -> None:
+        """A cancel must name an operation that exists and has not ended: a Cancel sent
+        for any other id is a message no worker can place.
+
+        Raises:
+            OperationNotFound: no bank of ours knows the operation.
+            RequestInvalid: it has already ended.
+            OperationUnavailable: a bank could not be read, so we cannot tell (retryable).
+        """
+        if self.host.hosts(operation_id):
+            return
+        found = await self._find_spec(operation_id, strict=True)
+        if found is None:
+            raise OperationNotFound(operation_id)
+        record = await read_operation_record(found[1], operation_id)
+        if record is not None and record.status != "running":
+            raise RequestInvalid(f"operation {operation_id!r} has already ended "
+                                 f"({record.status}); there is nothing to cancel")
 
     async def _prepare(self, request: OperationRequest,
                        provider: Provider, store: CheckpointStore,
@@ -314,7 +357,8 @@ class Engine:
     def _make_run(self, provider: Provider, store: CheckpointStore, *, operation_id: str,
                   operation_type: OperationType, checkpoint_id: str, graph: ResourceGraph,
                   parameters: Parameters, context: RequestContext,
-                  checkpoint: Checkpoint | None) -> OperationRun:
+                  checkpoint: Checkpoint | None,
+                  started_at: float | None = None) -> OperationRun:
         plugins = [provider.plugin_for(resource.type) for resource in graph.nodes]
         if operation_type == "verify":
             plugins = [self._verifier(plugin) for plugin in plugins]
@@ -327,7 +371,8 @@ class Engine:
             store=store,
             journal=Journal(store.bank, operation_id, _journal_writer(self.host.worker_id)),
             request=context, request_id=operation_id, checkpoint=checkpoint,
-            raw_parameters=parameters)
+            raw_parameters=parameters,
+            started_at=time.time() if started_at is None else started_at)
 
     def _verifier(self, plugin: ProtectionPlugin) -> ResourceVerifier:
         """The plugin wrapped for verify operations, once: its activity limit is shared."""
@@ -378,21 +423,38 @@ class Engine:
                                  trust_id=spec.trust_id,
                                  paths=spec.paths or merge_forbidden(
                                      UNRESTRICTED, [bank.local_path or ""])),
-                             checkpoint=checkpoint)
+                             checkpoint=checkpoint,
+                             # the operation's real start, not this takeover's
+                             started_at=record.started_at if record else spec.submitted_at)
         await self._set_up_plugins(run.plugins)
         self._operation_banks[operation_id] = bank
         return run
 
-    async def _find_spec(self, operation_id: str) -> tuple[OperationSpec, Bank] | None:
+    async def _find_spec(self, operation_id: str, *,
+                         strict: bool = False) -> tuple[OperationSpec, Bank] | None:
+        """The operation's spec and its bank, or None.
+
+        Raises:
+            OperationUnavailable: (``strict`` only) a bank could not be opened, so the
+                operation may be there.
+        """
+        unreachable: list[str] = []
         for provider in self.providers.values():
             try:
                 bank = await self.bank(provider)
             except Exception as error:  # one unreachable bank must not hide the others
                 log.warning("bank_unavailable", provider_id=provider.id, error=str(error))
+                unreachable.append(f"{provider.id}: {error}")
                 continue
-            spec = await read_spec(bank, operation_id)
+            try:
+                spec = await read_spec(bank, operation_id)
+            except InvalidKey:  # an id no bank can hold names no operation: not retryable
+                return None
             if spec is not None:
                 return spec, bank
+        if strict and unreachable:
+            raise OperationUnavailable(f"operation {operation_id!r}: a bank is unreachable "
+                                       f"({'; '.join(unreachable)})")
         return None
 
     async def run(self, request: AnyRequest, *, timeout: float | None = None,
@@ -514,5 +576,5 @@ def validate_parameters(operation: OperationType, graph: ResourceGraph,
     return validated
 
 
-__all__ = ["DeleteRequest", "Engine", "ProtectRequest", "RestoreRequest", "VerifyRequest",
-           "validate_parameters"]
+__all__ = ["Admission", "DeleteRequest", "Engine", "ProtectRequest", "RestoreRequest",
+           "VerifyRequest", "validate_parameters"]

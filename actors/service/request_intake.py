@@ -6,7 +6,10 @@ not make (``actors.service.authorization``, or a plugin refusing a path) is refu
 a reason that starts ``forbidden:``. Either way the transport moves it to the
 rejected-requests queue with the reason in its headers, a ``RequestRejected`` event
 tells subscribers, and nothing is written to a bank. A request that fails for a reason
-that may pass (its bank is unreachable) is delivered again later instead.
+that may pass (its bank is unreachable) is delivered again later instead, at most
+``max_attempts`` times on one worker; then it is rejected with that reason. A request
+naming an operation that exists (a client publishing again) starts nothing: it is acked
+and a ``RequestDuplicate`` event says so.
 
 Every accepted and every refused request is one ``request_audit`` log record and one
 event (``RequestAccepted`` or ``RequestRejected``) naming the identity, the operation and
@@ -29,19 +32,23 @@ from actors.service.authorization import (
 )
 from actors.service.keystone import TRUST_LIFETIME, KeystoneValidator, TokenInfo
 from actors.transport.base import IncomingRequest, RequestVerdict
-from actors.wire.events import RequestAccepted, RequestRejected
+from actors.wire.events import RequestAccepted, RequestDuplicate, RequestRejected
 from actors.wire.requests import AnyRequest, CancelRequest, decode_request
 from banks.errors import BankError
 from plugins.errors import Forbidden, PluginError
 
 if TYPE_CHECKING:
-    from actors.operations.engine import Engine
+    from actors.operations.engine import Admission, Engine
 
 log = structlog.get_logger(__name__)
 
 # Requests name resources and parameters; a megabyte is thousands of resources. Anything
 # larger is a mistake or an attack, and is refused before it is parsed.
 MAX_REQUEST_BYTES = 1 << 20
+# a bank or broker outage of about half a minute (RETRY_DELAY apart) is waited out; a
+# request that still cannot be carried out is set aside rather than looping for ever
+MAX_REQUEST_ATTEMPTS = 30
+JSON_CONTENT_TYPES = frozenset({"application/json", "text/json"})
 UNKNOWN_REQUEST = "unknown-request"
 FORBIDDEN = "forbidden"
 
@@ -51,13 +58,16 @@ class RequestIntake:
 
     def __init__(self, engine: Engine, *, max_bytes: int = MAX_REQUEST_BYTES,
                  authorizer: Authorizer | None = None,
-                 keystone: KeystoneValidator | None = None) -> None:
+                 keystone: KeystoneValidator | None = None,
+                 max_attempts: int = MAX_REQUEST_ATTEMPTS) -> None:
         self.engine = engine
         self.max_bytes = max_bytes
+        self.max_attempts = max_attempts
         self.authorizer = authorizer or Authorizer(None, own_user="guest")
         self.keystone = keystone
         self.accepted = 0
         self.rejected = 0
+        self.duplicates = 0
 
     async def __call__(self, incoming: IncomingRequest) -> RequestVerdict:
         """Carry out one request; say whether it was accepted, rejected or is to retry."""
@@ -66,11 +76,26 @@ class RequestIntake:
             return await self._reject(incoming.message_id, user_id, None,
                                       f"request is {len(body)} bytes; "
                                       f"the limit is {self.max_bytes}")
+        content_type = (incoming.content_type or "").split(";")[0].strip().lower()
+        if content_type and content_type not in JSON_CONTENT_TYPES:
+            return await self._reject(_request_id_of(body) or incoming.message_id, user_id,
+                                      None, f"content type {content_type[:100]!r} is not "
+                                      f"application/json")
         try:
             request = decode_request(body)
         except StrongboxError as error:
             return await self._reject(_request_id_of(body) or incoming.message_id, user_id,
                                       None, str(error))
+        try:
+            return await self._carry_out(request, incoming)
+        except Exception as error:  # a bug: set the request aside with a reason, say so
+            log.exception("request_intake_failed", request_id=request.request_id)
+            return await self._reject(request.request_id, user_id, request,
+                                      f"internal error: {type(error).__name__}: {error}")
+
+    async def _carry_out(self, request: AnyRequest,
+                         incoming: IncomingRequest) -> RequestVerdict:
+        user_id = incoming.user_id
         try:
             provider = self._provider_of(request)
             token = None
@@ -79,17 +104,32 @@ class RequestIntake:
                     raise Forbidden("this worker has no Keystone validator")
                 token = await self.keystone.validate(incoming.auth_token)
             decision = self.authorizer.decide(request, user_id, provider=provider, token=token)
-            operation_id = await self._submit(request, decision, incoming.auth_token, token)
+            admitted = await self._admit(request, decision, incoming.auth_token, token)
         except Forbidden as error:
             return await self._reject(request.request_id, user_id, request,
                                       f"{FORBIDDEN}: {error}")
         except (StrongboxError, PluginError, BankError) as error:
-            if getattr(error, "retryable", False):  # the bank or broker may come back
-                return self._retry(request.request_id, str(error))
-            return await self._reject(request.request_id, user_id, request,
-                                      f"{type(error).__name__}: {error}")
-        self.accepted += 1
+            reason = f"{type(error).__name__}: {error}"
+            if not getattr(error, "retryable", False):
+                return await self._reject(request.request_id, user_id, request, reason)
+            if incoming.attempt >= self.max_attempts:
+                return await self._reject(request.request_id, user_id, request,
+                                          f"gave up after {incoming.attempt} attempts: "
+                                          f"{reason}")
+            return self._retry(request.request_id, reason, incoming.attempt)
         kind, subject = request_kind(request), request_subject(request)
+        operation_id = admitted.operation_id
+        if admitted.duplicate is not None:
+            self.duplicates += 1
+            log.info("request_audit", outcome="duplicate", request_id=request.request_id,
+                     operation_id=operation_id, user_id=decision.user_id, kind=kind,
+                     subject=subject, reason=admitted.duplicate)
+            await self.engine.host.transport.publish(RequestDuplicate(
+                operation_id=operation_id, request_id=request.request_id,
+                reason=admitted.duplicate, user_id=decision.user_id, request_kind=kind,
+                subject=subject))
+            return RequestVerdict(accepted=True)
+        self.accepted += 1
         log.info("request_audit", outcome="accepted", request_id=request.request_id,
                  operation_id=operation_id, user_id=decision.user_id, kind=kind,
                  subject=subject, keystone=decision.token_identity,
@@ -101,8 +141,8 @@ class RequestIntake:
             project_id=decision.project.project_id if decision.project else None))
         return RequestVerdict(accepted=True)
 
-    async def _submit(self, request: AnyRequest, decision: Decision, auth_token: str | None,
-                      token: TokenInfo | None) -> str:
+    async def _admit(self, request: AnyRequest, decision: Decision, auth_token: str | None,
+                     token: TokenInfo | None) -> Admission:
         """Start the operation; one a token authorized acts through a trust of its user."""
         trust_id = None
         if (token is not None and auth_token and self.keystone is not None
@@ -110,13 +150,16 @@ class RequestIntake:
             trust_id = await self.keystone.create_trust(auth_token, token,
                                                         lifetime=TRUST_LIFETIME)
         try:
-            return await self.engine.submit(request, user_id=decision.user_id,
-                                            paths=decision.paths, project=decision.project,
-                                            trust_id=trust_id)
+            admitted = await self.engine.admit(request, user_id=decision.user_id,
+                                               paths=decision.paths, project=decision.project,
+                                               trust_id=trust_id)
         except BaseException:
             if trust_id is not None and self.keystone is not None:
                 await self.keystone.delete_trust(trust_id)
             raise
+        if admitted.duplicate is not None and trust_id is not None and self.keystone:
+            await self.keystone.delete_trust(trust_id)  # the running operation has its own
+        return admitted
 
     def _provider_of(self, request: AnyRequest) -> tuple[str, str] | None:
         """The (id, name) of the provider a request names (the default if none)."""
@@ -125,8 +168,9 @@ class RequestIntake:
         provider = self.engine.provider(request.provider_id)  # ProviderNotFound: rejected
         return provider.id, provider.name
 
-    def _retry(self, request_id: str, reason: str) -> RequestVerdict:
-        log.warning("request_retry", request_id=request_id, reason=reason)
+    def _retry(self, request_id: str, reason: str, attempt: int) -> RequestVerdict:
+        log.warning("request_retry", request_id=request_id, reason=reason, attempt=attempt,
+                    max_attempts=self.max_attempts)
         return RequestVerdict(accepted=False, reason=reason, retry=True)
 
     async def _reject(self, request_id: str | None, user_id: str | None,
@@ -147,7 +191,10 @@ def _request_id_of(body: bytes) -> str | None:
     """The request id of a request that failed validation, when it has a readable one."""
     try:
         raw = msgspec.json.decode(body)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return None
     found = raw.get("request_id") if isinstance(raw, dict) else None
-    return found if isinstance(found, str) and len(found) <= 200 else None
+    # a readable one: short, and printable (it goes into a log line and an event)
+    if isinstance(found, str) and len(found) <= 200 and found.isprintable():
+        return found
+    return None

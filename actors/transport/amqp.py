@@ -41,6 +41,7 @@ from actors.transport.base import (
     Transport,
 )
 from actors.transport.memory import MemorySubscription
+from actors.transport.request_attempts import RequestAttempts, attempt_key
 from actors.transport.shard_balance import PRESENCE_INTERVAL, Membership, ShardState, shard_owner
 from actors.transport.topology import (
     AUTH_TOKEN_HEADER,
@@ -54,7 +55,7 @@ from actors.transport.topology import (
     requests_queue,
     shard_of,
 )
-from actors.wire.events import Event, decode_event, encode_event
+from actors.wire.events import Event, decode_event, encode_event, routing_part
 from actors.wire.messages import Message, decode_messages, encode_messages
 
 log = structlog.get_logger(__name__)
@@ -81,7 +82,7 @@ class _BrokerSubscription(MemorySubscription):
     async def _bind(self) -> None:
         self._channel = await self._amqp._connection.channel()
         queue = await self._channel.declare_queue(exclusive=True, auto_delete=True)
-        key = "#" if self.operation_id is None else f"{self.operation_id.replace('.', '_')}.#"
+        key = "#" if self.operation_id is None else f"{routing_part(self.operation_id)}.#"
         await queue.bind(self._amqp._events, routing_key=key)
         await queue.consume(self._on_event, no_ack=True)
         self.bound.set_result(None)
@@ -138,6 +139,7 @@ class AmqpTransport(Transport):
         self._members: list[str] = []
         self._presence: Any = None
         self._reset_handlers: list[ResetHandler] = []
+        self._request_attempts = RequestAttempts()
         self._closing = False
         self.sent = 0
         self.published = 0
@@ -467,22 +469,32 @@ class AmqpTransport(Transport):
 
     async def _handle_request(self, channel: Any, delivery: AbstractIncomingMessage,
                               handler: RequestHandler) -> None:
+        # only a redelivered request can have been retried: hash the body only then
+        key = (attempt_key(delivery.body, delivery.message_id, delivery.user_id)
+               if delivery.redelivered else None)
+        attempt = self._request_attempts.attempt(key) if key is not None else 1
         try:
             token = (delivery.headers or {}).get(AUTH_TOKEN_HEADER)
             if isinstance(token, bytes):
                 token = token.decode("ascii", "replace")
             verdict = await handler(IncomingRequest(
                 delivery.body, delivery.message_id, delivery.user_id,
-                token if isinstance(token, str) else None))
+                token if isinstance(token, str) else None,
+                content_type=delivery.content_type, attempt=attempt))
         except Exception as error:  # a bug in intake: set the request aside, keep serving
             log.exception("request_handler_failed")
             await self._reject_request(channel, delivery, f"internal error: {error}")
             return
-        if verdict.accepted:
-            await self._answer(None, delivery.ack())
-        elif verdict.retry:
+        if verdict.retry:  # bounded: the handler rejects once ``attempt`` is too many
+            key = key or attempt_key(delivery.body, delivery.message_id, delivery.user_id)
+            self._request_attempts.retried(key, attempt)
             await asyncio.sleep(RETRY_DELAY)
             await self._answer(None, delivery.reject(requeue=True))
+            return
+        if key is not None:
+            self._request_attempts.settled(key)
+        if verdict.accepted:
+            await self._answer(None, delivery.ack())
         else:
             await self._reject_request(channel, delivery, verdict.reason or "rejected")
 

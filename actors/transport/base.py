@@ -47,13 +47,17 @@ class IncomingRequest:
 
     ``user_id`` is the publisher's broker user when the message carries one: RabbitMQ
     refuses a message whose ``user_id`` is not the publishing connection's own user, so
-    a present ``user_id`` is an identity the broker vouched for.
+    a present ``user_id`` is an identity the broker vouched for. ``content_type`` is as
+    the publisher set it (None if not). ``attempt`` counts this worker's deliveries of
+    the same request after a retry verdict (1 for a first delivery; see the transport).
     """
 
     body: bytes
     message_id: str | None = None
     user_id: str | None = None
     auth_token: str | None = field(default=None, repr=False)  # a secret: never shown
+    content_type: str | None = None
+    attempt: int = 1
 
 
 RequestHandler = Callable[[IncomingRequest], Awaitable[RequestVerdict]]

@@ -3,10 +3,19 @@
 Every actor transition emits one. Events are a tagged union, JSON on the wire, versioned
 by ``v``. ``routing_key`` gives ``<operation>.<resource type>.<state>`` so a subscriber
 of a topic exchange can pick one operation, one resource type or one state.
+
+AMQP refuses a routing key over 255 bytes, and a ``.``, ``*`` or ``#`` inside a part would
+split it or turn a subscriber's binding into a wildcard. So each part has ``.``, ``*`` and
+``#`` replaced by ``_`` and a byte budget (operation 128, type 96, state 29: with the two
+dots, 255); a part over its budget keeps its first bytes and ends ``~`` and 8 hex digits
+of its SHA-256, so it stays distinct and stable. Operation ids and resource types a
+request may carry fit their budgets (``actors.wire.limits``); only a name from elsewhere
+(a rejected request's id, a plugin's type) is ever shortened.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Final
 
@@ -15,6 +24,24 @@ import msgspec
 from actors.wire.failure import FailureInfo
 
 EVENT_VERSION: Final = 1
+MAX_ROUTING_KEY_BYTES: Final = 255
+OPERATION_PART_BYTES: Final = 128
+TYPE_PART_BYTES: Final = 96
+STATE_PART_BYTES: Final = MAX_ROUTING_KEY_BYTES - OPERATION_PART_BYTES - TYPE_PART_BYTES - 2
+
+
+def routing_part(text: str, budget: int = OPERATION_PART_BYTES) -> str:
+    """One part of a routing key: no ``.``, ``*`` or ``#``, at most ``budget`` bytes.
+
+    Bind ``routing_part(operation_id) + ".#"`` to follow one operation.
+    """
+    cleaned = text.replace(".", "_").replace("*", "_").replace("#", "_")
+    raw = cleaned.encode("utf-8", errors="replace")
+    if len(raw) <= budget:
+        return raw.decode("utf-8")  # a lone surrogate became "?": the key must encode
+    digest = hashlib.sha256(raw).hexdigest()[:8]
+    head = raw[:budget - 9].decode("utf-8", errors="ignore")  # never half a character
+    return f"{head}~{digest}"
 
 
 class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind"):
@@ -26,11 +53,10 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind"):
 
     @property
     def routing_key(self) -> str:
-        """``<operation>.<resource type>.<state>`` with dots in parts replaced."""
-        return ".".join(
-            part.replace(".", "_")
-            for part in (self.operation_id, self._routing_type(), self._routing_state())
-        )
+        """``<operation>.<resource type>.<state>``, each part made safe (see the module)."""
+        return ".".join((routing_part(self.operation_id, OPERATION_PART_BYTES),
+                         routing_part(self._routing_type(), TYPE_PART_BYTES),
+                         routing_part(self._routing_state(), STATE_PART_BYTES)))
 
     def _routing_type(self) -> str:
         return "operation"
@@ -141,6 +167,22 @@ class RequestAccepted(Event, frozen=True, kw_only=True, tag="request_accepted"):
         return "accepted"
 
 
+class RequestDuplicate(Event, frozen=True, kw_only=True, tag="request_duplicate"):
+    """A request named an operation that exists (``reason``: ``exists``, ``being
+    submitted`` or ``running on this worker``): nothing new was started, and the request
+    was acked, not set aside. A client that published again (after a lost confirm, say)
+    follows ``operation_id`` as before; a client that reused an id learns it here."""
+
+    request_id: str
+    reason: str
+    user_id: str | None = None
+    request_kind: str
+    subject: list[str] = msgspec.field(default_factory=list)
+
+    def _routing_state(self) -> str:
+        return "duplicate"
+
+
 AnyEvent = (
     ActivityStarted
     | ActivityFinished
@@ -151,6 +193,7 @@ AnyEvent = (
     | OperationFinished
     | RequestRejected
     | RequestAccepted
+    | RequestDuplicate
 )
 
 _encoder = msgspec.json.Encoder()

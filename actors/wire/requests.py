@@ -12,9 +12,23 @@ from typing import Annotated, Any, Final
 import msgspec
 
 from actors.errors import RequestInvalid
+from actors.wire.limits import (
+    MAX_PARAMETER_KEYS,
+    MAX_RESOURCES,
+    OperationId,
+    ParameterKey,
+    ProjectId,
+    ProviderId,
+    ResourceId,
+    ResourceType,
+    check_id,
+    check_parameters,
+    check_provider,
+    check_resource,
+    check_value,
+)
 
 REQUEST_VERSION: Final = 1
-MAX_RESOURCES: Final = 1_000_000
 
 
 def _new_id() -> str:
@@ -24,8 +38,8 @@ def _new_id() -> str:
 class ResourceRef(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A resource named by type and id."""
 
-    type: str
-    id: str
+    type: ResourceType
+    id: ResourceId
 
     @property
     def key(self) -> str:
@@ -34,6 +48,9 @@ class ResourceRef(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 Parameters = dict[str, dict[str, Any]]
+# what a request may carry: at most MAX_PARAMETER_KEYS keys, each a type or "type#id"
+RequestParameters = Annotated[dict[ParameterKey, dict[str, Any]],
+                              msgspec.Meta(max_length=MAX_PARAMETER_KEYS)]
 
 
 class Request(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind",
@@ -41,33 +58,33 @@ class Request(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind",
     """The header every request carries."""
 
     v: int = REQUEST_VERSION
-    request_id: str = msgspec.field(default_factory=_new_id)
-    project_id: str | None = None
+    request_id: OperationId = msgspec.field(default_factory=_new_id)
+    project_id: ProjectId | None = None
 
 
 class ProtectRequest(Request, frozen=True, kw_only=True, tag="protect"):
     """Protect ``resources`` (and everything they depend on) into a new checkpoint."""
 
-    provider_id: str | None = None
-    resources: list[ResourceRef]
-    parameters: Parameters = msgspec.field(default_factory=dict)
-    checkpoint_id: str | None = None
+    provider_id: ProviderId | None = None
+    resources: Annotated[list[ResourceRef], msgspec.Meta(max_length=MAX_RESOURCES)]
+    parameters: RequestParameters = msgspec.field(default_factory=dict)
+    checkpoint_id: OperationId | None = None
     extra: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
 class RestoreRequest(Request, frozen=True, kw_only=True, tag="restore"):
     """Restore every resource of a checkpoint."""
 
-    checkpoint_id: str
-    provider_id: str | None = None
-    parameters: Parameters = msgspec.field(default_factory=dict)
+    checkpoint_id: OperationId
+    provider_id: ProviderId | None = None
+    parameters: RequestParameters = msgspec.field(default_factory=dict)
 
 
 class DeleteRequest(Request, frozen=True, kw_only=True, tag="delete"):
     """Delete a checkpoint and what its plugins created for it."""
 
-    checkpoint_id: str
-    provider_id: str | None = None
+    checkpoint_id: OperationId
+    provider_id: ProviderId | None = None
 
 
 class VerifyRequest(Request, frozen=True, kw_only=True, tag="verify"):
@@ -75,8 +92,8 @@ class VerifyRequest(Request, frozen=True, kw_only=True, tag="verify"):
 
     # intact: decrypts and matches its hash. The checkpoint's status is left as it is.
 
-    checkpoint_id: str
-    provider_id: str | None = None
+    checkpoint_id: OperationId
+    provider_id: ProviderId | None = None
     sample: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 1.0
     seed: int | None = None  # the same seed reads the same sample
 
@@ -84,7 +101,7 @@ class VerifyRequest(Request, frozen=True, kw_only=True, tag="verify"):
 class CancelRequest(Request, frozen=True, kw_only=True, tag="cancel"):
     """Stop a running operation; its checkpoint ends ``error`` with reason ``cancelled``."""
 
-    operation_id: str
+    operation_id: OperationId
 
 
 AnyRequest = ProtectRequest | RestoreRequest | DeleteRequest | VerifyRequest | CancelRequest
@@ -105,9 +122,33 @@ def decode_request(raw: bytes) -> AnyRequest:
         raise RequestInvalid(f"request does not match its schema: {error}") from error
     except msgspec.DecodeError as error:
         raise RequestInvalid(f"request is not valid JSON: {error}") from error
+    except RecursionError:  # msgspec recurses per nesting level: [[[[... a million deep
+        raise RequestInvalid("request is nested too deeply to decode") from None
     if request.v != REQUEST_VERSION:
         raise RequestInvalid(f"request version {request.v} is not supported "
                              f"(this worker speaks v{REQUEST_VERSION})")
     if isinstance(request, ProtectRequest) and not request.resources:
         raise RequestInvalid("protect request selects no resources (field 'resources')")
+    check_request(request)
     return request
+
+
+def check_request(request: AnyRequest) -> None:
+    """Check the limits the schema cannot express (``actors.wire.limits``).
+
+    Raises:
+        RequestInvalid: naming the field at fault.
+    """
+    check_id("request_id", request.request_id)
+    check_provider("project_id", request.project_id)
+    if isinstance(request, CancelRequest):
+        check_id("operation_id", request.operation_id)
+        return
+    check_id("checkpoint_id", request.checkpoint_id)
+    check_provider("provider_id", request.provider_id)
+    if isinstance(request, ProtectRequest):
+        for index, ref in enumerate(request.resources):
+            check_resource(f"resources[{index}]", ref.type, ref.id)
+        check_value("extra", request.extra)
+    if isinstance(request, ProtectRequest | RestoreRequest):
+        check_parameters("parameters", request.parameters)

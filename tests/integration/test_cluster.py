@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from actors.wire.events import ActivityFinished, Event
 from actors.wire.requests import ProtectRequest, ResourceRef, RestoreRequest
 from bench.synthetic import PROJECT, SERVER, VOLUME
 from plugins.checkpoint.checkpoint import CheckpointStatus
+from plugins.checkpoint.operation_record import read_operation_record
 from tests import broker
 from tests.cluster.cluster import Cluster, Milestone, cluster
 from tests.cluster.plugin import expected_bytes, restored_name
@@ -79,9 +81,14 @@ async def test_a_worker_killed_mid_operation_loses_nothing(
         operation = asyncio.create_task(running.run(request, timeout=180, milestone=milestone))
         await milestone.wait()
         victim = chooser.choice(sorted(running.workers))
+        midway = time.time()  # activities remain: the operation ends after this
         running.kill(victim)
         finished = await operation
         assert finished.status == "succeeded", f"{finished.error} (killed {victim})"
+        # the operation's real start, even when its operation actor was taken over
+        record = await read_operation_record(await running.bank(), request.request_id)
+        assert record is not None and record.started_at < midway
+        assert finished.duration >= midway - record.started_at
         store = await running.store()
         index = await store.read_index(finished.checkpoint_id)
         assert index.status == CheckpointStatus.AVAILABLE
