@@ -20,9 +20,11 @@ import msgspec
 import structlog
 
 from actors.errors import RequestInvalid
+from actors.operations.deadlines import absolute_deadline
 from actors.operations.verify import ResourceVerifier, verification_graph, verify_parameters
 from actors.operations.waiting import RecordReader, wait_for_end
 from actors.runtime.host import ActorHost
+from actors.runtime.operation_end import entry_of
 from actors.runtime.operation_run import OperationRun
 from actors.transport.base import EventSubscription, Transport
 from actors.transport.memory import MemoryTransport
@@ -50,6 +52,7 @@ from plugins.checkpoint.checkpoint import (
 )
 from plugins.checkpoint.graph import ResourceGraph, build_graph
 from plugins.checkpoint.journal import Journal
+from plugins.checkpoint.operation_deadline import write_deadline
 from plugins.checkpoint.operation_record import OperationRecord, read_operation_record
 from plugins.checkpoint.operation_spec import (
     OperationSpec,
@@ -250,8 +253,11 @@ class Engine:
             context = RequestContext(project_id=request.project_id, user_id=user_id,
                                      paths=merge_forbidden(paths, [store.bank.local_path or ""]))
             run, spec_graph = await self._prepare(request, provider, store, graph, context)
+            run.deadline = absolute_deadline(run.operation_type, request.deadline, provider,
+                                             now=run.started_at)
             await write_spec(store.bank, _spec_of(run, self.host.worker_id, request),
                              spec_graph)
+            await write_deadline(store.bank, entry_of(run))
         finally:
             await store.bank.release_lease(lease, attempt)
         await self._set_up_plugins(run.plugins)
@@ -365,6 +371,9 @@ class Engine:
                                  paths=spec.paths or merge_forbidden(
                                      UNRESTRICTED, [bank.local_path or ""])),
                              checkpoint=checkpoint)
+        run.deadline = spec.deadline
+        if record is not None:
+            run.started_at = record.started_at
         await self._set_up_plugins(run.plugins)
         self._operation_banks[operation_id] = bank
         return run
@@ -462,7 +471,7 @@ def _spec_of(run: OperationRun, worker: str, request: OperationRequest) -> Opera
         id=run.operation_id, type=run.operation_type, provider_id=run.provider_id,
         checkpoint_id=run.checkpoint_id, project_id=request.project_id,
         request_id=request.request_id, parameters=run.raw_parameters, submitted_by=worker,
-        user_id=run.request.user_id, paths=run.request.paths)
+        user_id=run.request.user_id, paths=run.request.paths, deadline=run.deadline)
 
 
 def validate_parameters(operation: OperationType, graph: ResourceGraph,

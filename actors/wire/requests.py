@@ -12,6 +12,7 @@ from typing import Annotated, Any, Final
 import msgspec
 
 from actors.errors import RequestInvalid
+from plugins.provider.deadlines import MAX_DEADLINE
 
 REQUEST_VERSION: Final = 1
 MAX_RESOURCES: Final = 1_000_000
@@ -34,6 +35,9 @@ class ResourceRef(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 Parameters = dict[str, dict[str, Any]]
+# Seconds the operation may run from its submission, at most a week; past it the operation
+# is cancelled with reason "deadline exceeded". None: the provider's, else the default.
+Deadline = Annotated[float, msgspec.Meta(ge=1.0, le=MAX_DEADLINE)]
 
 
 class Request(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind",
@@ -53,6 +57,7 @@ class ProtectRequest(Request, frozen=True, kw_only=True, tag="protect"):
     parameters: Parameters = msgspec.field(default_factory=dict)
     checkpoint_id: str | None = None
     extra: dict[str, Any] = msgspec.field(default_factory=dict)
+    deadline: Deadline | None = None
 
 
 class RestoreRequest(Request, frozen=True, kw_only=True, tag="restore"):
@@ -61,6 +66,7 @@ class RestoreRequest(Request, frozen=True, kw_only=True, tag="restore"):
     checkpoint_id: str
     provider_id: str | None = None
     parameters: Parameters = msgspec.field(default_factory=dict)
+    deadline: Deadline | None = None
 
 
 class DeleteRequest(Request, frozen=True, kw_only=True, tag="delete"):
@@ -68,6 +74,7 @@ class DeleteRequest(Request, frozen=True, kw_only=True, tag="delete"):
 
     checkpoint_id: str
     provider_id: str | None = None
+    deadline: Deadline | None = None
 
 
 class VerifyRequest(Request, frozen=True, kw_only=True, tag="verify"):
@@ -79,6 +86,7 @@ class VerifyRequest(Request, frozen=True, kw_only=True, tag="verify"):
     provider_id: str | None = None
     sample: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 1.0
     seed: int | None = None  # the same seed reads the same sample
+    deadline: Deadline | None = None
 
 
 class CancelRequest(Request, frozen=True, kw_only=True, tag="cancel"):
