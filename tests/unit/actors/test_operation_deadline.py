@@ -15,10 +15,10 @@ from actors.transport.base import MAX_HANDLER_ATTEMPTS, MessageHandler
 from actors.transport.memory import MemoryTransport
 from actors.wire.messages import Cancel, Message, ParentPreDone, Start
 from actors.wire.requests import ProtectRequest, decode_request
+from plugins.checkpoint.graph import ResourceGraph
 from plugins.checkpoint.operation_deadline import running_deadlines
 from plugins.checkpoint.operation_record import read_operation_record
 from plugins.checkpoint.operation_spec import read_spec
-from plugins.checkpoint.graph import ResourceGraph
 from plugins.provider import ProviderConfigError, load_providers
 from tests.conftest import write_provider
 from tests.fakes import node
