@@ -27,7 +27,7 @@ from actors.errors import StrongboxError
 from actors.operations.engine import Engine
 from actors.service.logging_setup import LEVELS, configure_logging, resolve_level
 from actors.service.worker import WorkerOptions, broker_url, run_worker
-from actors.transport.topology import DEFAULT_NAMESPACE, DEFAULT_SHARDS
+from actors.transport.topology import DEFAULT_NAMESPACE, DEFAULT_SHARDS, MAX_QUEUED_REQUESTS
 from actors.wire.schemas import render_schema
 from banks.errors import BankError
 from plugins.errors import PluginError
@@ -174,6 +174,9 @@ def _add_worker_parser(groups: argparse._SubParsersAction[argparse.ArgumentParse
                         help="activities running at once on this worker")
     worker.add_argument("--request-concurrency", type=int, default=4, metavar="N",
                         help="requests validated and submitted at once")
+    worker.add_argument("--max-queued-requests", type=int, default=MAX_QUEUED_REQUESTS,
+                        metavar="N", help="requests the request queue holds; the oldest beyond "
+                        "go to <ns>.requests.dead (the same on every worker)")
     worker.add_argument("--lease-ttl", type=float, default=60.0, metavar="S",
                         help="seconds a checkpoint lease lives without renewal")
     worker.add_argument("--policy", metavar="FILE",
@@ -207,6 +210,7 @@ async def _run(args: argparse.Namespace) -> None:
             namespace=args.namespace, shards=args.shards, policy=args.policy,
             providers_dir=args.providers_dir, max_running_activities=args.max_activities,
             request_concurrency=args.request_concurrency, lease_ttl=args.lease_ttl,
+            max_queued_requests=args.max_queued_requests,
             **({"worker_id": args.worker_id} if args.worker_id else {}))
         await run_worker(options)
         return

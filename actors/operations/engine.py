@@ -22,9 +22,11 @@ import msgspec
 import structlog
 
 from actors.errors import OperationNotFound, OperationUnavailable, RequestInvalid
+from actors.operations.deadlines import absolute_deadline
 from actors.operations.verify import ResourceVerifier, verification_graph, verify_parameters
 from actors.operations.waiting import RecordReader, wait_for_end
 from actors.runtime.host import ActorHost
+from actors.runtime.operation_end import entry_of
 from actors.runtime.operation_run import OperationRun
 from actors.transport.base import EventSubscription, Transport
 from actors.transport.memory import MemoryTransport
@@ -52,6 +54,7 @@ from plugins.checkpoint.checkpoint import (
 )
 from plugins.checkpoint.graph import ResourceGraph, build_graph
 from plugins.checkpoint.journal import Journal
+from plugins.checkpoint.operation_deadline import write_deadline
 from plugins.checkpoint.operation_record import OperationRecord, read_operation_record
 from plugins.checkpoint.operation_spec import (
     OperationSpec,
@@ -284,8 +287,11 @@ class Engine:
                 run, spec_graph = await self._prepare(request, provider, store, graph, context)
             finally:
                 CURRENT_REQUEST.reset(acting)
+            run.deadline = absolute_deadline(run.operation_type, request.deadline, provider,
+                                             now=run.started_at)
             await write_spec(store.bank, _spec_of(run, self.host.worker_id, request),
                              spec_graph)
+            await write_deadline(store.bank, entry_of(run))
         finally:
             await store.bank.release_lease(lease, attempt)
         await self._set_up_plugins(run.plugins)
@@ -426,6 +432,7 @@ class Engine:
                              checkpoint=checkpoint,
                              # the operation's real start, not this takeover's
                              started_at=record.started_at if record else spec.submitted_at)
+        run.deadline = spec.deadline
         await self._set_up_plugins(run.plugins)
         self._operation_banks[operation_id] = bank
         return run
@@ -538,7 +545,8 @@ def _spec_of(run: OperationRun, worker: str, request: OperationRequest) -> Opera
         id=run.operation_id, type=run.operation_type, provider_id=run.provider_id,
         checkpoint_id=run.checkpoint_id, project_id=run.request.project_id,
         request_id=request.request_id, parameters=run.raw_parameters, submitted_by=worker,
-        user_id=run.request.user_id, paths=run.request.paths, trust_id=run.request.trust_id)
+        user_id=run.request.user_id, paths=run.request.paths, trust_id=run.request.trust_id,
+        deadline=run.deadline)
 
 
 def validate_parameters(operation: OperationType, graph: ResourceGraph,

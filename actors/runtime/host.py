@@ -4,6 +4,11 @@ A host holds the actors of the operations whose mailboxes this worker receives. 
 operation submitted elsewhere, or whose mailboxes moved here when a worker died, is
 loaded on its first message (``loader``: spec, graph and checkpoint from the bank) and
 its actors are rebuilt from the journal (``actors.runtime.recovery``).
+
+Every operation held here has its deadline watched (``actors.runtime.deadline_watch``); a
+message the transport gives up on fails its operation (``undeliverable``). Whatever is
+lost, no operation stays running: past its deadline it is cancelled, and a lease period
+later this worker lets go of it and the reaper ends it.
 """
 
 from __future__ import annotations
@@ -21,7 +26,9 @@ import structlog
 
 from actors.errors import OperationUnavailable
 from actors.runtime.activity_runner import ActivityRunner
-from actors.runtime.operation_actor import OperationActor, lease_owner
+from actors.runtime.deadline_watch import DeadlineWatch
+from actors.runtime.operation_actor import OperationActor
+from actors.runtime.operation_end import DEADLINE_EXCEEDED, end_operation, entry_of, lease_owner
 from actors.runtime.operation_run import OperationRun
 from actors.runtime.outbox import Outbox
 from actors.runtime.progress import ProgressReporter
@@ -30,7 +37,8 @@ from actors.runtime.resource_actor import ResourceActor
 from actors.runtime.state import FINAL_STATES
 from actors.transport.base import ActorFilter, Settlement, Transport
 from actors.wire.events import OperationFinished
-from actors.wire.messages import OPERATION_NODE, Message
+from actors.wire.failure import FailureInfo
+from actors.wire.messages import OPERATION_NODE, Cancel, Failed, Message
 from banks.base import Bank
 from plugins.base import ProtectionPlugin
 from plugins.checkpoint.checkpoint import checkpoint_lease_key
@@ -105,6 +113,8 @@ class ActorHost:
         self._forgotten: OrderedDict[str, None] = OrderedDict()
         self._plugin_slots: dict[int, asyncio.Semaphore] = {}
         self._upkeep: asyncio.Task[None] | None = None
+        self.deadlines = DeadlineWatch(self._deadline_passed)
+        self._sending: set[asyncio.Task[None]] = set()
         # outcomes of recent operations, for wait(); bounded so a long-lived worker does
         # not keep one per operation forever
         self._results: OrderedDict[str, asyncio.Future[OperationFinished]] = OrderedDict()
@@ -118,6 +128,7 @@ class ActorHost:
         """Begin consuming mailbox messages and renewing the leases of live operations."""
         self._upkeep = asyncio.create_task(self._keep_leases(), name="lease-upkeep")
         self.transport.on_reset(self.reset)
+        self.transport.on_undeliverable(self.undeliverable)
         await self.transport.consume(self.deliver)
 
     def reset(self, which: ActorFilter | None = None) -> None:
@@ -133,6 +144,7 @@ class ActorHost:
             log.warning("actor_state_reset", worker=self.worker_id,
                         operations=len(self._hosted))
             self._hosted.clear()
+            self.deadlines.disarm_all()
             return
         # a shard handed on while quiescent: its actors have nothing running
         for operation_id, hosted in self._hosted.items():
@@ -146,6 +158,7 @@ class ActorHost:
     def register(self, run: OperationRun) -> None:
         """Make this host drive ``run``'s actors (an operation submitted here)."""
         self._hosted[run.operation_id] = _HostedOperation(self, run, None)
+        self.deadlines.arm(run.operation_id, run.deadline)
         self._result_future(run.operation_id)
 
     def hosts(self, operation_id: str) -> bool:
@@ -204,6 +217,7 @@ class ActorHost:
             if run is not None:
                 snapshot = await take_snapshot(run.store.bank, operation_id, run.operation_type)
                 hosted = self._hosted[operation_id] = _HostedOperation(self, run, snapshot)
+                self.deadlines.arm(operation_id, run.deadline)
                 self._result_future(operation_id)
                 log.info("operation_loaded", operation_id=operation_id, worker=self.worker_id,
                          resources=len(run.graph))
@@ -267,9 +281,12 @@ class ActorHost:
 
     async def _keep_leases(self) -> None:
         """Renew the checkpoint lease of every protect this worker carries a live part of,
-        and let go of operations whose local part is over."""
+        and let go of operations whose local part is over, or that are still here a lease
+        period past their deadline (the reaper ends those)."""
         while True:
             await asyncio.sleep(self.lease_ttl / 3)
+            for operation_id in self.deadlines.overdue(grace=self.lease_ttl):
+                self.let_go(operation_id)
             now = time.monotonic()
             for operation_id, hosted in list(self._hosted.items()):
                 if hosted.live():
@@ -278,6 +295,7 @@ class ActorHost:
                 elif now - hosted.last_message > self.lease_ttl:
                     # finished elsewhere (or all local actors are): a late message reloads it
                     self._hosted.pop(operation_id, None)
+                    self.deadlines.disarm(operation_id)
 
     async def _renew(self, run: OperationRun) -> None:
         try:
@@ -286,11 +304,83 @@ class ActorHost:
         except Exception as error:  # keep trying: a lapse is visible, not fatal
             log.warning("lease_renew_failed", checkpoint_id=run.checkpoint_id, error=str(error))
 
+    # -- deadlines and messages given up -----------------------------------------------
+
+    def _deadline_passed(self, operation_id: str) -> None:
+        if operation_id in self._hosted:
+            self._send_soon(Cancel(operation_id=operation_id, to=OPERATION_NODE,
+                                   reason=DEADLINE_EXCEEDED))
+
+    def let_go(self, operation_id: str) -> None:
+        """Stop carrying an operation long past its deadline: its operation actor did not
+        end it, so nothing will; stop running and renewing, and leave it to the reaper."""
+        self.deadlines.disarm(operation_id)
+        hosted = self._hosted.pop(operation_id, None)
+        if hosted is None:
+            return
+        log.warning("operation_overdue_dropped", operation_id=operation_id,
+                    worker=self.worker_id, deadline=hosted.run.deadline)
+        hosted.operation.abandon()
+        for actor in hosted.actors:
+            if actor is not None:
+                actor.abandon()
+        self._forget(operation_id)
+
+    def _send_soon(self, message: Message) -> None:
+        async def send() -> None:
+            try:
+                await self.transport.send(message)
+            except Exception as error:  # lost: the reaper ends the operation instead
+                log.error("deadline_cancel_failed", operation_id=message.operation_id,
+                          error=str(error))
+        task = asyncio.create_task(send(), name="deadline-cancel")
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def undeliverable(self, message: Message, reason: str) -> None:
+        """Fail the operation of a message the transport gave up on (and set aside).
+
+        A resource's message: its operation actor is told the resource failed, and stops
+        the operation as for any failure, naming the resource and the reason. The operation
+        actor's own message: it cannot take it, so the operation is ended from here.
+        """
+        kind = type(message).__name__
+        if message.to != OPERATION_NODE:
+            await self.transport.send(Failed(
+                operation_id=message.operation_id, to=OPERATION_NODE, sender=message.to,
+                activity="deliver",
+                failure=FailureInfo(type="MessageUndeliverable",
+                                    message=f"{kind} message not delivered: {reason}")))
+            return
+        hosted = self._hosted.get(message.operation_id)
+        if hosted is None:
+            try:
+                hosted = await self._load(message.operation_id)
+            except OperationUnavailable:
+                hosted = None
+        if hosted is None:
+            return  # ended already, or not ours to end: its deadline ends it
+        run = hosted.run
+        event = await end_operation(
+            run.store.bank, self.transport, entry_of(run), status="failed",
+            reason=f"MessageUndeliverable: {kind} message to the operation not delivered: "
+                   f"{reason}", worker=self.worker_id)
+        await self.transport.send_many([  # stop whatever still runs
+            Cancel(operation_id=run.operation_id, to=node, reason="stopped after a failure")
+            for node in range(len(run.graph))])
+        hosted.operation.abandon()
+        for actor in hosted.actors:
+            if actor is not None:
+                actor.abandon()
+        if event is not None:
+            self.finished(run.operation_id, event)
+
     # -- outcomes ---------------------------------------------------------------------
 
     def finished(self, operation_id: str, event: OperationFinished) -> None:
         """Called by an operation actor when its operation ended."""
         self._hosted.pop(operation_id, None)
+        self.deadlines.disarm(operation_id)
         self._forget(operation_id)
         future = self._result_future(operation_id)
         if not future.done():
@@ -329,6 +419,9 @@ class ActorHost:
 
     async def close(self) -> None:
         """Stop consuming, stop renewing leases and release the thread pool."""
+        self.deadlines.disarm_all()
+        for task in list(self._sending):
+            task.cancel()
         if self._upkeep is not None:
             self._upkeep.cancel()
             with contextlib.suppress(asyncio.CancelledError):

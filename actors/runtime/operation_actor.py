@@ -10,7 +10,8 @@ of the bank runs, then creates it; delete: marks it ``deleting``) and releases t
 its post seals the checkpoint (protect: ``available``; delete: data purged, ``deleted``).
 On the first failure it stops every actor, waits until each has replied, and ends the
 checkpoint in ``error`` naming the first failing resource. A cancel takes the same road
-with the reason ``cancelled``.
+with the reason ``cancelled``, and so does the operation's deadline passing, with the reason
+``deadline exceeded`` (the host sends that ``Cancel``: ``ActorHost``).
 
 A verify changes no checkpoint and takes no lease; a resource that fails it stops no
 other (``FAILURES_STOP_NOTHING``): the operation seals once every resource is checked or
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from actors.errors import OperationCancelled
+from actors.runtime.operation_end import DEADLINE_EXCEEDED, lease_owner
 from actors.runtime.outbox import Outbox
 from actors.runtime.recovery import CANCEL_REQUESTED, FAILURES_STOP_NOTHING, OPENED, JournalSnapshot
 from actors.runtime.resource_status import summarize
@@ -51,6 +53,7 @@ from actors.wire.messages import (
 )
 from banks.chunks.collection_lease import wait_while_collecting
 from plugins.checkpoint.checkpoint import CheckpointStatus, checkpoint_lease_key
+from plugins.checkpoint.operation_deadline import remove_deadline
 from plugins.checkpoint.operation_record import OperationRecord, write_operation_record
 from plugins.errors import CheckpointError, CheckpointNotFound
 
@@ -63,11 +66,6 @@ log = structlog.get_logger(__name__)
 
 CANCELLED_REASON = "cancelled"
 STOPPED_REASON = "stopped after a failure"
-
-
-def lease_owner(operation_id: str) -> str:
-    """Who holds a checkpoint's lease: the operation, whichever workers carry it."""
-    return f"operation:{operation_id}"
 
 
 class OperationState(StrEnum):
@@ -97,6 +95,7 @@ class OperationActor:
         # resources that failed without stopping the operation (a verify's bad ones)
         self._failures: dict[int, FailureInfo] = {}
         self._cancel_requested = False
+        self._cancel_reason = CANCELLED_REASON  # or DEADLINE_EXCEEDED
         self._holds_lease = False
         self._task: asyncio.Task[None] | None = None
 
@@ -129,13 +128,14 @@ class OperationActor:
                     self._error = failure
                     self._error_resource = self.run.graph.nodes[sender].key
                 self._begin_stop(outbox)
-            case Cancel():
+            case Cancel(reason=reason):
                 if not self._cancel_requested:
                     self._cancel_requested = True
+                    self._cancel_reason = reason or CANCELLED_REASON
                     self.run.journal.append(OPERATION_NODE, CANCEL_REQUESTED, "cancelled",
-                                            CANCELLED_REASON)
+                                            self._cancel_reason)
                 if self._error is None:
-                    self._error = FailureInfo(type="OperationCancelled", message=CANCELLED_REASON)
+                    self._error = _cancel_failure(self._cancel_reason)
                 self._begin_stop(outbox)
             case Stopped(sender=sender):
                 self._stopped.add(sender)
@@ -193,7 +193,8 @@ class OperationActor:
             self._roots_done |= self._failures.keys()
         if snapshot.cancel_reason is not None:
             self._cancel_requested = True
-            self._error = FailureInfo(type="OperationCancelled", message=CANCELLED_REASON)
+            self._cancel_reason = snapshot.cancel_reason
+            self._error = _cancel_failure(self._cancel_reason)
         elif snapshot.first_failure is not None:
             node, reason = snapshot.first_failure
             self._error = FailureInfo(type="ActivityFailed", message=reason)
@@ -234,7 +235,7 @@ class OperationActor:
                                             waiter=f"protect {run.operation_id}",
                                             give_up=lambda: self._cancel_requested)
                 if self._cancel_requested:
-                    raise OperationCancelled(CANCELLED_REASON)  # before writing anything
+                    raise OperationCancelled(self._cancel_reason)  # before writing anything
                 run.checkpoint = await self._create_or_reopen()
             elif run.operation_type == "delete":
                 await run.store.transition(run.checkpoint_id, CheckpointStatus.DELETING)
@@ -320,7 +321,7 @@ class OperationActor:
         if self.state is not OperationState.RUNNING:
             return  # opening (handled once open), or already stopping or sealing
         self.state = OperationState.STOPPING
-        reason = CANCELLED_REASON if self._cancel_requested else STOPPED_REASON
+        reason = self._cancel_reason if self._cancel_requested else STOPPED_REASON
         log.info("operation_stopping", operation_id=self.run.operation_id, reason=reason)
         outbox.messages.extend(
             Cancel(operation_id=self.run.operation_id, to=node, reason=reason)
@@ -332,7 +333,7 @@ class OperationActor:
         run = self.run
         error = self._error.summary() if self._error else "unknown failure"
         if self._cancel_requested:
-            error = CANCELLED_REASON
+            error = self._cancel_reason
         try:
             await run.journal.close()
             if run.operation_type == "protect" and run.checkpoint is not None:
@@ -375,6 +376,11 @@ class OperationActor:
         except Exception as record_error:
             log.warning("operation_record_failed", operation_id=run.operation_id,
                         error=str(record_error))
+        try:  # it ended: nobody need end it by its deadline
+            await remove_deadline(run.store.bank, run.operation_id)
+        except Exception as remove_error:  # the reaper removes it once it sees the record
+            log.warning("deadline_entry_remove_failed", operation_id=run.operation_id,
+                        error=str(remove_error))
         event = OperationFinished(
             operation_id=run.operation_id, operation_type=run.operation_type,
             checkpoint_id=run.checkpoint_id, status=status, error=error,
@@ -384,3 +390,9 @@ class OperationActor:
                  error=error, error_resource=event.error_resource)
         await self.host.transport.publish(event)
         self.host.finished(run.operation_id, event)
+
+
+def _cancel_failure(reason: str) -> FailureInfo:
+    """The failure a cancel stands for: the user's, or the deadline's."""
+    kind = "DeadlineExceeded" if reason == DEADLINE_EXCEEDED else "OperationCancelled"
+    return FailureInfo(type=kind, message=reason)

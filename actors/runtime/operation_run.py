@@ -39,3 +39,5 @@ class OperationRun:
     started_at: float = field(default_factory=time.time)
     # as the request gave them: what the stored spec keeps, for a worker taking over
     raw_parameters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # when it must have ended (time.time() seconds), from its spec; None: no deadline
+    deadline: float | None = None

@@ -304,6 +304,8 @@ class ResourceActor:
         self._context = context
         outbox = Outbox()
         try:
+            if self._stop_reason is not None:
+                raise asyncio.CancelledError  # stopped before it began
             if run.checkpoint is None:  # opened by the operation actor on another worker
                 run.checkpoint = await run.store.open(
                     run.checkpoint_id, operation_id=run.operation_id,
@@ -384,7 +386,9 @@ class ResourceActor:
         elif self.state in RUNNING_STATES and self._task is not None and not self._task.done():
             if self._context is not None:
                 self._context.cancelled.set()
-            self._task.cancel()  # the task replies Stopped when it has unwound
+                self._task.cancel()  # the task replies Stopped when it has unwound
+            # else the task has not begun: cancelled now, it would never reply; it sees
+            # the stop reason as it begins, and replies then
         else:
             self._enter(ActorState.SKIPPED)
             self.run.journal.append(self.node, self._activity_name("post"), "skipped", reason)

@@ -1,9 +1,17 @@
-"""No zombies: a protect whose checkpoint lease lapsed, with no worker left to carry it
-on, is ended in ``error`` by whichever worker notices.
+"""No zombies: whichever worker notices ends an operation nobody will end.
 
-Every worker that carries a live part of an operation renews the checkpoint's lease
-(``ActorHost``), and a worker taking over a dead one's actors renews it too. A lease that
-is gone therefore means no worker has touched the operation for a whole lease period.
+- A protect whose checkpoint lease lapsed, with no worker left to carry it on, ends in
+  ``error`` (``abandoned``). Every worker that carries a live part of an operation renews
+  the checkpoint's lease (``ActorHost``), and a worker taking over a dead one's actors
+  renews it too. A lease that is gone therefore means no worker has touched the operation
+  for a whole lease period.
+- Any operation still running a lease period past its deadline ends ``cancelled`` with
+  the reason ``deadline exceeded``. At the deadline itself every worker holding a part of
+  it sends the operation actor a ``Cancel``; if the operation is still running a lease
+  period later, that actor is gone or silent (every message lost, its worker dead with
+  nothing left to wake a successor), and the workers holding parts of it have let go.
+  Running operations are found by their deadline entries (``/deadlines/``), not by
+  listing every operation ever run.
 """
 
 from __future__ import annotations
@@ -14,8 +22,10 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from actors.runtime.operation_end import DEADLINE_EXCEEDED, end_operation
 from actors.wire.events import OperationFinished
 from plugins.checkpoint.checkpoint import CheckpointStatus, checkpoint_lease_key
+from plugins.checkpoint.operation_deadline import running_deadlines
 from plugins.checkpoint.operation_record import read_operation_record, write_operation_record
 
 if TYPE_CHECKING:
@@ -51,6 +61,36 @@ async def reap_abandoned(engine: Engine, *, lease_ttl: float) -> list[str]:
     return reaped
 
 
+async def reap_overdue(engine: Engine, *, grace: float) -> list[str]:
+    """End every operation still running ``grace`` seconds past its deadline; return
+    their ids."""
+    reaped: list[str] = []
+    now = time.time()
+    for provider in engine.providers.values():
+        try:
+            bank = await engine.bank(provider)
+            entries = await running_deadlines(bank)
+        except Exception as error:  # one provider's bank being down must not stop the rest
+            log.warning("reaper_listing_failed", provider_id=provider.id, error=str(error))
+            continue
+        for entry in entries:
+            if now <= entry.deadline + grace:
+                continue
+            try:
+                event = await end_operation(bank, engine.host.transport, entry,
+                                            status="cancelled", reason=DEADLINE_EXCEEDED,
+                                            worker=engine.host.worker_id)
+            except Exception as error:  # the next round tries again
+                log.warning("overdue_end_failed", operation_id=entry.operation_id,
+                            error=str(error))
+                continue
+            if event is not None:
+                reaped.append(entry.operation_id)
+                engine.host.let_go(entry.operation_id)
+                engine.host.finished(entry.operation_id, event)
+    return reaped
+
+
 async def _end_record(engine: Engine, bank: Bank, operation_id: str | None,
                       checkpoint_id: str) -> None:
     if not operation_id:
@@ -74,5 +114,6 @@ async def reap_forever(engine: Engine, *, lease_ttl: float) -> None:
         await asyncio.sleep(lease_ttl)
         try:
             await reap_abandoned(engine, lease_ttl=lease_ttl)
+            await reap_overdue(engine, grace=lease_ttl)
         except Exception as error:  # the next round tries again
             log.warning("reaper_failed", error=str(error))

@@ -47,7 +47,8 @@ log = structlog.get_logger(__name__)
 MAX_REQUEST_BYTES = 1 << 20
 # a bank or broker outage of about half a minute (RETRY_DELAY apart) is waited out; a
 # request that still cannot be carried out is set aside rather than looping for ever
-MAX_REQUEST_ATTEMPTS = 30
+# below the request queue's delivery limit (20): the intake gives up, with an event, first
+MAX_REQUEST_ATTEMPTS = 15
 JSON_CONTENT_TYPES = frozenset({"application/json", "text/json"})
 UNKNOWN_REQUEST = "unknown-request"
 FORBIDDEN = "forbidden"

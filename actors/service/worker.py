@@ -28,7 +28,12 @@ from actors.service.policy import Policy, read_policy
 from actors.service.reaper import reap_forever
 from actors.service.request_intake import MAX_REQUEST_BYTES, RequestIntake
 from actors.transport.amqp import AmqpTransport
-from actors.transport.topology import DEFAULT_NAMESPACE, DEFAULT_SHARDS, redact_url
+from actors.transport.topology import (
+    DEFAULT_NAMESPACE,
+    DEFAULT_SHARDS,
+    MAX_QUEUED_REQUESTS,
+    redact_url,
+)
 from plugins.registry import PluginRegistry
 
 log = structlog.get_logger(__name__)
@@ -50,6 +55,8 @@ class WorkerOptions(msgspec.Struct, kw_only=True):
     max_running_activities: int = 64
     prefetch: int = 64
     request_concurrency: int = 4
+    # the request queue's bound: every worker of a namespace must declare the same
+    max_queued_requests: int = MAX_QUEUED_REQUESTS
     max_request_bytes: int = MAX_REQUEST_BYTES
     lease_ttl: float = 60.0
     policy: str | None = None  # the policy file; None: the single-user mode
@@ -106,7 +113,8 @@ async def run_worker(options: WorkerOptions, *, registry: PluginRegistry | None 
     policy = load_policy(options.policy)  # a bad file stops the worker before it serves
     transport = await AmqpTransport.connect(
         options.amqp_url, namespace=options.namespace, shards=options.shards,
-        prefetch=options.prefetch, worker_id=options.worker_id)
+        prefetch=options.prefetch, worker_id=options.worker_id,
+        max_queued_requests=options.max_queued_requests)
     async with Engine.embedded(
             Path(options.providers_dir) if options.providers_dir else None,
             registry=registry, transport=transport, worker_id=options.worker_id,

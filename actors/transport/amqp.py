@@ -33,6 +33,7 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
 from actors.errors import MessageDecodeError, OperationUnavailable, TransportError
 from actors.transport.base import (
+    MAX_HANDLER_ATTEMPTS,
     EventSubscription,
     IncomingRequest,
     MessageHandler,
@@ -44,16 +45,23 @@ from actors.transport.memory import MemorySubscription
 from actors.transport.request_attempts import RequestAttempts, attempt_key
 from actors.transport.shard_balance import PRESENCE_INTERVAL, Membership, ShardState, shard_owner
 from actors.transport.topology import (
+    ATTEMPTS_HEADER,
     AUTH_TOKEN_HEADER,
+    MAX_QUEUED_REQUESTS,
     ORIGIN_HEADER,
     REASON_HEADER,
     WORKER_HEADER,
+    dead_letter_queue_arguments,
+    dead_letters,
     events_exchange,
     redact_url,
     rejected_requests_queue,
+    request_queue_arguments,
     requests_exchange,
     requests_queue,
     shard_of,
+    shard_queue,
+    shard_queue_arguments,
 )
 from actors.wire.events import Event, decode_event, encode_event, routing_part
 from actors.wire.messages import Message, decode_messages, encode_messages
@@ -63,6 +71,7 @@ log = structlog.get_logger(__name__)
 __all__ = ["AmqpTransport", "redact_url", "shard_of"]
 
 RETRY_DELAY = 1.0
+MAX_RETRY_DELAY = 30.0
 
 
 class _BrokerSubscription(MemorySubscription):
@@ -113,8 +122,10 @@ class AmqpTransport(Transport):
     durable = True
 
     def __init__(self, connection: AbstractRobustConnection, *, namespace: str,
-                 shards: int, prefetch: int, worker_id: str) -> None:
+                 shards: int, prefetch: int, worker_id: str,
+                 max_queued_requests: int = MAX_QUEUED_REQUESTS) -> None:
         self._connection = connection
+        self.max_queued_requests = max_queued_requests
         # the broker user this connection logged in as: the user_id of what it publishes
         self.user = "guest"
         self.namespace = namespace
@@ -148,15 +159,21 @@ class AmqpTransport(Transport):
     @classmethod
     async def connect(cls, url: str, *, namespace: str = "strongbox", shards: int = 16,
                       prefetch: int = 64, worker_id: str = "",
-                      client: bool = False) -> AmqpTransport:
+                      client: bool = False,
+                      max_queued_requests: int = MAX_QUEUED_REQUESTS) -> AmqpTransport:
         """Connect and declare the topology (a worker), or only look it up (``client``).
 
         A client publishes requests and follows events; its broker user needs no right on
         the actor queues, and the workers must have declared the topology first.
 
+        ``max_queued_requests`` bounds the request queue; every worker of a namespace must
+        declare the same (the broker refuses a queue declared with other arguments).
+
         Raises:
-            TransportError: naming the broker (never its password) if it cannot be reached,
-                or, for a client, if no worker has declared the namespace's topology.
+            TransportError: naming the broker (never its password) if it cannot be reached;
+                for a client, if no worker has declared the namespace's topology; for a
+                worker, naming the queue and what to do, if a queue of the namespace exists
+                with other arguments (made by an older Strongbox, or other limits).
         """
         try:
             connection = await aio_pika.connect_robust(url, reconnect_interval=1.0)
@@ -164,13 +181,19 @@ class AmqpTransport(Transport):
             raise TransportError(f"cannot reach the broker at {redact_url(url)}: "
                                  f"{type(error).__name__}") from None
         transport = cls(connection, namespace=namespace, shards=shards, prefetch=prefetch,
-                        worker_id=worker_id or f"client-{uuid.uuid4().hex[:12]}")
+                        worker_id=worker_id or f"client-{uuid.uuid4().hex[:12]}",
+                        max_queued_requests=max_queued_requests)
         transport.user = unquote(urlsplit(url).username or "") or "guest"  # AMQP's default
         connection.close_callbacks.add(transport._on_connection_lost)
-        if client:
-            await transport._look_up()
-        else:
-            await transport._declare()
+        try:
+            if client:
+                await transport._look_up()
+            else:
+                await transport._declare()
+        except TransportError:
+            transport._closing = True
+            await connection.close()
+            raise
         return transport
 
     async def _look_up(self) -> None:
@@ -195,22 +218,39 @@ class AmqpTransport(Transport):
         self._events = await self._channel.declare_exchange(
             events_exchange(ns), aio_pika.ExchangeType.TOPIC, durable=True)
         self._dead = await self._channel.declare_exchange(
-            f"{ns}.dead", aio_pika.ExchangeType.FANOUT, durable=True)
-        dead = await self._channel.declare_queue(f"{ns}.dead", durable=True)
+            dead_letters(ns), aio_pika.ExchangeType.FANOUT, durable=True)
+        dead = await self._declare_queue(dead_letters(ns), dead_letter_queue_arguments())
         await dead.bind(self._dead)
-        requests = await self._channel.declare_queue(requests_queue(ns), durable=True)
+        requests = await self._declare_queue(
+            requests_queue(ns), request_queue_arguments(ns, self.max_queued_requests))
         self._requests = await self._channel.declare_exchange(
             requests_exchange(ns), aio_pika.ExchangeType.FANOUT, durable=True)
         await requests.bind(self._requests)
-        await self._channel.declare_queue(rejected_requests_queue(ns), durable=True)
+        await self._declare_queue(rejected_requests_queue(ns), dead_letter_queue_arguments())
         self._queues = []
         for shard in range(self.shards):
-            queue = await self._channel.declare_queue(
-                f"{ns}.actors.shard.{shard}", durable=True,
-                arguments={"x-single-active-consumer": True,
-                           "x-dead-letter-exchange": f"{ns}.dead"})
+            queue = await self._declare_queue(shard_queue(ns, shard), shard_queue_arguments(ns))
             await queue.bind(self._actors, routing_key=f"shard.{shard}")
             self._queues.append(queue)
+
+    async def _declare_queue(self, name: str, arguments: dict[str, Any],
+                             channel: Any = None) -> Any:
+        """Declare one durable queue of the topology.
+
+        Raises:
+            TransportError: naming the queue and the fix, if it exists with other arguments.
+        """
+        try:
+            return await (channel or self._channel).declare_queue(
+                name, durable=True, arguments=arguments)
+        except aiormq.exceptions.ChannelPreconditionFailed as error:
+            raise TransportError(
+                f"queue {name!r} exists with other arguments than this worker declares "
+                f"({error}); it was made by an older Strongbox or with other limits. Stop "
+                f"every worker of namespace {self.namespace!r}, then delete the queue "
+                f"(rabbitmqctl delete_queue {name}; its messages are lost) and start the "
+                f"workers again, or start them on a new --namespace: see 'Upgrading a "
+                f"namespace' in docs/messaging.md") from None
 
     # -- losing the link --------------------------------------------------------------
 
@@ -329,6 +369,7 @@ class AmqpTransport(Transport):
             await self._answer(state, delivery.reject(requeue=False))  # to the dead letters
             return
         settlements: list[Awaitable[None]] = []
+        given_up: list[tuple[Message, str]] = []
         for message in batch:
             try:
                 settled = await handler(message)
@@ -339,15 +380,53 @@ class AmqpTransport(Transport):
                 await asyncio.sleep(RETRY_DELAY)
                 await self._answer(state, delivery.reject(requeue=True))
                 return
-            except Exception:  # a handler bug must not block the shard: log, go on
-                log.exception("message_handler_failed", kind=type(message).__name__)
+            except Exception as error:
+                # A handler bug: try the delivery again (the broker counts it in
+                # x-delivery-count; the actors ignore what they have already seen), then
+                # set it aside and fail its operation: a message is never silently lost.
+                attempt = _delivery_count(delivery) + 1
+                reason = f"{type(error).__name__}: {error}"
+                log.exception("message_handler_failed", kind=type(message).__name__,
+                              operation_id=message.operation_id, node=message.to,
+                              attempt=attempt, attempts=MAX_HANDLER_ATTEMPTS)
+                if attempt < MAX_HANDLER_ATTEMPTS:
+                    await asyncio.sleep(RETRY_DELAY)
+                    await self._answer(state, delivery.reject(requeue=True))
+                    return
+                given_up.append((message, f"handler failed {attempt} times: {reason}"))
                 continue
             if settled is not None:
                 settlements.append(settled)
+        if given_up and not await self._set_aside(state, delivery, given_up):
+            return
         if not settlements:
             await self._answer(state, delivery.ack())
             return
         self._track(self._ack_when_settled(state, delivery, settlements))
+
+    async def _set_aside(self, state: ShardState, delivery: AbstractIncomingMessage,
+                         given_up: list[tuple[Message, str]]) -> bool:
+        """Dead-letter a delivery with the reason, and fail the operations it was for.
+
+        Returns whether that worked; if not, the delivery is requeued (and counted).
+        """
+        reason = "; ".join(f"{type(m).__name__} to {m.operation_id}/{m.to}: {why}"
+                           for m, why in given_up)
+        try:
+            await self._publish(dead_letters(self.namespace), "", delivery.body,
+                                persistent=True, mandatory=False,
+                                headers={REASON_HEADER: reason[:4000],
+                                         WORKER_HEADER: self.worker_id,
+                                         ATTEMPTS_HEADER: _delivery_count(delivery) + 1})
+            for message, why in given_up:
+                log.error("actor_message_dead_lettered", operation_id=message.operation_id,
+                          node=message.to, kind=type(message).__name__, reason=why)
+                await self.give_up(message, why)
+        except Exception as error:  # not set aside: it comes back, and is counted
+            log.error("actor_dead_letter_failed", error=f"{type(error).__name__}: {error}")
+            await self._answer(state, delivery.reject(requeue=True))
+            return False
+        return True
 
     async def _ack_when_settled(self, state: ShardState, delivery: AbstractIncomingMessage,
                                 settlements: list[Awaitable[None]]) -> None:
@@ -458,7 +537,9 @@ class AmqpTransport(Transport):
         """Carry out requests from the request queue, ``concurrency`` at a time."""
         channel = await self._connection.channel(publisher_confirms=True)
         await channel.set_qos(prefetch_count=concurrency)
-        queue = await channel.declare_queue(requests_queue(self.namespace), durable=True)
+        queue = await self._declare_queue(
+            requests_queue(self.namespace),
+            request_queue_arguments(self.namespace, self.max_queued_requests), channel)
         self._consumers.append(asyncio.create_task(
             self._consume_requests(channel, queue, handler), name="consume-requests"))
 
@@ -473,6 +554,8 @@ class AmqpTransport(Transport):
         key = (attempt_key(delivery.body, delivery.message_id, delivery.user_id)
                if delivery.redelivered else None)
         attempt = self._request_attempts.attempt(key) if key is not None else 1
+        # a quorum queue counts deliveries over every worker: the larger count wins
+        attempt = max(attempt, _delivery_count(delivery) + 1)
         try:
             token = (delivery.headers or {}).get(AUTH_TOKEN_HEADER)
             if isinstance(token, bytes):
@@ -488,7 +571,9 @@ class AmqpTransport(Transport):
         if verdict.retry:  # bounded: the handler rejects once ``attempt`` is too many
             key = key or attempt_key(delivery.body, delivery.message_id, delivery.user_id)
             self._request_attempts.retried(key, attempt)
-            await asyncio.sleep(RETRY_DELAY)
+            # longer each time: the retries must outlast a short outage of the bank
+            # (1 + 2 + ... + 30 s), within the request queue's delivery limit
+            await asyncio.sleep(min(RETRY_DELAY * 2 ** (attempt - 1), MAX_RETRY_DELAY))
             await self._answer(None, delivery.reject(requeue=True))
             return
         if key is not None:
@@ -570,10 +655,16 @@ class AmqpTransport(Transport):
             ns = self.namespace
             for queue in self._queues:
                 await queue.delete(if_unused=False, if_empty=False)
-            for name in (f"{ns}.dead", requests_queue(ns), rejected_requests_queue(ns)):
+            for name in (dead_letters(ns), requests_queue(ns), rejected_requests_queue(ns)):
                 await self._channel.queue_delete(name)
             for exchange in (self._actors, self._events, self._dead, self._presence,
                              self._requests):
                 if exchange is not None:
                     await exchange.delete()
         await self._connection.close()
+
+
+def _delivery_count(delivery: AbstractIncomingMessage) -> int:
+    """How many times the broker delivered this message before (quorum queues count)."""
+    count = (delivery.headers or {}).get("x-delivery-count", 0)
+    return count if isinstance(count, int) else 0

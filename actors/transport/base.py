@@ -13,8 +13,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 
+import structlog
+
 from actors.wire.events import Event
 from actors.wire.messages import Message
+
+log = structlog.get_logger(__name__)
 
 # A handler applies a message and returns what must finish before the message may be
 # forgotten (acked): the activity it started and the journal entries and messages that
@@ -25,6 +29,13 @@ MessageHandler = Callable[[Message], Awaitable[Settlement]]
 # None for every actor.
 ActorFilter = Callable[[str, int], bool]
 ResetHandler = Callable[[ActorFilter | None], None]
+# Called with a message whose handler failed ``MAX_HANDLER_ATTEMPTS`` times and the reason:
+# the message is set aside (dead-lettered), so its operation must be failed, not left
+# waiting for it.
+UndeliverableHandler = Callable[[Message, str], Awaitable[None]]
+# Handler failures of one message before it is given up: enough to ride out a bank or
+# broker hiccup, few enough that a poison message fails its operation within seconds.
+MAX_HANDLER_ATTEMPTS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +114,25 @@ class Transport(abc.ABC):
     def on_reset(self, handler: ResetHandler) -> None:  # noqa: B027 - optional hook
         """Call ``handler`` when this worker lost its mailboxes (the broker link broke):
         their unacked messages go to other workers, so local actor state is stale."""
+
+    def on_undeliverable(self, handler: UndeliverableHandler) -> None:
+        """Call ``handler`` for each message given up after ``MAX_HANDLER_ATTEMPTS``."""
+        self._undeliverable_handlers().append(handler)
+
+    def _undeliverable_handlers(self) -> list[UndeliverableHandler]:
+        found: list[UndeliverableHandler] | None = self.__dict__.get("_undeliverable")
+        if found is None:
+            found = self.__dict__["_undeliverable"] = []
+        return found
+
+    async def give_up(self, message: Message, reason: str) -> None:
+        """Tell every ``on_undeliverable`` handler that ``message`` is given up."""
+        for handler in self._undeliverable_handlers():
+            try:
+                await handler(message, reason)
+            except Exception as error:  # the deadline still ends the operation
+                log.error("undeliverable_handler_failed", operation_id=message.operation_id,
+                          error=f"{type(error).__name__}: {error}")
 
     @abc.abstractmethod
     async def send(self, message: Message) -> None:

@@ -9,7 +9,12 @@ from collections.abc import AsyncIterator
 
 import structlog
 
-from actors.transport.base import EventSubscription, MessageHandler, Transport
+from actors.transport.base import (
+    MAX_HANDLER_ATTEMPTS,
+    EventSubscription,
+    MessageHandler,
+    Transport,
+)
 from actors.wire.events import Event
 from actors.wire.messages import Message
 
@@ -87,17 +92,25 @@ class MemoryTransport(Transport):
         mailbox = self._mailbox
         while True:
             while mailbox:
-                message = mailbox.popleft()
-                try:
-                    await handler(message)  # nothing to settle: no other worker to hand to
-                except Exception as error:
-                    # A handler bug must not stall every other actor: record and go on.
-                    log.exception("message_handler_failed", message_kind=type(message).__name__)
-                    if self._failure is None:
-                        self._failure = error
+                await self._deliver(mailbox.popleft(), handler)
             self._idle.set()
             self._wakeup.clear()
             await self._wakeup.wait()
+
+    async def _deliver(self, message: Message, handler: MessageHandler) -> None:
+        """Hand one message over, trying again on failure; give it up after the last try."""
+        for attempt in range(1, MAX_HANDLER_ATTEMPTS + 1):
+            try:
+                await handler(message)  # nothing to settle: no other worker to hand to
+                return
+            except Exception as error:
+                # A handler bug must not stall every other actor: record and go on.
+                log.exception("message_handler_failed", message_kind=type(message).__name__,
+                              operation_id=message.operation_id, attempt=attempt)
+                if self._failure is None:
+                    self._failure = error
+                reason = f"{type(error).__name__}: {error}"
+        await self.give_up(message, f"handler failed {MAX_HANDLER_ATTEMPTS} times: {reason}")
 
     async def join(self, timeout: float | None = None) -> None:
         """Wait until no message is queued, then re-raise the first handler failure.

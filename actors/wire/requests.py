@@ -27,6 +27,7 @@ from actors.wire.limits import (
     check_resource,
     check_value,
 )
+from plugins.provider.deadlines import MAX_DEADLINE
 
 REQUEST_VERSION: Final = 1
 
@@ -52,6 +53,10 @@ Parameters = dict[str, dict[str, Any]]
 RequestParameters = Annotated[dict[ParameterKey, dict[str, Any]],
                               msgspec.Meta(max_length=MAX_PARAMETER_KEYS)]
 
+# Seconds the operation may run from its submission, at most a week; past it the operation
+# is cancelled with reason "deadline exceeded". None: the provider's, else the default.
+Deadline = Annotated[float, msgspec.Meta(ge=1.0, le=MAX_DEADLINE)]
+
 
 class Request(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind",
               forbid_unknown_fields=True):
@@ -70,6 +75,7 @@ class ProtectRequest(Request, frozen=True, kw_only=True, tag="protect"):
     parameters: RequestParameters = msgspec.field(default_factory=dict)
     checkpoint_id: OperationId | None = None
     extra: dict[str, Any] = msgspec.field(default_factory=dict)
+    deadline: Deadline | None = None
 
 
 class RestoreRequest(Request, frozen=True, kw_only=True, tag="restore"):
@@ -78,6 +84,7 @@ class RestoreRequest(Request, frozen=True, kw_only=True, tag="restore"):
     checkpoint_id: OperationId
     provider_id: ProviderId | None = None
     parameters: RequestParameters = msgspec.field(default_factory=dict)
+    deadline: Deadline | None = None
 
 
 class DeleteRequest(Request, frozen=True, kw_only=True, tag="delete"):
@@ -85,6 +92,7 @@ class DeleteRequest(Request, frozen=True, kw_only=True, tag="delete"):
 
     checkpoint_id: OperationId
     provider_id: ProviderId | None = None
+    deadline: Deadline | None = None
 
 
 class VerifyRequest(Request, frozen=True, kw_only=True, tag="verify"):
@@ -96,6 +104,7 @@ class VerifyRequest(Request, frozen=True, kw_only=True, tag="verify"):
     provider_id: ProviderId | None = None
     sample: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 1.0
     seed: int | None = None  # the same seed reads the same sample
+    deadline: Deadline | None = None
 
 
 class CancelRequest(Request, frozen=True, kw_only=True, tag="cancel"):

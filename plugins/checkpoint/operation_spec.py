@@ -46,6 +46,9 @@ class OperationSpec(msgspec.Struct, kw_only=True, frozen=True):
     parameters: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     submitted_at: float = msgspec.field(default_factory=time.time)
     submitted_by: str = ""
+    # when it must have ended (time.time() seconds): absolute, so that a worker taking it
+    # over arms the same deadline; None only in specs from before deadlines
+    deadline: float | None = None
 
 
 def _prefix(operation_id: str) -> str:

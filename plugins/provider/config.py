@@ -10,6 +10,8 @@ A provider file::
     plugin = directory          one line per protection plugin, order kept
     plugin = noop
     enabled = true              optional; default true (Karbor's default was false)
+    deadline = 43200            optional: seconds any operation may run (see
+                                ``plugins.provider.deadlines``; also ``protect_deadline``...)
 
     [filesystem]                the bank's options, section named after the bank
     [directory]                 each plugin's options, section named after the plugin
@@ -33,13 +35,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from plugins.provider.deadlines import DEADLINE_KEYS
 from plugins.provider.ini_reader import Entry, ProviderConfigError, Section, parse_ini
 from plugins.redaction import REDACTED, RedactedDict, is_secret_key, scrub
 
 PROVIDERS_DIR_ENV: Final = "STRONGBOX_PROVIDERS_DIR"
 PROTECTABLE_PREFIX: Final = "protectable:"
 PROVIDER_SECTION: Final = "provider"
-PROVIDER_KEYS: Final = frozenset({"name", "id", "description", "bank", "plugin", "enabled"})
+PROVIDER_KEYS: Final = frozenset(
+    {"name", "id", "description", "bank", "plugin", "enabled", *DEADLINE_KEYS})
 _ID = re.compile(r"[A-Za-z0-9_.\-]+")
 _BOOLEANS: Final = dict.fromkeys(("true", "yes", "on", "1"), True) | dict.fromkeys(
     ("false", "no", "off", "0"), False
@@ -72,6 +76,8 @@ class ProviderConfig:
     plugins: tuple[Entry, ...]
     enabled: bool
     sections: Mapping[str, Section]
+    # the [provider] section itself: its deadline keys are converted with the options
+    provider_section: Section | None = None
 
     def section(self, name: str) -> Section | None:
         """The section configuring ``name`` (a bank or plugin), if the file has one."""
@@ -167,6 +173,7 @@ def parse_provider_file(path: Path) -> ProviderConfig:
         plugins=plugins,
         enabled=_enabled(path, provider),
         sections=by_name,
+        provider_section=provider,
     )
 
 

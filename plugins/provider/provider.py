@@ -29,6 +29,7 @@ from plugins.errors import (
     ResourceTypeNotSupported,
 )
 from plugins.provider.config import ProviderConfig
+from plugins.provider.deadlines import DEADLINE_KEYS, ProviderDeadlines
 from plugins.provider.ini_reader import Entry, ProviderConfigError, Section
 from plugins.provider.options_check import check_options, check_sections
 from plugins.provider.protectables import ProtectableSet
@@ -53,6 +54,7 @@ class Provider:
     type_map: dict[str, str]
     wildcard_plugin: str | None
     config: ProviderConfig = field(repr=False)
+    deadlines: ProviderDeadlines = field(default_factory=ProviderDeadlines)
 
     @property
     def source(self) -> Path:
@@ -145,6 +147,7 @@ def build_provider(config: ProviderConfig, registry: PluginRegistry) -> Provider
         plugins[ref.value] = _instantiate(config, section, ref.line, what, cls)
     type_map, wildcard = _type_map(config, plugins)
     _check_protectable_sections(config, registry)
+    deadlines = _deadlines(config)
     provider = Provider(
         id=config.id.value,
         name=config.name.value,
@@ -156,6 +159,7 @@ def build_provider(config: ProviderConfig, registry: PluginRegistry) -> Provider
         type_map=type_map,
         wildcard_plugin=wildcard,
         config=config,
+        deadlines=deadlines,
     )
     log.info(
         "provider_loaded",
@@ -166,6 +170,18 @@ def build_provider(config: ProviderConfig, registry: PluginRegistry) -> Provider
         plugins=list(plugins),
     )
     return provider
+
+
+def _deadlines(config: ProviderConfig) -> ProviderDeadlines:
+    """The deadline keys of ``[provider]``, checked like any option (file and line)."""
+    section = config.provider_section
+    entries = [e for e in section.entries if e.key in DEADLINE_KEYS] if section else []
+    if section is None or not entries:
+        return ProviderDeadlines()
+    only = Section(name=section.name, line=section.line, entries=entries)
+    converted = check_options(config, only, ProviderDeadlines, "the provider")
+    assert isinstance(converted, ProviderDeadlines)  # converted into the schema given
+    return converted
 
 
 def _lookup(

@@ -14,6 +14,7 @@ from actors.wire.requests import ProtectRequest, ResourceRef, RestoreRequest
 from bench.synthetic import PROJECT, SERVER, VOLUME
 from plugins.checkpoint.checkpoint import CheckpointStatus
 from plugins.checkpoint.operation_record import read_operation_record
+from plugins.checkpoint.operation_spec import read_spec
 from tests import broker
 from tests.cluster.cluster import Cluster, Milestone, cluster
 from tests.cluster.plugin import expected_bytes, restored_name
@@ -117,3 +118,26 @@ async def test_an_operation_survives_its_worker_losing_the_broker(
             await check_restore(running, finished.checkpoint_id, tmp_path / "restored")
     finally:
         await proxy.close()
+
+
+async def test_the_deadline_survives_the_death_of_the_worker_that_took_the_request(
+        amqp_url: str, tmp_path: Path) -> None:
+    async with cluster(amqp_url, tmp_path, 2, lease_ttl=3.0) as running:
+        # activities that would run a minute; the operation may run 4 seconds
+        request = ProtectRequest(resources=[ResourceRef(PROJECT, "2")], deadline=4.0,
+                                 parameters={t: {"delay": 60.0} for t in (PROJECT, SERVER, VOLUME)})
+        operation = asyncio.create_task(running.run(request, timeout=60))
+        submitter = None
+        async with asyncio.timeout(30):
+            while submitter is None:  # polling other processes' logs
+                submitter = next((w for w in running.workers if any(
+                    "operation_submitted" in line and request.request_id in line
+                    for line in running.log_of(w).splitlines())), None)
+                await asyncio.sleep(0.1)
+        running.kill(submitter)
+        finished = await operation
+        assert (finished.status, finished.error) == ("cancelled", "deadline exceeded"), (
+            f"killed {submitter}")
+        spec = await read_spec(await running.bank(), request.request_id)
+        assert spec is not None and spec.deadline == pytest.approx(spec.submitted_at + 4.0,
+                                                                   abs=2.0)
