@@ -17,6 +17,10 @@ justifies it is stored, and ``handle`` returns a settlement that completes when 
 activity it started has finished and been journaled: only then is the triggering message
 acked. An actor whose mailbox moved here from a dead worker is rebuilt from the journal
 (``recover``) and re-runs the activity that had not finished.
+
+When the operation stops it, an actor whose pre finished and whose post did not runs its
+plugin's abort, after its children's (``actors.runtime.compensation``), and only then
+replies ``Stopped``.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from actors.runtime.compensation import AbortingActor
 from actors.runtime.outbox import Outbox
 from actors.runtime.state import FINAL_STATES, RUNNING_STATES, ActorState, check_transition
 from actors.transport.base import Settlement
@@ -40,11 +45,11 @@ from actors.wire.failure import FailureInfo
 from actors.wire.messages import (
     OPERATION_NODE,
     Cancel,
+    ChildAbortDone,
     ChildPostDone,
     Failed,
     Message,
     ParentPreDone,
-    Stopped,
 )
 from plugins.base import Activity, Phase
 from plugins.context import ActivityContext
@@ -52,7 +57,7 @@ from plugins.context import ActivityContext
 if TYPE_CHECKING:
     from actors.runtime.host_services import HostServices
     from actors.runtime.operation_run import OperationRun
-    from actors.runtime.recovery import JournalSnapshot
+    from actors.runtime.recovery import JournalSnapshot, NodeHistory
 
 log = structlog.get_logger(__name__)
 
@@ -64,21 +69,18 @@ _PHASE_STATE: dict[Phase, ActorState] = {
 }
 
 
-class ResourceActor:
-    """Drives one resource through pre, parallel and post."""
+class ResourceActor(AbortingActor):
+    """Drives one resource through pre, parallel and post (and its abort, on a stop)."""
 
     __slots__ = (
         "_children_done",
         "_context",
-        "_done_at",
         "_parents_done",
         "_stop_reason",
-        "_task",
         "host",
         "node",
         "parallel_finished",
         "run",
-        "state",
     )
 
     def __init__(self, host: HostServices, run: OperationRun, node: int) -> None:
@@ -93,6 +95,9 @@ class ResourceActor:
         self._context: ActivityContext | None = None
         self._stop_reason: str | None = None
         self._done_at = 0.0
+        self._done_phases: set[str] = set()  # phases whose activity is journaled done
+        self._children_aborted: set[int] = set()
+        self._abort_failure: FailureInfo | None = None
 
     # -- messages ---------------------------------------------------------------------
 
@@ -110,6 +115,8 @@ class ResourceActor:
                     self._start_phase("post", outbox)
             case Cancel(reason=reason):
                 self._stop(reason, outbox)
+            case ChildAbortDone(sender=sender):
+                self._child_aborted(sender, outbox)
             case _:
                 log.warning("unexpected_message", kind=type(message).__name__, node=self.node)
         return await self.dispatch(outbox)
@@ -163,16 +170,11 @@ class ResourceActor:
         self._children_done = {c for c in graph.children[node] if snapshot.phase_done(c, "post")}
         history = snapshot.history(node)
         pre_done = snapshot.phase_done(node, "pre")
+        self._done_phases = {p for p in _NEXT_PHASE if snapshot.phase_done(node, p)}
         self._resend_completions(snapshot, outbox)
-        if history.final_state is not None:
-            self.state = ActorState(history.final_state)
-            self._stop_reason = history.reason or history.final_state
-            if self.state is ActorState.FAILED:
-                outbox.send(Failed(
-                    operation_id=self.run.operation_id, to=OPERATION_NODE, sender=node,
-                    activity=self._activity_name("pre"),
-                    failure=FailureInfo(type="ActivityFailed", message=self._stop_reason)))
-            self._reply_stopped(outbox)
+        abort_over = self._recover_abort(snapshot)
+        if history.final_state is not None or abort_over:
+            self._recover_stopped(history, abort_over, outbox)
             return
         if snapshot.phase_done(node, "post"):
             self.state = ActorState.DONE
@@ -190,6 +192,21 @@ class ResourceActor:
             self._start_phase("pre", outbox)
         elif self.state is ActorState.WAITING_CHILDREN and self._all_children_done():
             self._start_phase("post", outbox)
+
+    def _recover_stopped(self, history: NodeHistory, abort_over: bool, outbox: Outbox) -> None:
+        """The journal says we stopped: report it, after the abort we still owe, if any."""
+        if history.final_state is not None and not abort_over:
+            self.state = ActorState(history.final_state)
+        self._stop_reason = history.reason or history.final_state or "stopped"
+        if history.final_state == ActorState.FAILED:
+            outbox.send(Failed(
+                operation_id=self.run.operation_id, to=OPERATION_NODE, sender=self.node,
+                activity=self._activity_name("pre"),
+                failure=FailureInfo(type="ActivityFailed", message=self._stop_reason)))
+        if abort_over:
+            self._report_stopped(outbox)
+        else:
+            self._settle_stop(outbox)  # runs the abort it still owes, if any
 
     def abandon(self) -> None:
         """Cancel the running activity without a word to anyone: this worker lost the
@@ -250,6 +267,7 @@ class ResourceActor:
             # starts later than this event says the activity finished
             self._done_at = time.time()
             self.run.journal.append(self.node, name, "done")
+            self._done_phases.add(phase)
             self._finish_phase(phase, outbox)
             return
         outbox.event(ActivityStarted(**self._event_fields(name)))
@@ -320,13 +338,14 @@ class ResourceActor:
             progress.finish()
             self._done_at = time.time()
             await run.journal.record(self.node, name, "done")
+            self._done_phases.add(phase)
         except asyncio.CancelledError:
             if self._stop_reason is None:
                 raise  # the host is shutting down, not a stop of this operation
             self._enter(ActorState.CANCELLED)
             run.journal.append(self.node, name, "cancelled", self._stop_reason)
             outbox.event(ResourceStopped(**self._event_fields(name), reason=self._stop_reason))
-            self._reply_stopped(outbox)
+            self._settle_stop(outbox)
         except Exception as error:
             self._fail(phase, error, outbox)
         else:
@@ -334,7 +353,7 @@ class ResourceActor:
                 # finished just as the stop arrived: it is recorded done, but we go no further
                 self._enter(ActorState.CANCELLED)
                 outbox.event(ResourceStopped(**self._event_fields(name), reason=self._stop_reason))
-                self._reply_stopped(outbox)
+                self._settle_stop(outbox)
             else:
                 self._finish_phase(phase, outbox)
         finally:
@@ -366,7 +385,7 @@ class ResourceActor:
         )
         self.run.journal.append(self.node, name, "failed", failure.summary())
         if self._stop_reason is not None:
-            self._reply_stopped(outbox)
+            self._settle_stop(outbox)
 
     # -- stopping ---------------------------------------------------------------------
 
@@ -374,30 +393,20 @@ class ResourceActor:
         if self._stop_reason is not None:
             if self.state in FINAL_STATES:
                 # a repeated Cancel: the operation actor may have been rebuilt elsewhere
-                # and be counting replies afresh
-                self._reply_stopped(outbox)
+                # and be counting replies afresh (an abort under way replies when over)
+                self._report_stopped(outbox)
             return
         self._stop_reason = reason
         if self.state in FINAL_STATES:
-            self._reply_stopped(outbox)
+            self._settle_stop(outbox)  # done, or failed before the stop: maybe its abort
         elif self.state in RUNNING_STATES and self._task is not None and not self._task.done():
             if self._context is not None:
                 self._context.cancelled.set()
-            self._task.cancel()  # the task replies Stopped when it has unwound
+            self._task.cancel()  # the task settles the stop when it has unwound
         else:
             self._enter(ActorState.SKIPPED)
             self.run.journal.append(self.node, self._activity_name("post"), "skipped", reason)
             outbox.event(
                 ResourceStopped(**self._event_fields(self._activity_name("post")), reason=reason)
             )
-            self._reply_stopped(outbox)
-
-    def _reply_stopped(self, outbox: Outbox) -> None:
-        outbox.send(
-            Stopped(
-                operation_id=self.run.operation_id,
-                to=OPERATION_NODE,
-                sender=self.node,
-                state=self.state.value,
-            )
-        )
+            self._settle_stop(outbox)
