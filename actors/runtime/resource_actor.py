@@ -67,6 +67,7 @@ _PHASE_STATE: dict[Phase, ActorState] = {
     "parallel": ActorState.PARALLEL,
     "post": ActorState.POST,
 }
+_PHASE_OF_STATE: dict[ActorState, Phase] = {state: phase for phase, state in _PHASE_STATE.items()}
 
 
 class ResourceActor(AbortingActor):
@@ -336,13 +337,17 @@ class ResourceActor(AbortingActor):
                     label=f"{name} of {resource.key}",
                 )
             progress.finish()
+            # the plugin's activity returned (a pre quiesced): owed an abort from now on,
+            # even if a stop cancels us while the entry is being written
+            self._done_phases.add(phase)
             self._done_at = time.time()
             await run.journal.record(self.node, name, "done")
-            self._done_phases.add(phase)
         except asyncio.CancelledError:
             if self._stop_reason is None:
                 raise  # the host is shutting down, not a stop of this operation
             self._enter(ActorState.CANCELLED)
+            if phase in self._done_phases:  # it returned; only its entry was still in flight
+                outbox.event(self._finished(phase))
             run.journal.append(self.node, name, "cancelled", self._stop_reason)
             outbox.event(ResourceStopped(**self._event_fields(name), reason=self._stop_reason))
             self._settle_stop(outbox)
@@ -352,6 +357,7 @@ class ResourceActor(AbortingActor):
             if self._stop_reason is not None:
                 # finished just as the stop arrived: it is recorded done, but we go no further
                 self._enter(ActorState.CANCELLED)
+                outbox.event(self._finished(phase))
                 outbox.event(ResourceStopped(**self._event_fields(name), reason=self._stop_reason))
                 self._settle_stop(outbox)
             else:
@@ -400,9 +406,17 @@ class ResourceActor(AbortingActor):
         if self.state in FINAL_STATES:
             self._settle_stop(outbox)  # done, or failed before the stop: maybe its abort
         elif self.state in RUNNING_STATES and self._task is not None and not self._task.done():
+            self._task.cancel()
             if self._context is not None:
-                self._context.cancelled.set()
-            self._task.cancel()  # the task settles the stop when it has unwound
+                self._context.cancelled.set()  # the task settles the stop when it has unwound
+            else:
+                # its task has not taken its first step (the activity never began): it dies
+                # without running a line, so nobody else would settle the stop
+                name = self._activity_name(_PHASE_OF_STATE[self.state])
+                self._enter(ActorState.CANCELLED)
+                self.run.journal.append(self.node, name, "cancelled", reason)
+                outbox.event(ResourceStopped(**self._event_fields(name), reason=reason))
+                self._settle_stop(outbox)
         else:
             self._enter(ActorState.SKIPPED)
             self.run.journal.append(self.node, self._activity_name("post"), "skipped", reason)
