@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from actors.cli.progress import failure_reason
 from actors.wire.events import ActivityFailed, ActivityFinished, ActivityStarted
 from actors.wire.requests import ProtectRequest
 from plugins.checkpoint.graph import ResourceGraph
@@ -143,6 +144,10 @@ async def test_an_abort_that_raises_is_recorded_the_others_still_run_and_the_err
         assert len(result.abort_failures) == 1
         assert result.abort_failures[0].startswith("Test::Node#leaf-a: RuntimeError: ")
         assert "failed in protect_abort on purpose" in result.abort_failures[0]
+        # what the CLI prints: the first failure, then what may still be quiesced
+        line = failure_reason(result)
+        assert line.startswith("protect failed at Test::Node#leaf-b: RuntimeError")
+        assert "; aborts failed: Test::Node#leaf-a: RuntimeError" in line
         check_compensation(tree(), events, "protect")
         failed = [e for e in events if isinstance(e, ActivityFailed)]
         assert {(e.resource_id, e.activity, e.state) for e in failed} == {
