@@ -115,13 +115,15 @@ class ClusterQuiescingProtection(ProtectionPlugin):
             await asyncio.Event().wait()
 
 
-def read_marks(marks: str, key: str) -> list[tuple[str, float]]:
-    """What ``ClusterQuiescingProtection`` noted for a resource: (what, when) in order."""
+def read_marks(marks: str, key: str) -> list[tuple[str, float, int]]:
+    """What ``ClusterQuiescingProtection`` noted for a resource: (what, when, process id),
+    in order."""
     path = os.path.join(marks, marks_name(key))
     if not os.path.exists(path):
         return []
     with open(path) as file:
-        return [(line.split()[0], float(line.split()[1])) for line in file if line.strip()]
+        rows = [line.split() for line in file if line.strip()]
+    return [(what, float(when), int(pid)) for what, when, pid in rows]
 
 
 def _note(marks: str, key: str, what: str) -> None:
