@@ -4,10 +4,14 @@ A protection plugin implements any of the nine activities
 
     activity_<protect|restore|delete>_<pre|parallel|post>(checkpoint, context, resource, parameters)
 
-Missing ones are no-ops. An activity may be a plain function (run in a worker thread, so
-blocking SDK calls never stall the event loop), a coroutine function, a generator (each
-``next()`` runs in a worker thread; the runtime waits ``poll_interval`` between steps) or
-an async generator (the runtime waits ``poll_interval`` between steps on the loop).
+Missing ones are no-ops. ``activity_<op>_abort`` (same arguments) undoes a finished pre
+whose post never ran because the operation failed or was cancelled; it runs children
+before parents, under ``abort_timeout``, and must be idempotent.
+
+An activity may be a plain function (run in a worker thread, so blocking SDK calls never
+stall the event loop), a coroutine function, a generator (each ``next()`` runs in a worker
+thread; the runtime waits ``poll_interval`` between steps) or an async generator (the
+runtime waits ``poll_interval`` between steps on the loop).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ class PluginOptions(OptionSchema, frozen=True):
     """
 
     timeout: Positive | None = None
+    abort_timeout: Positive | None = None
     poll_interval: Positive | None = None
     max_concurrent_activities: Annotated[int, msgspec.Meta(ge=1)] | None = None
 
@@ -102,7 +107,8 @@ class ProtectionPlugin:
 
     Subclasses set ``supported_resource_types`` (``{"*"}`` for every type) and the three
     schemas, and implement activities. ``config`` is the plugin's section of the provider
-    file; ``timeout`` (seconds per activity), ``poll_interval`` (seconds between
+    file; ``timeout`` (seconds per activity), ``abort_timeout`` (seconds for an abort
+    activity; default: ``timeout``), ``poll_interval`` (seconds between
     generator steps) and ``max_concurrent_activities`` (activities of this plugin running
     at once on one worker, e.g. 4 volume backups; unset: no limit beyond the worker's) are
     read from it for every plugin.
@@ -121,6 +127,8 @@ class ProtectionPlugin:
         # kept as given: the provider hands a mapping that hides secret values in its repr
         self.config: Mapping[str, str] = config if config is not None else {}
         self.timeout = _positive_float(self.config, "timeout", self.default_timeout)
+        # an abort undoes a pre while its operation ends: often shorter than the work itself
+        self.abort_timeout = _positive_float(self.config, "abort_timeout", self.timeout)
         poll = _positive_float(self.config, "poll_interval", self.default_poll_interval)
         self.poll_interval: float = poll if poll is not None else self.default_poll_interval
         limit = _positive_float(self.config, "max_concurrent_activities", None)
@@ -196,6 +204,12 @@ class ProtectionPlugin:
     def activity(self, operation: OperationType, phase: Phase) -> Activity | None:
         """The bound activity method, or None when the plugin does not implement it."""
         method: Activity | None = getattr(self, f"activity_{operation}_{phase}", None)
+        return method
+
+    def abort_activity(self, operation: OperationType) -> Activity | None:
+        """``activity_<operation>_abort``, the undoing of a finished pre whose post never
+        ran (the operation failed or was cancelled), or None when not implemented."""
+        method: Activity | None = getattr(self, f"activity_{operation}_abort", None)
         return method
 
     async def setup(self) -> None:

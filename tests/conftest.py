@@ -37,6 +37,8 @@ FAKE_PLUGINS = {
     "shapes": fakes.ShapesProtection,
     "polling": fakes.PollingGeneratorProtection,
     "blocking": fakes.BlockingProtection,
+    "quiescing": fakes.QuiescingProtection,
+    "polling-abort": fakes.PollingAbortProtection,
 }
 
 

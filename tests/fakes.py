@@ -145,6 +145,49 @@ class BlockingProtection(_Recording):
         time.sleep(parameters.delay)
 
 
+class QuiescingProtection(RecordingProtection):
+    """Quiesces its resource in pre, resumes it in post, and resumes it in its abort (a
+    coroutine); ``quiesced`` is what is left quiesced. ``fail_at``/``hang_at`` may name
+    ``protect_abort``."""
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config)
+        self.quiesced: set[str] = set()
+
+    async def activity_protect_pre(self, checkpoint, context, resource, parameters) -> None:
+        await self._act(resource, "protect_pre", parameters)
+        self.quiesced.add(resource.key)
+
+    async def activity_protect_post(self, checkpoint, context, resource, parameters) -> None:
+        await self._act(resource, "protect_post", parameters)
+        self.quiesced.discard(resource.key)
+
+    async def activity_protect_abort(self, checkpoint, context, resource, parameters) -> None:
+        await self._act(resource, "protect_abort", parameters)
+        self.quiesced.discard(resource.key)
+
+
+class PollingAbortProtection(QuiescingProtection):
+    """Its abort is a generator that polls three times (in worker threads) before the
+    resource counts as resumed."""
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config)
+        self.polls: dict[str, int] = {}
+        self.threads: set[str] = set()
+
+    def activity_protect_abort(  # type: ignore[override]
+        self, checkpoint, context, resource, parameters
+    ) -> Iterator[None]:
+        self._enter(resource, "protect_abort", parameters)
+        for _ in range(3):
+            with self._lock:
+                self.polls[resource.key] = self.polls.get(resource.key, 0) + 1
+                self.threads.add(threading.current_thread().name)
+            yield
+        self.quiesced.discard(resource.key)
+
+
 def node(i: int | str) -> Resource:
     """A test resource."""
     return Resource(type=TEST_TYPE, id=str(i), name=f"node-{i}")

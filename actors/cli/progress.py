@@ -187,10 +187,14 @@ def summary(event: OperationFinished) -> str:
 
 
 def failure_reason(event: OperationFinished) -> str:
-    """``protect failed at <resource>: <reason>`` (or ``cancelled``), on one line."""
+    """``protect failed at <resource>: <reason>`` (or ``cancelled``), on one line, then the
+    aborts that failed (resources that may still be quiesced), if any."""
     where = f" at {event.error_resource}" if event.error_resource else ""
     reason = (event.error or event.status).replace("\n", " ")
-    return f"{event.operation_type} {event.status}{where}: {reason}"
+    line = f"{event.operation_type} {event.status}{where}: {reason}"
+    if event.abort_failures:
+        line += "; aborts failed: " + "; ".join(event.abort_failures).replace("\n", " ")
+    return line
 
 
 def _phase(activity: str) -> str:
@@ -237,7 +241,7 @@ class JournalFeed:
             operation_id=record.id, at=ended, operation_type=record.type,
             checkpoint_id=record.checkpoint_id, status=record.status, error=record.error,
             error_resource=record.error_resource, resource_count=record.resource_count,
-            duration=ended - record.started_at)
+            duration=ended - record.started_at, abort_failures=record.abort_failures)
 
     def _event(self, entry: JournalEntry) -> Event | None:
         if entry.node < 0:

@@ -26,7 +26,7 @@ def finished_from_record(record: OperationRecord) -> OperationFinished:
     return OperationFinished(
         operation_id=record.id, operation_type=record.type, checkpoint_id=record.checkpoint_id,
         status=record.status, error=record.error, error_resource=record.error_resource,
-        resource_count=record.resource_count,
+        resource_count=record.resource_count, abort_failures=record.abort_failures,
         duration=(record.finished_at or record.started_at) - record.started_at)
 
 

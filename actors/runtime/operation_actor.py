@@ -94,6 +94,8 @@ class OperationActor:
         self._error_resource: str | None = None
         # resources that failed without stopping the operation (a verify's bad ones)
         self._failures: dict[int, FailureInfo] = {}
+        # aborts that failed while it stopped (never the operation's error: that stays first)
+        self._abort_failures: dict[int, FailureInfo] = {}
         self._cancel_requested = False
         self._cancel_reason = CANCELLED_REASON  # or DEADLINE_EXCEEDED
         self._holds_lease = False
@@ -137,14 +139,20 @@ class OperationActor:
                 if self._error is None:
                     self._error = _cancel_failure(self._cancel_reason)
                 self._begin_stop(outbox)
-            case Stopped(sender=sender):
-                self._stopped.add(sender)
-                if self.state is OperationState.STOPPING and self._all_stopped():
-                    self.state = OperationState.SEALING
-                    self._task = asyncio.create_task(self._finish_failed())
+            case Stopped(sender=sender, abort_failure=abort_failure):
+                self._actor_stopped(sender, abort_failure)
             case _:
                 log.warning("unexpected_message", kind=type(message).__name__)
         return await self.dispatch(outbox)
+
+    def _actor_stopped(self, node: int, abort_failure: FailureInfo | None) -> None:
+        """A resource stopped, its abort (if it owed one) over: the last one ends us."""
+        self._stopped.add(node)
+        if abort_failure is not None:
+            self._abort_failures[node] = abort_failure
+        if self.state is OperationState.STOPPING and self._all_stopped():
+            self.state = OperationState.SEALING
+            self._task = asyncio.create_task(self._finish_failed())
 
     @property
     def _failures_stop_nothing(self) -> bool:
@@ -367,7 +375,13 @@ class OperationActor:
             finished_at=None if status == "running" else time.time(),
             resource_count=len(run.graph), error=error,
             error_resource=self._error_resource if error else None,
-            request_id=run.request_id, worker=self.host.worker_id)
+            request_id=run.request_id, worker=self.host.worker_id,
+            abort_failures=self._abort_failure_lines())
+
+    def _abort_failure_lines(self) -> list[str]:
+        nodes = self.run.graph.nodes
+        return [f"{nodes[node].key}: {failure.summary()}"
+                for node, failure in sorted(self._abort_failures.items())]
 
     async def _announce(self, status: str, error: str | None = None) -> None:
         run = self.run
@@ -385,9 +399,11 @@ class OperationActor:
             operation_id=run.operation_id, operation_type=run.operation_type,
             checkpoint_id=run.checkpoint_id, status=status, error=error,
             error_resource=self._error_resource if error else None,
-            resource_count=len(run.graph), duration=time.time() - run.started_at)
+            resource_count=len(run.graph), duration=time.time() - run.started_at,
+            abort_failures=self._abort_failure_lines())
         log.info("operation_finished", operation_id=run.operation_id, status=status,
-                 error=error, error_resource=event.error_resource)
+                 error=error, error_resource=event.error_resource,
+                 abort_failures=len(event.abort_failures))
         await self.host.transport.publish(event)
         self.host.finished(run.operation_id, event)
 

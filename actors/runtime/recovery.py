@@ -21,6 +21,8 @@ from plugins.checkpoint.journal import JournalEntry, read_journal
 # Journal activities of the operation actor (node -1).
 OPENED = "open"
 CANCEL_REQUESTED = "cancel"
+# A resource's abort (``actors.runtime.compensation``): it undoes a pre, so it is kept apart.
+ABORT_ACTIVITY = "{}_abort"
 # Operations whose resources are independent checks: one that fails stops no other.
 FAILURES_STOP_NOTHING: frozenset[str] = frozenset({"verify"})
 
@@ -32,6 +34,9 @@ class NodeHistory:
     done: set[str] = field(default_factory=set)
     final_state: str | None = None  # failed | cancelled | skipped
     reason: str | None = None
+    # its abort (``<op>_abort``): done | failed; never its final state nor a first failure
+    abort_state: str | None = None
+    abort_reason: str | None = None
 
 
 @dataclass(slots=True)
@@ -72,6 +77,10 @@ def fold(entries: list[JournalEntry], operation_type: OperationType) -> JournalS
                 snapshot.cancel_reason = entry.reason or "cancelled"
             continue
         history = snapshot.nodes.setdefault(entry.node, NodeHistory())
+        if entry.activity == ABORT_ACTIVITY.format(operation_type):
+            if history.abort_state is None:
+                history.abort_state, history.abort_reason = entry.state, entry.reason
+            continue
         if entry.state == "done":
             history.done.add(entry.activity)
         elif history.final_state is None:

@@ -17,6 +17,10 @@ justifies it is stored, and ``handle`` returns a settlement that completes when 
 activity it started has finished and been journaled: only then is the triggering message
 acked. An actor whose mailbox moved here from a dead worker is rebuilt from the journal
 (``recover``) and re-runs the activity that had not finished.
+
+When the operation stops it, an actor whose pre finished and whose post did not runs its
+plugin's abort, after its children's (``actors.runtime.compensation``), and only then
+replies ``Stopped``.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from actors.runtime.compensation import AbortingActor
 from actors.runtime.outbox import Outbox
 from actors.runtime.state import FINAL_STATES, RUNNING_STATES, ActorState, check_transition
 from actors.transport.base import Settlement
@@ -40,11 +45,11 @@ from actors.wire.failure import FailureInfo
 from actors.wire.messages import (
     OPERATION_NODE,
     Cancel,
+    ChildAbortDone,
     ChildPostDone,
     Failed,
     Message,
     ParentPreDone,
-    Stopped,
 )
 from plugins.base import Activity, Phase
 from plugins.context import CURRENT_REQUEST, ActivityContext
@@ -52,7 +57,7 @@ from plugins.context import CURRENT_REQUEST, ActivityContext
 if TYPE_CHECKING:
     from actors.runtime.host_services import HostServices
     from actors.runtime.operation_run import OperationRun
-    from actors.runtime.recovery import JournalSnapshot
+    from actors.runtime.recovery import JournalSnapshot, NodeHistory
 
 log = structlog.get_logger(__name__)
 
@@ -62,23 +67,21 @@ _PHASE_STATE: dict[Phase, ActorState] = {
     "parallel": ActorState.PARALLEL,
     "post": ActorState.POST,
 }
+_PHASE_OF_STATE: dict[ActorState, Phase] = {state: phase for phase, state in _PHASE_STATE.items()}
 
 
-class ResourceActor:
-    """Drives one resource through pre, parallel and post."""
+class ResourceActor(AbortingActor):
+    """Drives one resource through pre, parallel and post (and its abort, on a stop)."""
 
     __slots__ = (
         "_children_done",
         "_context",
-        "_done_at",
         "_parents_done",
         "_stop_reason",
-        "_task",
         "host",
         "node",
         "parallel_finished",
         "run",
-        "state",
     )
 
     def __init__(self, host: HostServices, run: OperationRun, node: int) -> None:
@@ -93,6 +96,9 @@ class ResourceActor:
         self._context: ActivityContext | None = None
         self._stop_reason: str | None = None
         self._done_at = 0.0
+        self._done_phases: set[str] = set()  # phases whose activity is journaled done
+        self._children_aborted: set[int] = set()
+        self._abort_failure: FailureInfo | None = None
 
     # -- messages ---------------------------------------------------------------------
 
@@ -110,6 +116,8 @@ class ResourceActor:
                     self._start_phase("post", outbox)
             case Cancel(reason=reason):
                 self._stop(reason, outbox)
+            case ChildAbortDone(sender=sender):
+                self._child_aborted(sender, outbox)
             case _:
                 log.warning("unexpected_message", kind=type(message).__name__, node=self.node)
         return await self.dispatch(outbox)
@@ -163,16 +171,11 @@ class ResourceActor:
         self._children_done = {c for c in graph.children[node] if snapshot.phase_done(c, "post")}
         history = snapshot.history(node)
         pre_done = snapshot.phase_done(node, "pre")
+        self._done_phases = {p for p in _NEXT_PHASE if snapshot.phase_done(node, p)}
         self._resend_completions(snapshot, outbox)
-        if history.final_state is not None:
-            self.state = ActorState(history.final_state)
-            self._stop_reason = history.reason or history.final_state
-            if self.state is ActorState.FAILED:
-                outbox.send(Failed(
-                    operation_id=self.run.operation_id, to=OPERATION_NODE, sender=node,
-                    activity=self._activity_name("pre"),
-                    failure=FailureInfo(type="ActivityFailed", message=self._stop_reason)))
-            self._reply_stopped(outbox)
+        abort_over = self._recover_abort(snapshot)
+        if history.final_state is not None or abort_over:
+            self._recover_stopped(history, abort_over, outbox)
             return
         if snapshot.phase_done(node, "post"):
             self.state = ActorState.DONE
@@ -190,6 +193,21 @@ class ResourceActor:
             self._start_phase("pre", outbox)
         elif self.state is ActorState.WAITING_CHILDREN and self._all_children_done():
             self._start_phase("post", outbox)
+
+    def _recover_stopped(self, history: NodeHistory, abort_over: bool, outbox: Outbox) -> None:
+        """The journal says we stopped: report it, after the abort we still owe, if any."""
+        if history.final_state is not None and not abort_over:
+            self.state = ActorState(history.final_state)
+        self._stop_reason = history.reason or history.final_state or "stopped"
+        if history.final_state == ActorState.FAILED:
+            outbox.send(Failed(
+                operation_id=self.run.operation_id, to=OPERATION_NODE, sender=self.node,
+                activity=self._activity_name("pre"),
+                failure=FailureInfo(type="ActivityFailed", message=self._stop_reason)))
+        if abort_over:
+            self._report_stopped(outbox)
+        else:
+            self._settle_stop(outbox)  # runs the abort it still owes, if any
 
     def abandon(self) -> None:
         """Cancel the running activity without a word to anyone: this worker lost the
@@ -250,6 +268,7 @@ class ResourceActor:
             # starts later than this event says the activity finished
             self._done_at = time.time()
             self.run.journal.append(self.node, name, "done")
+            self._done_phases.add(phase)
             self._finish_phase(phase, outbox)
             return
         outbox.event(ActivityStarted(**self._event_fields(name)))
@@ -321,23 +340,29 @@ class ResourceActor:
                     label=f"{name} of {resource.key}",
                 )
             progress.finish()
+            # the plugin's activity returned (a pre quiesced): owed an abort from now on,
+            # even if a stop cancels us while the entry is being written
+            self._done_phases.add(phase)
             self._done_at = time.time()
             await run.journal.record(self.node, name, "done")
         except asyncio.CancelledError:
             if self._stop_reason is None:
                 raise  # the host is shutting down, not a stop of this operation
             self._enter(ActorState.CANCELLED)
+            if phase in self._done_phases:  # it returned; only its entry was still in flight
+                outbox.event(self._finished(phase))
             run.journal.append(self.node, name, "cancelled", self._stop_reason)
             outbox.event(ResourceStopped(**self._event_fields(name), reason=self._stop_reason))
-            self._reply_stopped(outbox)
+            self._settle_stop(outbox)
         except Exception as error:
             self._fail(phase, error, outbox)
         else:
             if self._stop_reason is not None:
                 # finished just as the stop arrived: it is recorded done, but we go no further
                 self._enter(ActorState.CANCELLED)
+                outbox.event(self._finished(phase))
                 outbox.event(ResourceStopped(**self._event_fields(name), reason=self._stop_reason))
-                self._reply_stopped(outbox)
+                self._settle_stop(outbox)
             else:
                 self._finish_phase(phase, outbox)
         finally:
@@ -369,7 +394,7 @@ class ResourceActor:
         )
         self.run.journal.append(self.node, name, "failed", failure.summary())
         if self._stop_reason is not None:
-            self._reply_stopped(outbox)
+            self._settle_stop(outbox)
 
     # -- stopping ---------------------------------------------------------------------
 
@@ -377,32 +402,28 @@ class ResourceActor:
         if self._stop_reason is not None:
             if self.state in FINAL_STATES:
                 # a repeated Cancel: the operation actor may have been rebuilt elsewhere
-                # and be counting replies afresh
-                self._reply_stopped(outbox)
+                # and be counting replies afresh (an abort under way replies when over)
+                self._report_stopped(outbox)
             return
         self._stop_reason = reason
         if self.state in FINAL_STATES:
-            self._reply_stopped(outbox)
+            self._settle_stop(outbox)  # done, or failed before the stop: maybe its abort
         elif self.state in RUNNING_STATES and self._task is not None and not self._task.done():
+            self._task.cancel()
             if self._context is not None:
-                self._context.cancelled.set()
-                self._task.cancel()  # the task replies Stopped when it has unwound
-            # else the task has not begun: cancelled now, it would never reply; it sees
-            # the stop reason as it begins, and replies then
+                self._context.cancelled.set()  # the task settles the stop when it has unwound
+            else:
+                # its task has not taken its first step (the activity never began): it dies
+                # without running a line, so nobody else would settle the stop
+                name = self._activity_name(_PHASE_OF_STATE[self.state])
+                self._enter(ActorState.CANCELLED)
+                self.run.journal.append(self.node, name, "cancelled", reason)
+                outbox.event(ResourceStopped(**self._event_fields(name), reason=reason))
+                self._settle_stop(outbox)
         else:
             self._enter(ActorState.SKIPPED)
             self.run.journal.append(self.node, self._activity_name("post"), "skipped", reason)
             outbox.event(
                 ResourceStopped(**self._event_fields(self._activity_name("post")), reason=reason)
             )
-            self._reply_stopped(outbox)
-
-    def _reply_stopped(self, outbox: Outbox) -> None:
-        outbox.send(
-            Stopped(
-                operation_id=self.run.operation_id,
-                to=OPERATION_NODE,
-                sender=self.node,
-                state=self.state.value,
-            )
-        )
+            self._settle_stop(outbox)

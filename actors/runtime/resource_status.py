@@ -18,15 +18,20 @@ async def summarize(run: OperationRun) -> list[ResourceStatus]:
     """One ResourceStatus per graph node: each activity's last state and the reason."""
     activities: list[dict[str, str]] = [{} for _ in run.graph.nodes]
     reasons: list[str | None] = [None] * len(run.graph)
+    abort = f"{run.operation_type}_abort"
     for entry in await read_journal(run.store.bank, run.operation_id):
         if 0 <= entry.node < len(activities):
             activities[entry.node][entry.activity] = entry.state
             if entry.reason and entry.state == "failed":
-                reasons[entry.node] = entry.reason
+                if entry.activity != abort:
+                    reasons[entry.node] = entry.reason
+                elif reasons[entry.node] is None:  # the resource's own failure goes first
+                    reasons[entry.node] = f"abort failed: {entry.reason}"
     names = [f"{run.operation_type}_{phase}" for phase in PHASES]
     states: list[ResourceStatus] = []
     for node, resource in enumerate(run.graph.nodes):
-        done = activities[node]
+        # its status is what its pre, parallel and post reached; the abort is listed beside
+        done = {name: state for name, state in activities[node].items() if name != abort}
         if "failed" in done.values():
             status = "error"
         elif all(done.get(name) == "done" for name in names):
@@ -36,5 +41,6 @@ async def summarize(run: OperationRun) -> list[ResourceStatus]:
         else:
             status = "skipped" if done else "not_started"
         states.append(ResourceStatus(type=resource.type, id=resource.id, name=resource.name,
-                                     status=status, activities=done, reason=reasons[node]))
+                                     status=status, activities=activities[node],
+                                     reason=reasons[node]))
     return states

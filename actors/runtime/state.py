@@ -2,9 +2,18 @@
 
     waiting ──▶ pre ──▶ parallel ──▶ waiting_children ──▶ post ──▶ done
        │         │         │  └──────────────────────────▲  │
-       │         ├─────────┴──────────────┬──────────────────┴──▶ failed
-       │         └─────────┴──────────────┴──────────────────┴──▶ cancelled
-       └───────────────────────────────────┴──▶ skipped  (stopped while idle)
+       │         ├─────────┴──────────────┬──────────────────┴──▶ failed ────┐
+       │         └─────────┴──────────────┴──────────────────┴──▶ cancelled ─┤
+       └───────────────────────────────────┴──▶ skipped  (stopped while idle)┤
+                                                                              │
+          (stopped with its pre finished and its post not: compensation)     ▼
+                          aborted ◀── aborting ◀── waiting_aborts ◀──────────┘
+                     abort_failed ◀──────┘
+
+``failed``, ``cancelled`` and ``skipped`` are final unless the resource's pre finished
+and its post did not: then, once the operation stops it, the actor waits for each child's
+abort (``waiting_aborts``), runs its own (``aborting``) and ends ``aborted`` or
+``abort_failed`` (``actors.runtime.compensation``).
 """
 
 from __future__ import annotations
@@ -24,6 +33,10 @@ class ActorState(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     SKIPPED = "skipped"
+    WAITING_ABORTS = "waiting_aborts"
+    ABORTING = "aborting"
+    ABORTED = "aborted"
+    ABORT_FAILED = "abort_failed"
 
 
 _S = ActorState
@@ -38,12 +51,23 @@ ALLOWED_TRANSITIONS: dict[ActorState, frozenset[ActorState]] = {
     _S.WAITING_CHILDREN: frozenset({_S.POST, _S.SKIPPED}),
     _S.POST: frozenset({_S.DONE, _S.FAILED, _S.CANCELLED}),
     _S.DONE: frozenset(),
-    _S.FAILED: frozenset(),
-    _S.CANCELLED: frozenset(),
-    _S.SKIPPED: frozenset(),
+    # stopped after its pre finished (failed in parallel or post): its pre is undone
+    _S.FAILED: frozenset({_S.WAITING_ABORTS}),
+    # cancelled in parallel or post, or just as its pre finished: its pre is undone
+    _S.CANCELLED: frozenset({_S.WAITING_ABORTS}),
+    # skipped while waiting for its children's post: its pre is undone
+    _S.SKIPPED: frozenset({_S.WAITING_ABORTS}),
+    # the last child's abort settled (finished, failed, timed out, or none was needed)
+    _S.WAITING_ABORTS: frozenset({_S.ABORTING}),
+    # the abort activity returned, or it raised or ran past its abort timeout
+    _S.ABORTING: frozenset({_S.ABORTED, _S.ABORT_FAILED}),
+    _S.ABORTED: frozenset(),
+    _S.ABORT_FAILED: frozenset(),
 }
 
-FINAL_STATES = frozenset({_S.DONE, _S.FAILED, _S.CANCELLED, _S.SKIPPED})
+# No further activity will run: an actor here has replied, or may reply, Stopped.
+FINAL_STATES = frozenset({_S.DONE, _S.FAILED, _S.CANCELLED, _S.SKIPPED, _S.ABORTED,
+                          _S.ABORT_FAILED})
 RUNNING_STATES = frozenset({_S.PRE, _S.PARALLEL, _S.POST})
 
 

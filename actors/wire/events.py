@@ -133,6 +133,9 @@ class OperationFinished(Event, frozen=True, kw_only=True, tag="operation_finishe
     error_resource: str | None = None
     resource_count: int = 0
     duration: float = 0.0
+    # aborts (undoing a finished pre) that raised or timed out: "<type>#<id>: <error>";
+    # ``error`` stays the operation's first failure
+    abort_failures: list[str] = msgspec.field(default_factory=list)
 
     def _routing_state(self) -> str:
         return self.status

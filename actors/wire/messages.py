@@ -56,14 +56,25 @@ class Cancel(ActorMessage, frozen=True, kw_only=True, tag="cancel"):
     reason: str
 
 
+class ChildAbortDone(ActorMessage, frozen=True, kw_only=True, tag="child_abort_done"):
+    """Child ``sender`` stopped and its abort is over (finished, failed or timed out), or it
+    needed none: its pre never finished, or its post did. A parent's abort waits for one
+    from every child."""
+
+    sender: int
+
+
 class Stopped(ActorMessage, frozen=True, kw_only=True, tag="stopped"):
-    """Resource ``sender`` reached a final state after a Cancel (to the operation actor)."""
+    """Resource ``sender`` reached a final state after a Cancel, its abort (if it needed
+    one) included (to the operation actor). ``abort_failure``: its abort raised or timed
+    out."""
 
     sender: int
     state: str
+    abort_failure: FailureInfo | None = None
 
 
-Message = Start | ParentPreDone | ChildPostDone | Failed | Cancel | Stopped
+Message = Start | ParentPreDone | ChildPostDone | Failed | Cancel | Stopped | ChildAbortDone
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(Message)

@@ -29,6 +29,8 @@ class OperationRecord(msgspec.Struct, kw_only=True):
     error_resource: str | None = None
     request_id: str | None = None
     worker: str = ""
+    # aborts that raised or timed out: "<type>#<id>: <error>" (the error is the first failure)
+    abort_failures: list[str] = msgspec.field(default_factory=list)
 
 
 def operation_record_key(operation_id: str) -> str:

@@ -66,7 +66,7 @@ async def test_a_misspelled_plugin_option_is_an_error_suggesting_the_known_one(
     message = await refused(tmp_path, LOCAL + "[directory]\ntimeout = 60\npoll_intervall = 2\n")
     assert (
         "local.conf:9: unknown option 'poll_intervall' in [directory]; "
-        "did you mean 'poll_interval'? known: chunk_avg_size, "
+        "did you mean 'poll_interval'? known: abort_timeout, chunk_avg_size, "
     ) in message
     assert "read_ahead, timeout, upload_concurrency" in message
 
