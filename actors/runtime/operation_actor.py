@@ -340,7 +340,12 @@ class OperationActor:
     async def _finish_failed(self) -> None:
         run = self.run
         error = self._error.summary() if self._error else "unknown failure"
-        if self._cancel_requested:
+        # a cancel names the end only when it came first: a resource that failed before a
+        # cancel (or a deadline) arrived during the stop stays the operation's error
+        cancelled = self._cancel_requested and (
+            self._error is None or self._error.type in ("OperationCancelled",
+                                                         "DeadlineExceeded"))
+        if cancelled:
             error = self._cancel_reason
         try:
             await run.journal.close()
@@ -356,7 +361,7 @@ class OperationActor:
             log.error("operation_error_seal_failed", operation_id=run.operation_id,
                       error=str(seal_error))
         await self._release_lease()
-        self.state = OperationState.CANCELLED if self._cancel_requested else OperationState.FAILED
+        self.state = OperationState.CANCELLED if cancelled else OperationState.FAILED
         await self._announce(self.state.value, error)
 
     async def _release_lease(self) -> None:
