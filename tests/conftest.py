@@ -37,6 +37,7 @@ FAKE_PLUGINS = {
     "shapes": fakes.ShapesProtection,
     "polling": fakes.PollingGeneratorProtection,
     "blocking": fakes.BlockingProtection,
+    "restore-checking": fakes.RestoreCheckingProtection,
 }
 
 

@@ -10,7 +10,13 @@ of the bank runs, then creates it; delete: marks it ``deleting``) and releases t
 its post seals the checkpoint (protect: ``available``; delete: data purged, ``deleted``).
 On the first failure it stops every actor, waits until each has replied, and ends the
 checkpoint in ``error`` naming the first failing resource. A cancel takes the same road
-with the reason ``cancelled``.
+with its ``Cancel``'s reason: ``cancelled`` (a ``CancelRequest``), ``interrupted`` (Ctrl-C
+in the CLI), ``output closed`` (the CLI's output pipe broke).
+
+A restore's pre first lets each plugin check the restore of all its resources
+(``ProtectionPlugin.check_restore``: a directory root's clashes, say) before any resource
+is released, so a restore refused for one resource writes nothing for the others; its end
+(``OperationFinished.restored``) says where each restored resource went.
 
 A verify changes no checkpoint and takes no lease; a resource that fails it stops no
 other (``FAILURES_STOP_NOTHING``): the operation seals once every resource is checked or
@@ -35,6 +41,7 @@ from actors.errors import OperationCancelled
 from actors.runtime.outbox import Outbox
 from actors.runtime.recovery import CANCEL_REQUESTED, FAILURES_STOP_NOTHING, OPENED, JournalSnapshot
 from actors.runtime.resource_status import summarize
+from actors.runtime.restore_check import check_restore
 from actors.runtime.verification_outcome import verification_outcome
 from actors.transport.base import Settlement
 from actors.wire.events import OperationFinished, OperationStarted
@@ -96,7 +103,7 @@ class OperationActor:
         self._error_resource: str | None = None
         # resources that failed without stopping the operation (a verify's bad ones)
         self._failures: dict[int, FailureInfo] = {}
-        self._cancel_requested = False
+        self._cancel_reason: str | None = None  # set by the first Cancel
         self._holds_lease = False
         self._task: asyncio.Task[None] | None = None
 
@@ -129,13 +136,14 @@ class OperationActor:
                     self._error = failure
                     self._error_resource = self.run.graph.nodes[sender].key
                 self._begin_stop(outbox)
-            case Cancel():
-                if not self._cancel_requested:
-                    self._cancel_requested = True
+            case Cancel(reason=reason):
+                if self._cancel_reason is None:
+                    self._cancel_reason = reason or CANCELLED_REASON
                     self.run.journal.append(OPERATION_NODE, CANCEL_REQUESTED, "cancelled",
-                                            CANCELLED_REASON)
+                                            self._cancel_reason)
                 if self._error is None:
-                    self._error = FailureInfo(type="OperationCancelled", message=CANCELLED_REASON)
+                    self._error = FailureInfo(type="OperationCancelled",
+                                              message=self._cancel_reason)
                 self._begin_stop(outbox)
             case Stopped(sender=sender):
                 self._stopped.add(sender)
@@ -192,8 +200,8 @@ class OperationActor:
                 for node, history in snapshot.nodes.items() if history.final_state == "failed"}
             self._roots_done |= self._failures.keys()
         if snapshot.cancel_reason is not None:
-            self._cancel_requested = True
-            self._error = FailureInfo(type="OperationCancelled", message=CANCELLED_REASON)
+            self._cancel_reason = snapshot.cancel_reason
+            self._error = FailureInfo(type="OperationCancelled", message=self._cancel_reason)
         elif snapshot.first_failure is not None:
             node, reason = snapshot.first_failure
             self._error = FailureInfo(type="ActivityFailed", message=reason)
@@ -232,17 +240,21 @@ class OperationActor:
                 # no chunk may be written while a collection runs; it sees our lease
                 await wait_while_collecting(self.host.bank_of(run), timeout=self.host.gc_wait,
                                             waiter=f"protect {run.operation_id}",
-                                            give_up=lambda: self._cancel_requested)
-                if self._cancel_requested:
-                    raise OperationCancelled(CANCELLED_REASON)  # before writing anything
+                                            give_up=lambda: self._cancel_reason is not None)
+                if self._cancel_reason is not None:
+                    raise OperationCancelled(self._cancel_reason)  # before writing anything
                 run.checkpoint = await self._create_or_reopen()
             elif run.operation_type == "delete":
                 await run.store.transition(run.checkpoint_id, CheckpointStatus.DELETING)
+            elif run.operation_type == "restore":
+                await check_restore(run)
             await run.journal.record(OPERATION_NODE, OPENED, "done")
         except Exception as error:
             self._error = FailureInfo.from_exception(error)
+            named = getattr(error, "resource_key", None)  # a check_restore's refusal
+            self._error_resource = named if isinstance(named, str) else None
             log.error("operation_open_failed", operation_id=run.operation_id,
-                      error=self._error.summary())
+                      error=self._error.summary(), resource=self._error_resource)
             self.state = OperationState.SEALING
             await self._finish_failed()
             return
@@ -256,7 +268,7 @@ class OperationActor:
             provider_id=run.provider_id, checkpoint_id=run.checkpoint_id,
             resource_count=len(run.graph), request_id=run.request_id))
         self.state = OperationState.RUNNING
-        if self._cancel_requested:
+        if self._cancel_reason is not None:
             self._begin_stop(outbox)
         elif not run.graph.roots:
             self._begin_seal()
@@ -320,7 +332,7 @@ class OperationActor:
         if self.state is not OperationState.RUNNING:
             return  # opening (handled once open), or already stopping or sealing
         self.state = OperationState.STOPPING
-        reason = CANCELLED_REASON if self._cancel_requested else STOPPED_REASON
+        reason = self._cancel_reason or STOPPED_REASON
         log.info("operation_stopping", operation_id=self.run.operation_id, reason=reason)
         outbox.messages.extend(
             Cancel(operation_id=self.run.operation_id, to=node, reason=reason)
@@ -331,8 +343,8 @@ class OperationActor:
     async def _finish_failed(self) -> None:
         run = self.run
         error = self._error.summary() if self._error else "unknown failure"
-        if self._cancel_requested:
-            error = CANCELLED_REASON
+        if self._cancel_reason is not None:
+            error = self._cancel_reason
         try:
             await run.journal.close()
             if run.operation_type == "protect" and run.checkpoint is not None:
@@ -347,7 +359,8 @@ class OperationActor:
             log.error("operation_error_seal_failed", operation_id=run.operation_id,
                       error=str(seal_error))
         await self._release_lease()
-        self.state = OperationState.CANCELLED if self._cancel_requested else OperationState.FAILED
+        self.state = (OperationState.CANCELLED if self._cancel_reason is not None
+                      else OperationState.FAILED)
         await self._announce(self.state.value, error)
 
     async def _release_lease(self) -> None:
@@ -358,7 +371,8 @@ class OperationActor:
                     checkpoint_lease_key(self.run.checkpoint_id),
                     lease_owner(self.run.operation_id))
 
-    def _record(self, status: str, error: str | None = None) -> OperationRecord:
+    def _record(self, status: str, error: str | None = None,
+                restored: dict[str, str] | None = None) -> OperationRecord:
         run = self.run
         return OperationRecord(
             id=run.operation_id, type=run.operation_type, provider_id=run.provider_id,
@@ -366,12 +380,25 @@ class OperationActor:
             finished_at=None if status == "running" else time.time(),
             resource_count=len(run.graph), error=error,
             error_resource=self._error_resource if error else None,
-            request_id=run.request_id, worker=self.host.worker_id)
+            request_id=run.request_id, worker=self.host.worker_id, restored=restored)
+
+    async def _restored(self) -> dict[str, str] | None:
+        """Where a restore put each resource it restored (None for other operations)."""
+        run = self.run
+        if run.operation_type != "restore" or run.checkpoint is None:
+            return None
+        try:
+            return await run.checkpoint.restored_ids()
+        except Exception as error:  # only the report lacks it; the restore is done
+            log.warning("restored_ids_unreadable", operation_id=run.operation_id,
+                        error=str(error))
+            return None
 
     async def _announce(self, status: str, error: str | None = None) -> None:
         run = self.run
+        restored = await self._restored()
         try:
-            await write_operation_record(run.store.bank, self._record(status, error))
+            await write_operation_record(run.store.bank, self._record(status, error, restored))
         except Exception as record_error:
             log.warning("operation_record_failed", operation_id=run.operation_id,
                         error=str(record_error))
@@ -379,7 +406,8 @@ class OperationActor:
             operation_id=run.operation_id, operation_type=run.operation_type,
             checkpoint_id=run.checkpoint_id, status=status, error=error,
             error_resource=self._error_resource if error else None,
-            resource_count=len(run.graph), duration=time.time() - run.started_at)
+            resource_count=len(run.graph), duration=time.time() - run.started_at,
+            restored=restored)
         log.info("operation_finished", operation_id=run.operation_id, status=status,
                  error=error, error_resource=event.error_resource)
         await self.host.transport.publish(event)

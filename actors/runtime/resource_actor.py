@@ -323,10 +323,7 @@ class ResourceActor:
         except asyncio.CancelledError:
             if self._stop_reason is None:
                 raise  # the host is shutting down, not a stop of this operation
-            self._enter(ActorState.CANCELLED)
-            run.journal.append(self.node, name, "cancelled", self._stop_reason)
-            outbox.event(ResourceStopped(**self._event_fields(name), reason=self._stop_reason))
-            self._reply_stopped(outbox)
+            self._cancelled(name, self._stop_reason, outbox)
         except Exception as error:
             self._fail(phase, error, outbox)
         else:
@@ -381,9 +378,14 @@ class ResourceActor:
         if self.state in FINAL_STATES:
             self._reply_stopped(outbox)
         elif self.state in RUNNING_STATES and self._task is not None and not self._task.done():
+            self._task.cancel()
             if self._context is not None:
-                self._context.cancelled.set()
-            self._task.cancel()  # the task replies Stopped when it has unwound
+                self._context.cancelled.set()  # the task replies Stopped when it has unwound
+            else:
+                # its task has not taken its first step (that step makes the context, before
+                # any await): cancelled now, it never enters its body, so we reply for it
+                phase = next(p for p, state in _PHASE_STATE.items() if state is self.state)
+                self._cancelled(self._activity_name(phase), reason, outbox)
         else:
             self._enter(ActorState.SKIPPED)
             self.run.journal.append(self.node, self._activity_name("post"), "skipped", reason)
@@ -391,6 +393,13 @@ class ResourceActor:
                 ResourceStopped(**self._event_fields(self._activity_name("post")), reason=reason)
             )
             self._reply_stopped(outbox)
+
+    def _cancelled(self, activity: str, reason: str, outbox: Outbox) -> None:
+        """The running activity was stopped: record it, say so, reply to the operation."""
+        self._enter(ActorState.CANCELLED)
+        self.run.journal.append(self.node, activity, "cancelled", reason)
+        outbox.event(ResourceStopped(**self._event_fields(activity), reason=reason))
+        self._reply_stopped(outbox)
 
     def _reply_stopped(self, outbox: Outbox) -> None:
         outbox.send(

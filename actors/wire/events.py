@@ -98,7 +98,12 @@ class OperationStarted(Event, frozen=True, kw_only=True, tag="operation_started"
 
 
 class OperationFinished(Event, frozen=True, kw_only=True, tag="operation_finished"):
-    """An operation ended: ``succeeded``, ``failed`` or ``cancelled``."""
+    """An operation ended: ``succeeded``, ``failed`` or ``cancelled``.
+
+    A restore's ``restored`` maps each resource it restored (``type#id``) to where it went
+    (a directory root: its target directory; a cloud resource: its new id); None for the
+    other operations.
+    """
 
     operation_type: str
     checkpoint_id: str
@@ -107,6 +112,7 @@ class OperationFinished(Event, frozen=True, kw_only=True, tag="operation_finishe
     error_resource: str | None = None
     resource_count: int = 0
     duration: float = 0.0
+    restored: dict[str, str] | None = None
 
     def _routing_state(self) -> str:
         return self.status

@@ -29,6 +29,7 @@ class OperationRecord(msgspec.Struct, kw_only=True):
     error_resource: str | None = None
     request_id: str | None = None
     worker: str = ""
+    restored: dict[str, str] | None = None  # a restore's: resource key -> where it went
 
 
 def operation_record_key(operation_id: str) -> str:
