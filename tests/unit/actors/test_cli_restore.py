@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import structlog
 
 from actors.cli.main import main
 from actors.cli.progress import final_lines
@@ -20,18 +19,13 @@ DIRECTORY = "Strongbox::Directory"
 Cli = Callable[..., tuple[int, str, str]]
 
 
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+@pytest.fixture
+def cli(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> Cli:
+    """``cli("restore", ...)`` -> (exit status, stdout, stderr), embedded, JSON output.
+    (The suite's conftest restores the logging that ``main`` configures.)"""
     for name in ("STRONGBOX_PROVIDER", "STRONGBOX_PROVIDERS_DIR", "STRONGBOX_LOG_LEVEL"):
         monkeypatch.delenv(name, raising=False)
-    saved = structlog.get_config()
-    yield
-    structlog.configure(**saved)  # main() configures logging for the whole process
-
-
-@pytest.fixture
-def cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
-    """``cli("restore", ...)`` -> (exit status, stdout, stderr), embedded, JSON output."""
     providers = tmp_path / "providers"
     providers.mkdir()
     (providers / "local.conf").write_text(
