@@ -17,7 +17,7 @@ runtime waits ``poll_interval`` between steps on the loop).
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import msgspec
@@ -199,6 +199,36 @@ class ProtectionPlugin:
 
         Raises:
             Forbidden: saying what was refused, and for whom.
+        """
+
+    def per_resource_parameters(
+        self, operation: OperationType, resources: Sequence[Resource], shared: Mapping[str, Any]
+    ) -> dict[str, dict[str, Any]]:
+        """Parameters each of ``resources`` takes from ``shared``, the raw parameters given
+        for their whole type, when they should differ per resource; keyed by resource key.
+
+        ``resources`` are every resource of one type in the operation's graph. A
+        resource's own parameters (``parameters["type#id"]``) still override what this
+        returns. By default nothing: every resource takes ``shared`` as it is. (The
+        directory plugin gives each of several roots its own subdirectory of a shared
+        restore ``target``.)
+        """
+        return {}
+
+    async def check_restore(
+        self, checkpoint: Checkpoint, planned: Sequence[tuple[Resource, msgspec.Struct]]
+    ) -> None:
+        """Refuse a restore before any of its resources is released (no-op by default).
+
+        The operation's pre calls it once per plugin with every resource of the graph the
+        plugin restores and its validated restore parameters, before any activity runs:
+        raise to refuse the whole restore, so that nothing is written for any resource
+        (a target that clashes, a key that is missing). A restore activity must still
+        check what it relies on; this check only spares a half-done restore.
+
+        Raises:
+            PluginError: why the restore cannot be done; a ``resource_key`` attribute, if
+                the error has one, names the resource at fault.
         """
 
     def activity(self, operation: OperationType, phase: Phase) -> Activity | None:

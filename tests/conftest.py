@@ -39,6 +39,7 @@ FAKE_PLUGINS = {
     "blocking": fakes.BlockingProtection,
     "quiescing": fakes.QuiescingProtection,
     "polling-abort": fakes.PollingAbortProtection,
+    "restore-checking": fakes.RestoreCheckingProtection,
 }
 
 

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import msgspec
 
 from plugins.base import ProtectionPlugin
+from plugins.errors import PluginError
 from plugins.resource import Resource
 
 TEST_TYPE = "Test::Node"
@@ -186,6 +187,47 @@ class PollingAbortProtection(QuiescingProtection):
                 self.threads.add(threading.current_thread().name)
             yield
         self.quiesced.discard(resource.key)
+
+
+class RestoreRefused(PluginError):
+    """A test refusal of a restore, naming the resource as a plugin's check does."""
+
+    def __init__(self, resource_key: str) -> None:
+        self.resource_key = resource_key
+        super().__init__(f"restore of {resource_key} refused on purpose")
+
+
+class RestoreCheckingProtection(RecordingProtection):
+    """Records its restore check as ``(resource key, "check_restore")`` for each resource
+    it is given, and refuses the restore when a resource's restore parameters say
+    ``fail_at="check_restore"``. From a shared ``hang_at="derive"`` it derives a
+    per-resource ``fail_at`` naming the resource (``per_resource_parameters``)."""
+
+    def per_resource_parameters(self, operation, resources, shared) -> dict[str, dict]:
+        if shared.get("hang_at") != "derive":
+            return {}
+        return {resource.key: {"hang_at": None, "fail_at": f"derived for {resource.id}"}
+                for resource in resources}
+
+    async def check_restore(self, checkpoint, planned) -> None:
+        with self._lock:
+            self.calls.extend((resource.key, "check_restore") for resource, _ in planned)
+        for resource, parameters in planned:
+            if parameters.fail_at == "check_restore":
+                raise RestoreRefused(resource.key)
+
+
+class TickingProtection(_Recording):
+    """A protect whose parallel reports progress until it is cancelled: an operation that
+    never ends by itself and keeps writing events (for a reader that goes away)."""
+
+    async def activity_protect_parallel(self, checkpoint, context, resource, parameters) -> None:
+        self._enter(resource, "protect_parallel", parameters)
+        ticks = 0
+        while True:
+            ticks += 1
+            context.progress(ticks)
+            await asyncio.sleep(0.01)  # the simulated work between two reports
 
 
 def node(i: int | str) -> Resource:

@@ -24,7 +24,7 @@ from actors.cli.parsing import (
     request_ids,
     verify_request,
 )
-from actors.cli.progress import make_renderer, summary
+from actors.cli.progress import final_lines, make_renderer
 from actors.errors import RequestInvalid, StrongboxError
 from actors.service.worker import broker_url
 from actors.transport.amqp import AmqpTransport
@@ -120,6 +120,5 @@ async def _follow(subscription: EventSubscription, out: Output, label: str,
         raise StrongboxError(f"{label}: the event stream ended before the operation")
     check_finished(finished)
     if out.live:
-        out.line(summary(finished))
-        if finished.operation_type == "protect":
-            out.line(finished.checkpoint_id)
+        for line in final_lines(finished):
+            out.line(line)

@@ -23,7 +23,7 @@ from actors.cli.parsing import (
     protect_request,
     request_ids,
 )
-from actors.cli.progress import failure_reason, follow_operation, make_renderer, summary
+from actors.cli.progress import failure_reason, final_lines, follow_operation, make_renderer
 from actors.errors import OperationCancelled, RequestInvalid, StrongboxError
 from actors.operations.engine import Engine
 from actors.wire.events import OperationFinished
@@ -41,6 +41,9 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 CANCEL_GRACE: Final = 10.0  # seconds an interrupted operation gets to stop cleanly
+# why the CLI stops an operation it runs: Ctrl-C, or the reader of its output went away
+INTERRUPTED_REASON: Final = "interrupted"
+OUTPUT_CLOSED_REASON: Final = "output closed"
 
 
 # -- providers and resources -------------------------------------------------------------
@@ -151,11 +154,17 @@ async def run_operation(engine: Engine, request: AnyRequest, out: Output,
                         label: str) -> OperationFinished:
     """Submit ``request``, render its events until it ends, and check that it succeeded.
 
+    If this command is interrupted (Ctrl-C cancels it) or its output breaks (the reader
+    of a pipe went away), the operation is stopped first, as a cancel with the reason
+    ``interrupted`` or ``output closed``, so its checkpoint never stays ``protecting``.
+
     Raises:
         StrongboxError: ``<operation> failed at <resource>: <reason>``, if it failed.
         OperationCancelled: if it was cancelled.
+        BrokenPipeError: if the output broke (the operation stopped).
     """
-    subscription = engine.subscribe(request.request_id)  # before submit: miss no event
+    operation_id = request.request_id
+    subscription = engine.subscribe(operation_id)  # before submit: miss no event
     try:
         with make_renderer(not out.live, out.stream, out.console, label) as renderer:
 
@@ -166,14 +175,11 @@ async def run_operation(engine: Engine, request: AnyRequest, out: Output,
                         return
 
             pumping = asyncio.create_task(pump())
-            operation_id = await engine.submit(request)
             try:
-                finished = await engine.wait(operation_id)
-            except asyncio.CancelledError:  # Ctrl-C: stop the operation, then give up
-                log.info("operation_interrupted", operation_id=operation_id)
-                await engine.cancel(operation_id)
-                with contextlib.suppress(TimeoutError):
-                    await engine.wait(operation_id, timeout=CANCEL_GRACE)
+                await engine.submit(request)
+                finished = await _until_end(engine, operation_id, pumping)
+            except BaseException as error:
+                await _stop(engine, operation_id, _stop_reason(error))
                 raise
             await subscription.close()  # ends the pump even if the final event got lost
             await pumping
@@ -181,6 +187,39 @@ async def run_operation(engine: Engine, request: AnyRequest, out: Output,
         await subscription.close()
     check_finished(finished)
     return finished
+
+
+async def _until_end(engine: Engine, operation_id: str,
+                     pumping: asyncio.Task[None]) -> OperationFinished:
+    """The operation's end, unless rendering its events fails first (a broken pipe).
+
+    Raises:
+        Exception: the renderer's, if it failed before the operation ended.
+    """
+    ending = asyncio.ensure_future(engine.wait(operation_id))
+    try:
+        await asyncio.wait({ending, pumping}, return_when=asyncio.FIRST_COMPLETED)
+        if pumping.done() and pumping.exception() is not None:
+            pumping.result()  # raises the renderer's failure
+        return await ending
+    finally:
+        ending.cancel()
+
+
+def _stop_reason(error: BaseException) -> str:
+    if isinstance(error, BrokenPipeError):
+        return OUTPUT_CLOSED_REASON
+    return INTERRUPTED_REASON
+
+
+async def _stop(engine: Engine, operation_id: str, reason: str) -> None:
+    """Cancel the operation if it still runs here, and give it time to end."""
+    if not engine.host.hosts(operation_id):
+        return  # refused at submit, or already ended
+    log.info("operation_interrupted", operation_id=operation_id, reason=reason)
+    await engine.cancel(operation_id, reason)
+    with contextlib.suppress(TimeoutError):
+        await engine.wait(operation_id, timeout=CANCEL_GRACE)
 
 
 def check_finished(finished: OperationFinished) -> None:
@@ -200,8 +239,8 @@ async def protect(engine: Engine, args: argparse.Namespace, out: Output) -> None
     request = protect_request(args, engine.provider(args.provider).id)
     finished = await run_operation(engine, request, out, "protect")
     if out.live:
-        out.line(summary(finished))
-        out.line(finished.checkpoint_id)
+        for line in final_lines(finished):
+            out.line(line)
 
 
 def _target_types(provider: Provider, graph: ResourceGraph) -> list[str]:
@@ -229,7 +268,8 @@ async def restore(engine: Engine, args: argparse.Namespace, out: Output) -> None
                              parameters=parameters, **request_ids(args))
     finished = await run_operation(engine, request, out, "restore")
     if out.live:
-        out.line(summary(finished))
+        for line in final_lines(finished):
+            out.line(line)
 
 
 async def delete(engine: Engine, args: argparse.Namespace, out: Output) -> None:
@@ -237,7 +277,8 @@ async def delete(engine: Engine, args: argparse.Namespace, out: Output) -> None:
     request = delete_request(args, engine.provider(args.provider).id)
     finished = await run_operation(engine, request, out, "delete")
     if out.live:
-        out.line(summary(finished))
+        for line in final_lines(finished):
+            out.line(line)
 
 
 async def watch(engine: Engine, args: argparse.Namespace, out: Output) -> None:
@@ -263,9 +304,8 @@ async def watch(engine: Engine, args: argparse.Namespace, out: Output) -> None:
                              f"{args.operation_id!r} has not ended") from None
     check_finished(finished)
     if out.live:
-        out.line(summary(finished))
-        if finished.operation_type == "protect":
-            out.line(finished.checkpoint_id)
+        for line in final_lines(finished):
+            out.line(line)
 
 
 # -- checkpoints -------------------------------------------------------------------------

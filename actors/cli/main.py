@@ -6,6 +6,16 @@ Every command runs an embedded engine in this process, unless a broker is given
 Operations show live progress on a terminal and JSON lines (one event per line)
 otherwise. A failure exits 1 with one line on stderr, ``strongbox: error: <reason>``;
 bad usage exits 2 (argparse).
+
+Ctrl-C exits 130 (128 + SIGINT) with ``strongbox: error: interrupted``; an operation this
+process runs is stopped first and ends ``cancelled`` (a protect's checkpoint ``error``,
+reason ``interrupted``). A second Ctrl-C does not wait for that. When the reader of
+stdout goes away (``strongbox checkpoints list | head -1``), the command ends silently
+with 141 (128 + SIGPIPE), the status a shell shows for a program SIGPIPE killed, as
+``yes | head -1`` does; an operation it runs is stopped likewise (reason ``output
+closed``). Python ignores SIGPIPE, so the broken pipe arrives as ``BrokenPipeError``;
+as the Python documentation recommends (``signal`` module, "Note on SIGPIPE"), stdout
+is then pointed at ``/dev/null`` so that the flush at exit cannot fail again.
 """
 
 from __future__ import annotations
@@ -35,7 +45,8 @@ from plugins.errors import PluginError
 log = structlog.get_logger(__name__)
 
 EXPECTED_ERRORS = (StrongboxError, PluginError, BankError)
-INTERRUPTED = 130
+INTERRUPTED = 130  # 128 + SIGINT
+BROKEN_PIPE = 141  # 128 + SIGPIPE
 # Failures the user already sees as the one error line (and in the event stream); their
 # logs come back with -v.
 # provider_not_loaded: `providers list` shows the error, and using that provider (or the
@@ -126,7 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("checkpoint")
     _operation_options(restore)
     restore.add_argument("--target", metavar="DIR", type=os.path.abspath,
-                         help="restore into DIR (every type whose plugin takes a target)")
+                         help="restore into DIR (every type whose plugin takes a target; "
+                              "several directory roots: DIR/<base name> each)")
 
     delete = add(groups, "delete", commands.delete, "delete a checkpoint")
     delete.add_argument("checkpoint")
@@ -225,8 +237,22 @@ def _fail(reason: str) -> None:
     sys.stderr.write(f"strongbox: error: {' '.join(reason.split())}\n")
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null: what is left in its buffer goes nowhere at exit."""
+    try:
+        fileno = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # not a real file (a test's capture): nothing will flush to a dead pipe
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fileno)
+    finally:
+        os.close(devnull)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; return the exit status (0 ok, 1 failed, 2 bad usage)."""
+    """Run one command; return the exit status (0 ok, 1 failed, 2 bad usage,
+    130 interrupted, 141 output closed)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -235,14 +261,20 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(error))
     configure_logging(level, mute=REPORTED_FAILURES)
     try:
-        asyncio.run(_run(args))
-    except EXPECTED_ERRORS as error:
-        log.debug("command_failed", error=str(error), exc_info=True)
-        _fail(str(error) or type(error).__name__)
-        return 1
-    except KeyboardInterrupt:
-        _fail("interrupted")
-        return INTERRUPTED
+        try:
+            asyncio.run(_run(args))
+            sys.stdout.flush()  # here, not at exit: a broken pipe is still ours to handle
+        except EXPECTED_ERRORS as error:
+            log.debug("command_failed", error=str(error), exc_info=True)
+            _fail(str(error) or type(error).__name__)
+            return 1
+        except KeyboardInterrupt:
+            _fail("interrupted")
+            return INTERRUPTED
+    except BrokenPipeError:
+        log.debug("output_closed")
+        _silence_stdout()
+        return BROKEN_PIPE
     return 0
 
 

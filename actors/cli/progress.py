@@ -186,6 +186,16 @@ def summary(event: OperationFinished) -> str:
     return failure_reason(event)
 
 
+def final_lines(event: OperationFinished) -> list[str]:
+    """What a terminal shows once an operation succeeded: its summary, then where a
+    restore put each resource (``<type#id> -> <where>``), or a protect's checkpoint id."""
+    lines = [summary(event)]
+    lines += [f"{key} -> {where}" for key, where in (event.restored or {}).items()]
+    if event.operation_type == "protect":
+        lines.append(event.checkpoint_id)
+    return lines
+
+
 def failure_reason(event: OperationFinished) -> str:
     """``protect failed at <resource>: <reason>`` (or ``cancelled``), on one line, then the
     aborts that failed (resources that may still be quiesced), if any."""
@@ -241,7 +251,8 @@ class JournalFeed:
             operation_id=record.id, at=ended, operation_type=record.type,
             checkpoint_id=record.checkpoint_id, status=record.status, error=record.error,
             error_resource=record.error_resource, resource_count=record.resource_count,
-            duration=ended - record.started_at, abort_failures=record.abort_failures)
+            duration=ended - record.started_at, abort_failures=record.abort_failures,
+            restored=record.restored)
 
     def _event(self, entry: JournalEntry) -> Event | None:
         if entry.node < 0:

@@ -26,6 +26,7 @@ from actors.operations.deadlines import absolute_deadline
 from actors.operations.verify import ResourceVerifier, verification_graph, verify_parameters
 from actors.operations.waiting import RecordReader, wait_for_end
 from actors.runtime.host import ActorHost
+from actors.runtime.operation_actor import CANCELLED_REASON
 from actors.runtime.operation_end import entry_of
 from actors.runtime.operation_run import OperationRun
 from actors.transport.base import EventSubscription, Transport
@@ -494,10 +495,11 @@ class Engine:
             return await read_operation_record(bank, operation_id)
         return read
 
-    async def cancel(self, operation_id: str) -> None:
-        """Ask an operation to stop; its checkpoint ends ``error`` with reason ``cancelled``."""
+    async def cancel(self, operation_id: str, reason: str = CANCELLED_REASON) -> None:
+        """Ask an operation to stop; its checkpoint ends ``error`` with ``reason`` (a user's
+        cancel: ``cancelled``; the CLI's Ctrl-C: ``interrupted``)."""
         await self.host.transport.send(
-            Cancel(operation_id=operation_id, to=OPERATION_NODE, reason="cancelled"))
+            Cancel(operation_id=operation_id, to=OPERATION_NODE, reason=reason))
 
     # -- checkpoints ------------------------------------------------------------------
 
@@ -552,8 +554,9 @@ def _spec_of(run: OperationRun, worker: str, request: OperationRequest) -> Opera
 def validate_parameters(operation: OperationType, graph: ResourceGraph,
                         plugins: Sequence[ProtectionPlugin],
                         parameters: Parameters) -> list[msgspec.Struct]:
-    """Each node's parameters: ``parameters[type]`` overlaid by ``parameters["type#id"]``,
-    converted into its plugin's schema.
+    """Each node's parameters: ``parameters[type]`` overlaid by what its plugin derives
+    from them for that node (``per_resource_parameters``), overlaid by
+    ``parameters["type#id"]``, converted into its plugin's schema.
 
     Raises:
         RequestInvalid: if a key names no type or resource of the graph.
@@ -567,11 +570,12 @@ def validate_parameters(operation: OperationType, graph: ResourceGraph,
         if not resource_id and resource_type not in types:
             raise RequestInvalid(f"parameters key {key!r} names no resource type of the graph "
                                  f"(types: {', '.join(sorted(types))})")
+    derived = _derived_parameters(operation, graph, plugins, parameters)
     by_type: dict[tuple[int, str], msgspec.Struct] = {}
     validated: list[msgspec.Struct] = []
     for resource, plugin in zip(graph.nodes, plugins, strict=True):
-        specific = parameters.get(resource.key)
-        if specific is None:
+        specific = {**derived.get(resource.key, {}), **parameters.get(resource.key, {})}
+        if not specific:
             cache_key = (id(plugin), resource.type)
             value = by_type.get(cache_key)
             if value is None:
@@ -582,6 +586,21 @@ def validate_parameters(operation: OperationType, graph: ResourceGraph,
             value = plugin.validate_parameters(operation, resource, merged)
         validated.append(value)
     return validated
+
+
+def _derived_parameters(operation: OperationType, graph: ResourceGraph,
+                        plugins: Sequence[ProtectionPlugin],
+                        parameters: Parameters) -> dict[str, dict[str, Any]]:
+    """What each plugin derives per resource from the parameters given for a whole type."""
+    groups: dict[tuple[int, str], tuple[ProtectionPlugin, list[Resource]]] = {}
+    for resource, plugin in zip(graph.nodes, plugins, strict=True):
+        if resource.type in parameters:
+            groups.setdefault((id(plugin), resource.type), (plugin, []))[1].append(resource)
+    derived: dict[str, dict[str, Any]] = {}
+    for (_, resource_type), (plugin, resources) in groups.items():
+        derived.update(plugin.per_resource_parameters(operation, resources,
+                                                      parameters[resource_type]))
+    return derived
 
 
 __all__ = ["Admission", "DeleteRequest", "Engine", "ProtectRequest", "RestoreRequest",

@@ -11,7 +11,13 @@ its post seals the checkpoint (protect: ``available``; delete: data purged, ``de
 On the first failure it stops every actor, waits until each has replied, and ends the
 checkpoint in ``error`` naming the first failing resource. A cancel takes the same road
 with the reason ``cancelled``, and so does the operation's deadline passing, with the reason
-``deadline exceeded`` (the host sends that ``Cancel``: ``ActorHost``).
+``deadline exceeded`` (the host sends that ``Cancel``: ``ActorHost``); the CLI cancels with
+``interrupted`` (Ctrl-C) or ``output closed`` (its output pipe broke).
+
+A restore's pre first lets each plugin check the restore of all its resources
+(``ProtectionPlugin.check_restore``: a directory root's clashes, say) before any resource
+is released, so a restore refused for one resource writes nothing for the others; its end
+(``OperationFinished.restored``) says where each restored resource went.
 
 A verify changes no checkpoint and takes no lease; a resource that fails it stops no
 other (``FAILURES_STOP_NOTHING``): the operation seals once every resource is checked or
@@ -37,6 +43,7 @@ from actors.runtime.operation_end import DEADLINE_EXCEEDED, lease_owner
 from actors.runtime.outbox import Outbox
 from actors.runtime.recovery import CANCEL_REQUESTED, FAILURES_STOP_NOTHING, OPENED, JournalSnapshot
 from actors.runtime.resource_status import summarize
+from actors.runtime.restore_check import check_restore
 from actors.runtime.verification_outcome import verification_outcome
 from actors.transport.base import Settlement
 from actors.wire.events import OperationFinished, OperationStarted
@@ -247,11 +254,15 @@ class OperationActor:
                 run.checkpoint = await self._create_or_reopen()
             elif run.operation_type == "delete":
                 await run.store.transition(run.checkpoint_id, CheckpointStatus.DELETING)
+            elif run.operation_type == "restore":
+                await check_restore(run)
             await run.journal.record(OPERATION_NODE, OPENED, "done")
         except Exception as error:
             self._error = FailureInfo.from_exception(error)
+            named = getattr(error, "resource_key", None)  # a check_restore's refusal
+            self._error_resource = named if isinstance(named, str) else None
             log.error("operation_open_failed", operation_id=run.operation_id,
-                      error=self._error.summary())
+                      error=self._error.summary(), resource=self._error_resource)
             self.state = OperationState.SEALING
             await self._finish_failed()
             return
@@ -265,7 +276,7 @@ class OperationActor:
             provider_id=run.provider_id, checkpoint_id=run.checkpoint_id,
             resource_count=len(run.graph), request_id=run.request_id))
         self.state = OperationState.RUNNING
-        if self._cancel_requested:
+        if self._cancel_reason is not None:
             self._begin_stop(outbox)
         elif not run.graph.roots:
             self._begin_seal()
@@ -372,7 +383,8 @@ class OperationActor:
                     checkpoint_lease_key(self.run.checkpoint_id),
                     lease_owner(self.run.operation_id))
 
-    def _record(self, status: str, error: str | None = None) -> OperationRecord:
+    def _record(self, status: str, error: str | None = None,
+                restored: dict[str, str] | None = None) -> OperationRecord:
         run = self.run
         return OperationRecord(
             id=run.operation_id, type=run.operation_type, provider_id=run.provider_id,
@@ -381,17 +393,30 @@ class OperationActor:
             resource_count=len(run.graph), error=error,
             error_resource=self._error_resource if error else None,
             request_id=run.request_id, worker=self.host.worker_id,
-            abort_failures=self._abort_failure_lines())
+            abort_failures=self._abort_failure_lines(), restored=restored)
 
     def _abort_failure_lines(self) -> list[str]:
         nodes = self.run.graph.nodes
         return [f"{nodes[node].key}: {failure.summary()}"
                 for node, failure in sorted(self._abort_failures.items())]
 
+    async def _restored(self) -> dict[str, str] | None:
+        """Where a restore put each resource it restored (None for other operations)."""
+        run = self.run
+        if run.operation_type != "restore" or run.checkpoint is None:
+            return None
+        try:
+            return await run.checkpoint.restored_ids()
+        except Exception as error:  # only the report lacks it; the restore is done
+            log.warning("restored_ids_unreadable", operation_id=run.operation_id,
+                        error=str(error))
+            return None
+
     async def _announce(self, status: str, error: str | None = None) -> None:
         run = self.run
+        restored = await self._restored()
         try:
-            await write_operation_record(run.store.bank, self._record(status, error))
+            await write_operation_record(run.store.bank, self._record(status, error, restored))
         except Exception as record_error:
             log.warning("operation_record_failed", operation_id=run.operation_id,
                         error=str(record_error))
@@ -405,7 +430,7 @@ class OperationActor:
             checkpoint_id=run.checkpoint_id, status=status, error=error,
             error_resource=self._error_resource if error else None,
             resource_count=len(run.graph), duration=time.time() - run.started_at,
-            abort_failures=self._abort_failure_lines())
+            abort_failures=self._abort_failure_lines(), restored=restored)
         log.info("operation_finished", operation_id=run.operation_id, status=status,
                  error=error, error_resource=event.error_resource,
                  abort_failures=len(event.abort_failures))

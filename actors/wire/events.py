@@ -124,7 +124,12 @@ class OperationStarted(Event, frozen=True, kw_only=True, tag="operation_started"
 
 
 class OperationFinished(Event, frozen=True, kw_only=True, tag="operation_finished"):
-    """An operation ended: ``succeeded``, ``failed`` or ``cancelled``."""
+    """An operation ended: ``succeeded``, ``failed`` or ``cancelled``.
+
+    A restore's ``restored`` maps each resource it restored (``type#id``) to where it went
+    (a directory root: its target directory; a cloud resource: its new id); None for the
+    other operations.
+    """
 
     operation_type: str
     checkpoint_id: str
@@ -136,6 +141,7 @@ class OperationFinished(Event, frozen=True, kw_only=True, tag="operation_finishe
     # aborts (undoing a finished pre) that raised or timed out: "<type>#<id>: <error>";
     # ``error`` stays the operation's first failure
     abort_failures: list[str] = msgspec.field(default_factory=list)
+    restored: dict[str, str] | None = None
 
     def _routing_state(self) -> str:
         return self.status

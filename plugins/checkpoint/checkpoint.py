@@ -24,7 +24,7 @@ from typing import Any
 import msgspec
 
 from banks.base import Bank
-from banks.keys import encode_segment
+from banks.keys import decode_segment, encode_segment
 from banks.section import BankSection
 from plugins.checkpoint.graph import ResourceGraph
 from plugins.resource import Resource
@@ -140,6 +140,14 @@ class Checkpoint:
         """Record that ``resource`` was restored as ``new_id`` (restore only)."""
         key = restored_prefix(self.operation_id) + encode_segment(resource.key)
         await self.bank.put(key, new_id.encode())
+
+    async def restored_ids(self) -> dict[str, str]:
+        """Every resource this restore recorded so far, key -> new id, in graph order."""
+        prefix = restored_prefix(self.operation_id)
+        found: dict[str, str] = {}
+        async for key in self.bank.list_all(prefix):
+            found[decode_segment(key[len(prefix):])] = (await self.bank.get(key)).decode()
+        return {node.key: found[node.key] for node in self.graph.nodes if node.key in found}
 
     async def restored_id(self, resource: Resource) -> str | None:
         """The id ``resource`` was restored as in this restore, or None if not (yet)."""

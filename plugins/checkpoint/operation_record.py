@@ -31,6 +31,7 @@ class OperationRecord(msgspec.Struct, kw_only=True):
     worker: str = ""
     # aborts that raised or timed out: "<type>#<id>: <error>" (the error is the first failure)
     abort_failures: list[str] = msgspec.field(default_factory=list)
+    restored: dict[str, str] | None = None  # a restore's: resource key -> where it went
 
 
 def operation_record_key(operation_id: str) -> str:

@@ -1,6 +1,6 @@
 """The real ``strongbox`` command in subprocesses: a round trip, a watch from another
 process on the same filesystem bank, and the terminal (rich progress) path under
-``script``.
+``script``, for a protect and for a restore of two roots.
 """
 
 from __future__ import annotations
@@ -108,3 +108,28 @@ def test_on_a_terminal_protect_draws_progress_and_ends_with_the_checkpoint_id(
     assert lines[-1] == "cp-tty"
     assert "protect succeeded: 1 resource" in lines[-2]
     assert '"kind"' not in shown.stdout  # progress bars, not JSON lines
+
+
+@pytest.mark.skipif(shutil.which("script") is None, reason="needs util-linux script")
+def test_on_a_terminal_a_restore_of_two_roots_says_where_each_went(
+        command: list[str], data: Path, tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "app.log").write_text("started\n")
+    logs = Path(os.path.realpath(logs))
+    protected = run(command, "protect", f"{DIRECTORY}#{data}", f"{DIRECTORY}#{logs}")
+    assert protected.returncode == 0, protected.stderr
+    target = tmp_path / "restored"
+    line = shlex.join([*command, "restore", last_event(protected.stdout)["checkpoint_id"],
+                       "--target", str(target)])
+    shown = subprocess.run(["script", "-qec", line, "/dev/null"], capture_output=True,
+                           text=True, timeout=TIMEOUT, env=environment() | {"COLUMNS": "200"},
+                           check=False)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    lines = [text.strip() for text in shown.stdout.replace("\r", "\n").splitlines()]
+    lines = [text for text in lines if text]
+    assert "restore succeeded: 2 resources" in lines[-3]
+    assert lines[-2:] == [f"{DIRECTORY}#{data} -> {target / 'data'}",
+                          f"{DIRECTORY}#{logs} -> {target / 'logs'}"]
+    assert snapshot(target / "data") == snapshot(data)
+    assert snapshot(target / "logs") == snapshot(logs)

@@ -29,8 +29,8 @@ import asyncio
 import os
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
-from typing import Annotated, Literal
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Literal, cast
 
 import msgspec
 import structlog
@@ -59,6 +59,7 @@ from plugins.local.directory.manifest import (
 )
 from plugins.local.directory.manifest_chunks import read_manifest, store_manifest
 from plugins.local.directory.parent import UnchangedFiles, previous_manifest
+from plugins.local.directory.placement import PlannedRoot, check_roots, spread_target
 from plugins.local.directory.protectable import DIRECTORY_TYPE
 from plugins.local.directory.restore import TreeRestorer
 from plugins.local.directory.upload import TreeUploader
@@ -90,7 +91,12 @@ class DirectoryParameters(msgspec.Struct, frozen=True, forbid_unknown_fields=Tru
 class DirectoryRestoreParameters(
     msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True
 ):
-    """Restore parameters: where to, and what to do with a file already there."""
+    """Restore parameters: where to, and what to do with a file already there.
+
+    ``target`` defaults to the root's own path. Given for the type, it is where a
+    checkpoint's only root goes; several roots go each into a subdirectory of it
+    (``plugins.local.directory.placement``). Given for one root, it is that root's.
+    """
 
     target: str | None = None
     existing: Literal["fail", "overwrite", "skip"] = "fail"
@@ -307,6 +313,45 @@ class DirectoryProtection(ProtectionPlugin):
             manifest_chunks=uploader.stats.chunks - manifest_chunks_before,
         )
 
+    def per_resource_parameters(
+        self, operation: OperationType, resources: Sequence[Resource], shared: Mapping[str, Any]
+    ) -> dict[str, dict[str, Any]]:
+        """A restore ``target`` shared by several roots: a subdirectory of it each
+        (``plugins.local.directory.placement``); a single root takes it as it is."""
+        target = shared.get("target")
+        if operation != "restore" or not isinstance(target, str) or len(resources) < 2:
+            return {}
+        spread = spread_target(target, [resource.id for resource in resources])
+        return {resource.key: {"target": spread[resource.id]} for resource in resources}
+
+    async def check_restore(
+        self, checkpoint: Checkpoint, planned: Sequence[tuple[Resource, msgspec.Struct]]
+    ) -> None:
+        """Check every root before any is restored (``placement.check_roots``): a restore
+        that would fail on one root writes nothing for the others.
+
+        Raises:
+            ManifestError, KeyRequired, WrongKey: as ``activity_restore_parallel``.
+            UnsafeManifestEntry, DirectoryRestoreError: naming the root and the path.
+        """
+        roots: list[PlannedRoot] = []
+        for resource, parameters in planned:
+            wanted = cast("DirectoryRestoreParameters", parameters)
+            manifest = await self._manifest(checkpoint, resource)
+            target = wanted.target or manifest.root
+            roots.append(PlannedRoot(resource.key, manifest, target, wanted.existing))
+        await asyncio.to_thread(check_roots, roots)
+
+    async def _manifest(self, checkpoint: Checkpoint, resource: Resource) -> Manifest:
+        return (
+            await read_manifest(
+                checkpoint.bank_section(resource),
+                lambda: self.chunk_store(checkpoint.bank, create=False),
+                resource_key=resource.key,
+                checkpoint_id=checkpoint.id,
+            )
+        ).manifest
+
     async def activity_restore_parallel(
         self,
         checkpoint: Checkpoint,
@@ -326,14 +371,7 @@ class DirectoryProtection(ProtectionPlugin):
             DirectoryRestoreError: naming the path that cannot be restored.
         """
         section = checkpoint.bank_section(resource)
-        manifest = (
-            await read_manifest(
-                section,
-                lambda: self.chunk_store(checkpoint.bank, create=False),
-                resource_key=resource.key,
-                checkpoint_id=checkpoint.id,
-            )
-        ).manifest
+        manifest = await self._manifest(checkpoint, resource)
         if manifest.root != resource.id:
             # the default target is the manifest's root: never one the resource is not
             raise ManifestError(

@@ -9,6 +9,10 @@ symlinks; last, set directories' modes and mtimes,
 deepest first, so that writing children neither disturbs an mtime nor is refused by a
 read-only parent.
 
+A restore operation has made the same checks for all its roots before releasing any
+(``DirectoryProtection.check_restore``, ``placement``): the checks here stand for a
+restore of this one tree, and for what changed in the target since.
+
 Owners are not restored (files belong to the restoring user), so files lose their
 set-user-id and set-group-id bits, with a warning.
 
@@ -101,7 +105,7 @@ class TreeRestorer:
         try:
             # a target this restore just created is empty: nothing in it can clash
             if self.existing == "fail" and not tree.created:
-                await asyncio.to_thread(self._check_no_clash, tree, entries)
+                await asyncio.to_thread(tree.check_no_clash, entries)
             created = await asyncio.to_thread(self._make_directories, tree, directories)
             self.context.progress(0, self.total)
             if self.store is None:
@@ -125,16 +129,6 @@ class TreeRestorer:
             bytes=self.done,
             skipped=self.skipped,
         )
-
-    def _check_no_clash(self, tree: TargetTree, entries: list[ManifestEntry]) -> None:
-        for entry in entries:
-            found = tree.lookup(entry.fs_path())
-            if found is None:
-                continue
-            if entry.kind != "dir" or not stat.S_ISDIR(found.st_mode):
-                raise DirectoryRestoreError(
-                    self.resource_key, entry.path, self.target, "already exists (existing='fail')"
-                )
 
     def _make_directories(self, tree: TargetTree, directories: list[ManifestEntry]) -> set[str]:
         created: set[str] = set()

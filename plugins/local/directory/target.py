@@ -13,9 +13,13 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from typing import Literal
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Literal
 
 from plugins.local.directory.errors import DirectoryRestoreError, UnsafeManifestEntry
+
+if TYPE_CHECKING:
+    from plugins.local.directory.manifest import ManifestEntry
 
 Existing = Literal["fail", "overwrite", "skip"]
 
@@ -56,9 +60,44 @@ class TargetTree:
             raise DirectoryRestoreError(resource_key, target, target, why(error)) from error
         return cls(fd, target, resource_key, created=created)
 
+    @classmethod
+    def probe(cls, target: str, resource_key: str) -> TargetTree | None:
+        """Open ``target`` if something is there, else check that it can be made: its
+        nearest existing ancestor is a directory this process may write in. Writes nothing.
+
+        Raises:
+            DirectoryRestoreError: if it is relative, not a directory, or cannot be made.
+        """
+        if os.path.lexists(target) or not os.path.isabs(target):
+            return cls.open(target, resource_key)
+        ancestor = os.path.dirname(target)
+        while not os.path.lexists(ancestor):
+            ancestor = os.path.dirname(ancestor)
+        if not os.path.isdir(ancestor) or not os.access(ancestor, os.W_OK | os.X_OK):
+            raise DirectoryRestoreError(
+                resource_key, target, target,
+                f"cannot be created: {ancestor!r} is not a directory we may write in",
+            )
+        return None
+
     def close(self) -> None:
         """Release the target's descriptor."""
         os.close(self.fd)
+
+    def check_no_clash(self, entries: Iterable[ManifestEntry]) -> None:
+        """Refuse, for ``existing='fail'``, any entry with something already in its place
+        (a directory where the entry is one too is no clash: the trees merge).
+
+        Raises:
+            DirectoryRestoreError: naming the first entry in the way.
+            UnsafeManifestEntry: if a parent on the way is a symlink or not a directory.
+        """
+        for entry in entries:
+            found = self.lookup(entry.fs_path())
+            if found is None:
+                continue
+            if entry.kind != "dir" or not stat.S_ISDIR(found.st_mode):
+                raise self._fail(entry.path, "already exists (existing='fail')")
 
     def _refuse(self, path: str, reason: str) -> UnsafeManifestEntry:
         return UnsafeManifestEntry(self.resource_key, path, self.target, reason)

@@ -11,6 +11,7 @@ from actors.wire.events import (
     ActivityStarted,
     ResourceStopped,
 )
+from actors.wire.messages import Cancel, ParentPreDone
 from actors.wire.requests import DeleteRequest, ProtectRequest
 from plugins.checkpoint.graph import ResourceGraph
 from tests.fakes import node
@@ -159,6 +160,53 @@ async def test_a_cancel_stops_every_actor_and_the_checkpoint_ends_cancelled(engi
         index, _, _ = await engine.show_checkpoint(result.checkpoint_id)
         assert index.status == "error"
         assert index.error == "cancelled"
+
+
+async def test_a_cancel_arriving_before_a_new_activity_took_its_first_step_still_stops_it(
+    engine_for,
+):
+    # the parent's pre hangs; the child is handed a ParentPreDone and, before its pre's
+    # task has run at all (nothing between the two deliveries yields), a Cancel: a task
+    # cancelled so early never enters its coroutine, so the actor must reply for it
+    graph = ResourceGraph([node("parent"), node("child")], [[1], []])
+    async with engine_for("recording") as engine:
+        parameters = {"Test::Node#parent": {"hang_at": "protect_pre"}}
+        subscription = engine.subscribe()
+        operation = await engine.submit(
+            ProtectRequest(resources=[], parameters=parameters), graph=graph
+        )
+        async for event in subscription:
+            if isinstance(event, ActivityStarted) and event.resource_id == "parent":
+                break
+        await subscription.close()
+        await engine.host.deliver(ParentPreDone(operation_id=operation, to=1, sender=0))
+        await engine.host.deliver(Cancel(operation_id=operation, to=1, reason="interrupted"))
+        assert engine.host.actor_states(operation)[1] == "cancelled"
+        await engine.cancel(operation, "interrupted")
+        result = await engine.wait(operation, timeout=10)
+        assert (result.status, result.error) == ("cancelled", "interrupted")
+        plugin = engine.provider().plugins["recording"]
+        assert ("Test::Node#child", "protect_pre") not in plugin.calls  # it never ran
+
+
+async def test_a_cancel_with_a_reason_ends_the_checkpoint_with_that_reason(engine_for):
+    async with engine_for("recording") as engine:
+        parameters = {"Test::Node#child": {"hang_at": "protect_parallel"}}
+        subscription = engine.subscribe()
+        operation = await engine.submit(
+            ProtectRequest(resources=[], parameters=parameters), graph=family()
+        )
+        async for event in subscription:
+            if isinstance(event, ActivityStarted) and event.activity == "protect_parallel":
+                break
+        await engine.cancel(operation, "interrupted")
+        result = await engine.wait(operation, timeout=10)
+        await subscription.close()
+        stops = [e async for e in subscription if isinstance(e, ResourceStopped)]
+        assert (result.status, result.error) == ("cancelled", "interrupted")
+        assert stops and {e.reason for e in stops} == {"interrupted"}
+        index, _, _ = await engine.show_checkpoint(result.checkpoint_id)
+        assert (index.status, index.error) == ("error", "interrupted")
 
 
 async def test_parameters_that_fail_the_schema_are_refused_before_anything_runs(engine_for):
