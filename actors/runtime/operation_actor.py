@@ -276,7 +276,7 @@ class OperationActor:
             provider_id=run.provider_id, checkpoint_id=run.checkpoint_id,
             resource_count=len(run.graph), request_id=run.request_id))
         self.state = OperationState.RUNNING
-        if self._cancel_reason is not None:
+        if self._cancel_requested:
             self._begin_stop(outbox)
         elif not run.graph.roots:
             self._begin_seal()
