@@ -1,49 +1,15 @@
-"""The seed's ordering rules, checked on a transcript of events."""
+"""The seed's ordering rules (``actors.testing.orderings``, shared with plugin packages' tests)
+and the critical path of a graph."""
 
 from __future__ import annotations
 
 from collections import Counter
 
+from actors.testing.orderings import check_seed_orderings
 from actors.wire.events import ActivityFailed, ActivityFinished, ActivityStarted, Event
 from plugins.checkpoint.graph import ResourceGraph
 
-
-def check_seed_orderings(graph: ResourceGraph, events: list[Event], operation: str) -> None:
-    """Assert the four orderings on every edge and resource, and one run per activity.
-
-    A no-op activity (one its plugin does not implement) publishes only its
-    ``ActivityFinished``: it starts where it finishes.
-
-    - a child's pre starts after each parent's pre finished;
-    - a resource's parallel starts after its own pre finished;
-    - its post starts after its own parallel finished;
-    - its post starts after each child's post finished.
-    """
-    started: dict[tuple[int, str], int] = {}
-    finished: dict[tuple[int, str], int] = {}
-    starts: Counter[tuple[int, str]] = Counter()
-    for position, event in enumerate(events):
-        if isinstance(event, ActivityStarted):
-            phase = event.activity.removeprefix(f"{operation}_")
-            started[(event.node, phase)] = position
-            starts[(event.node, phase)] += 1
-        elif isinstance(event, ActivityFinished):
-            finished[(event.node, event.activity.removeprefix(f"{operation}_"))] = position
-    for node in range(len(graph)):
-        for phase in ("pre", "parallel", "post"):
-            assert starts[(node, phase)] <= 1, (
-                f"node {node} {phase} started {starts[(node, phase)]}x"
-            )
-            assert (node, phase) in finished, f"node {node} {phase} never finished"
-            started.setdefault((node, phase), finished[(node, phase)])
-    for node in range(len(graph)):
-        assert finished[(node, "pre")] < started[(node, "parallel")], f"node {node}: pre/parallel"
-        assert finished[(node, "parallel")] < started[(node, "post")], f"node {node}: parallel/post"
-        for child in graph.children[node]:
-            assert finished[(node, "pre")] < started[(child, "pre")], f"edge {node}->{child}: pre"
-            assert finished[(child, "post")] < started[(node, "post")], (
-                f"edge {node}->{child}: post"
-            )
+__all__ = ["check_seed_orderings", "critical_path", "topological"]
 
 
 def check_compensation(graph: ResourceGraph, events: list[Event], operation: str) -> set[int]:

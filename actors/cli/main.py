@@ -30,7 +30,7 @@ import structlog
 
 from actors.cli import broker as cli_broker
 from actors.cli import chunks as cli_chunks
-from actors.cli import commands
+from actors.cli import commands, plugin_kit
 from actors.cli import demo as cli_demo
 from actors.cli.output import Command, Output
 from actors.errors import StrongboxError
@@ -168,6 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("operation_id")
     watch.add_argument("--timeout", type=float, metavar="S", help="give up after S seconds")
 
+    plugin_kit.add_parsers(groups, add, _plugin_new_placeholder)
+
     add(groups, "schema", _schema_placeholder,
         "print the JSON Schema of requests and events")
 
@@ -200,6 +202,11 @@ async def _schema_placeholder(engine: Engine, args: argparse.Namespace, out: Out
     """Never called: ``schema`` needs no engine."""
 
 
+async def _plugin_new_placeholder(engine: Engine, args: argparse.Namespace,
+                                  out: Output) -> None:
+    """Never called: ``plugin new`` writes files and needs no engine."""
+
+
 async def _worker_placeholder(engine: Engine, args: argparse.Namespace, out: Output) -> None:
     """Never called: ``worker`` builds its engine on the broker transport."""
 
@@ -212,6 +219,9 @@ async def _run(args: argparse.Namespace) -> None:
     out = Output(json=args.json)
     if args.command is _demo_placeholder:
         await cli_demo.demo(args, out)
+        return
+    if args.command is _plugin_new_placeholder:
+        plugin_kit.plugin_new(args, out)
         return
     if args.command is _schema_placeholder:
         out.stream.write(render_schema())

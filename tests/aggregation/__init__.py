@@ -1,0 +1,1 @@
+"""Aggregation (the seed's last paragraph): one consistency-group snapshot per server."""
