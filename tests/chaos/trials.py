@@ -245,7 +245,7 @@ class Trials:
         # a protect whose seal could not be written (a full bank) is ended by the reaper
         # once its lease lapses: give it those lease periods, no more
         deadline = time.monotonic() + REAPER_BOUND
-        while time.monotonic() < deadline and any(
+        while time.monotonic() < deadline and any(  # noqa: ASYNC110 - another process writes it
                 index.status == CheckpointStatus.PROTECTING
                 for index in await store.list(PROVIDER_ID)):
             await asyncio.sleep(0.5)
