@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench bench-transport bench-chunks devcloud-up devcloud-down devcloud-status test-cloud
+.PHONY: demo test lint chaos bench bench-transport bench-chunks devcloud-up devcloud-down devcloud-status test-cloud
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,13 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-logo
+
+# 200 chaos trials on a private RabbitMQ node and real worker processes (root, the Debian
+# rabbitmq-server): a table of faults, outcomes, hung operations, mismatches, recovery times.
+# make test runs 20 of them (tests/chaos/test_chaos_short.py).
+TRIALS ?= 200
+chaos: $(BIN)/.installed
+	$(BIN)/python -m tests.chaos --trials $(TRIALS)
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench.engine_bench

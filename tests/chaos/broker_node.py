@@ -1,0 +1,104 @@
+"""A RabbitMQ node of the chaos suite's own, on other ports, so that restarting it (a fault
+under test) disturbs nothing else on the machine.
+
+It runs as the ``rabbitmq`` user (``rabbitmq-server`` switches to it), shares that user's
+Erlang cookie with ``rabbitmqctl``, keeps its data in a directory of its own, and is
+started, restarted and removed by the suite. It needs the Debian ``rabbitmq-server``
+package and root, as the CI machine and the developers' have.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+RABBITMQ_USER = "rabbitmq"
+
+
+class BrokerNode:
+    """``chaos-<port>@localhost`` listening on 127.0.0.1:``port``."""
+
+    def __init__(self, port: int = 5682) -> None:
+        self.port = port
+        self.name = f"chaos{port}@localhost"
+        self.root = Path(tempfile.mkdtemp(prefix="strongbox-chaos-broker-"))
+        self.restarts = 0
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}/"
+
+    @staticmethod
+    def available() -> bool:
+        """Whether a private node can run here (the server, rabbitmqctl, root)."""
+        return bool(shutil.which("rabbitmq-server") and shutil.which("rabbitmqctl")
+                    and os.geteuid() == 0)
+
+    def start(self, timeout: float = 90.0) -> None:
+        """Start the node and wait until it serves."""
+        (self.root / "rabbitmq.conf").write_text(
+            f"listeners.tcp.default = 127.0.0.1:{self.port}\nloopback_users = none\n"
+            "vm_memory_high_watermark.relative = 0.2\n")
+        (self.root / "enabled_plugins").write_text("[].\n")
+        shutil.chown(self.root, RABBITMQ_USER, RABBITMQ_USER)
+        for path in self.root.iterdir():
+            shutil.chown(path, RABBITMQ_USER, RABBITMQ_USER)
+        env = {**os.environ, "RABBITMQ_NODENAME": self.name,
+               "RABBITMQ_DIST_PORT": str(self.port + 20000),
+               "RABBITMQ_CONFIG_FILE": str(self.root / "rabbitmq"),
+               "RABBITMQ_MNESIA_BASE": str(self.root / "mnesia"),
+               "RABBITMQ_LOG_BASE": str(self.root / "log"),
+               "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.root / "enabled_plugins")}
+        log = open(self.root / "server.out", "ab")  # noqa: SIM115 - lives with the process
+        self._process = subprocess.Popen(["rabbitmq-server"], env=env, stdout=log,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while True:  # the node registers with epmd a moment after the process starts
+            if self._process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited: {self._tail()}")
+            if self._ctl("await_startup", timeout=30, check=False):
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name} did not start in {timeout} s: {self._tail()}")
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        """Stop the node (the broker goes away: a fault when workers are connected)."""
+        if self._process is None:
+            return
+        self._ctl("stop", timeout=60, check=False)
+        try:
+            self._process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait(timeout=10)
+        self._process = None
+
+    def restart(self, down_for: float = 1.0) -> None:
+        """Stop, stay down ``down_for`` seconds, start again."""
+        self.stop()
+        time.sleep(down_for)
+        self.start()
+        self.restarts += 1
+
+    def remove(self) -> None:
+        """Stop the node and delete its data."""
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def _ctl(self, *args: str, timeout: float, check: bool = True) -> bool:
+        result = subprocess.run(["rabbitmqctl", "-n", self.name, "-q", *args],
+                                capture_output=True, timeout=timeout + 30, check=False)
+        if check and result.returncode != 0:
+            raise RuntimeError(f"rabbitmqctl {' '.join(args)} on {self.name} failed: "
+                               f"{result.stderr.decode(errors='replace')[-500:]}")
+        return result.returncode == 0
+
+    def _tail(self) -> str:
+        path = self.root / "server.out"
+        return path.read_bytes()[-2000:].decode(errors="replace") if path.exists() else ""

@@ -1,0 +1,181 @@
+"""The chaos suite's cluster: a private broker node, worker processes each behind a TCP
+proxy that can be cut, and a filesystem bank on a small tmpfs that can be filled."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import BinaryIO
+
+import aio_pika
+import msgspec
+
+from actors.transport.amqp import AmqpTransport
+from actors.transport.topology import rejected_requests_queue, requests_queue
+from actors.wire.requests import AnyRequest
+from banks.filesystem.bank import FilesystemBank
+from tests.chaos.broker_node import BrokerNode
+from tests.chaos.plugin import ROOT_ENV
+from tests.cluster.tcp_proxy import TcpProxy
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+SHARDS = 4
+LEASE_TTL = 3.0
+PROVIDER_ID = "chaos-provider"
+BANK_TMPFS = "48m"
+
+
+class ChaosCluster:
+    """Workers, broker and bank of one chaos run."""
+
+    def __init__(self, root: Path, node: BrokerNode, *, workers: int = 2) -> None:
+        self.root = root
+        self.node = node
+        self.size = workers
+        self.namespace = f"chaos-{uuid.uuid4().hex[:8]}"
+        self.bank_path = root / "bank"
+        self.providers = root / "providers"
+        self.workers: dict[str, subprocess.Popen[bytes]] = {}
+        self.proxies: dict[str, TcpProxy] = {}
+        self.stopped: set[str] = set()
+        self.client: AmqpTransport | None = None
+        self.tmpfs = False
+        self._started = 0
+        self._logs: list[BinaryIO] = []
+        self._bank: FilesystemBank | None = None
+        os.environ[ROOT_ENV] = str(root)  # the plugins' state, read by this process too
+
+    async def start(self) -> None:
+        """Bank, provider file, workers, client."""
+        self.bank_path.mkdir(parents=True)
+        mounted = await asyncio.to_thread(
+            subprocess.run,
+            ["mount", "-t", "tmpfs", "-o", f"size={BANK_TMPFS}", "tmpfs", str(self.bank_path)],
+            capture_output=True, check=False)
+        self.tmpfs = mounted.returncode == 0
+        (self.root / "hosts").mkdir()
+        self.providers.mkdir()
+        (self.providers / "chaos.conf").write_text(
+            f"[provider]\nname = Chaos\nid = {PROVIDER_ID}\ndescription = chaos suite\n"
+            "bank = filesystem\nplugin = directory\nplugin = chaos-host\nplugin = chaos-disk\n"
+            f"\n[filesystem]\npath = {self.bank_path}\n\n[directory]\nencryption = none\n"
+            "\n[chaos-host]\ntimeout = 3\n\n[chaos-disk]\ntimeout = 30\n")
+        for _ in range(self.size):
+            await self.start_worker()
+        self.client = await AmqpTransport.connect(self.node.url, namespace=self.namespace,
+                                                  shards=SHARDS)
+
+    async def start_worker(self) -> str:
+        """One more worker process, connected through a proxy of its own."""
+        self._started += 1
+        worker_id = f"w{self._started}"
+        proxy = TcpProxy("127.0.0.1", self.node.port)
+        await proxy.start()
+        self.proxies[worker_id] = proxy
+        self.workers[worker_id] = await asyncio.to_thread(self._spawn, worker_id, proxy.port)
+        await self._wait_started(worker_id)
+        return worker_id
+
+    def _spawn(self, worker_id: str, port: int) -> subprocess.Popen[bytes]:
+        log = open(self.root / f"{worker_id}.log", "wb")  # noqa: SIM115 - lives with the process
+        self._logs.append(log)
+        return subprocess.Popen(
+            [sys.executable, "-m", "tests.chaos.worker_main",
+             "--amqp-url", f"amqp://guest:guest@127.0.0.1:{port}/",
+             "--namespace", self.namespace, "--providers-dir", str(self.providers),
+             "--worker-id", worker_id, "--shards", str(SHARDS), "--lease-ttl", str(LEASE_TTL)],
+            cwd=REPOSITORY, stdout=log, stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": str(REPOSITORY), ROOT_ENV: str(self.root)})
+
+    async def _wait_started(self, worker_id: str, timeout: float = 60.0) -> None:
+        async with asyncio.timeout(timeout):
+            while "worker_started" not in self.log_of(worker_id):
+                if self.workers[worker_id].poll() is not None:
+                    raise AssertionError(f"{worker_id} exited: {self.log_of(worker_id)[-3000:]}")
+                await asyncio.sleep(0.1)
+
+    def log_of(self, worker_id: str) -> str:
+        return (self.root / f"{worker_id}.log").read_text(errors="replace")
+
+    def crashed(self) -> list[str]:
+        """Workers that exited without being killed by the suite."""
+        return [w for w, p in self.workers.items() if p.poll() is not None]
+
+    async def kill(self, worker_id: str) -> None:
+        process = self.workers.pop(worker_id)
+        process.send_signal(signal.SIGKILL)
+        await asyncio.to_thread(process.wait, 10)
+        await self.proxies.pop(worker_id).close()
+
+    def pause(self, worker_id: str) -> None:
+        self.workers[worker_id].send_signal(signal.SIGSTOP)
+        self.stopped.add(worker_id)
+
+    def resume(self, worker_id: str) -> None:
+        if worker_id in self.stopped and worker_id in self.workers:
+            self.workers[worker_id].send_signal(signal.SIGCONT)
+        self.stopped.discard(worker_id)
+
+    def fill_bank(self) -> bool:
+        """Fill the bank's tmpfs: every write fails until ``free_bank``. False if no tmpfs."""
+        if not self.tmpfs:
+            return False
+        with contextlib.suppress(OSError), open(self.bank_path / "filler", "wb") as filler:
+            block = b"\0" * (1 << 20)
+            while True:
+                filler.write(block)
+                filler.flush()
+        return True
+
+    def free_bank(self) -> None:
+        (self.bank_path / "filler").unlink(missing_ok=True)
+
+    async def submit(self, request: AnyRequest) -> None:
+        assert self.client is not None
+        await self.client.publish_request(msgspec.json.encode(request),
+                                          request_id=request.request_id)
+
+    async def bank(self) -> FilesystemBank:
+        if self._bank is None:
+            self._bank = await FilesystemBank.open({"path": str(self.bank_path)})
+        return self._bank
+
+    async def queue_depths(self) -> dict[str, int]:
+        """Messages left in the namespace's queues (the dead letters included)."""
+        connection = await aio_pika.connect(self.node.url)
+        depths: dict[str, int] = {}
+        async with connection:
+            channel = await connection.channel()
+            names = [f"{self.namespace}.actors.shard.{n}" for n in range(SHARDS)]
+            names += [requests_queue(self.namespace), rejected_requests_queue(self.namespace),
+                      f"{self.namespace}.dead"]
+            for name in names:
+                queue = await channel.declare_queue(name, passive=True)
+                depths[name] = queue.declaration_result.message_count or 0
+        return depths
+
+    async def close(self) -> None:
+        for worker_id in list(self.stopped):
+            self.resume(worker_id)
+        for process in self.workers.values():
+            process.send_signal(signal.SIGTERM)
+        for worker_id, process in list(self.workers.items()):
+            try:
+                await asyncio.to_thread(process.wait, 20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+            await self.proxies.pop(worker_id).close()
+        if self.client is not None:
+            with contextlib.suppress(Exception):
+                await self.client.close(delete=True)
+        for log in self._logs:
+            log.close()
+        if self.tmpfs:
+            await asyncio.to_thread(subprocess.run, ["umount", "-l", str(self.bank_path)],
+                                    check=False, capture_output=True)
