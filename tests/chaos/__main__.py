@@ -32,10 +32,14 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()))
+    parser.add_argument("--errors", action="store_true", help="why each failed operation failed")
     args = parser.parse_args()
     configure_logging("warning")
     report = asyncio.run(run_suite(args.trials, args.seed, args.workdir))
     sys.stdout.write(report.table() + "\n")
+    if args.errors:
+        for line in report.errors:
+            sys.stdout.write(f"  {line}\n")
     for failure in report.failures:
         sys.stdout.write(f"FAILED {failure}\n")
     sys.exit(1 if report.failures or report.hung or report.mismatches else 0)

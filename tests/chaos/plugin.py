@@ -115,8 +115,13 @@ class HostProtection(ProtectionPlugin):
         marker = quiesce_marker(resource.id)
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.touch()
-        if resource.id in faults().get("hang_pre", []):
-            await asyncio.sleep(3600)  # past the plugin's timeout: the runtime cuts it off
+        try:
+            if resource.id in faults().get("hang_pre", []):
+                await asyncio.sleep(3600)  # past the plugin's timeout: the runtime cuts it off
+        except BaseException:
+            # a pre that does not finish gets no abort: it undoes its own half-work
+            marker.unlink(missing_ok=True)
+            raise
 
     async def activity_protect_post(self, checkpoint: Any, context: Any, resource: Resource,
                                     parameters: Any) -> None:

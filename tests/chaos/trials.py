@@ -58,12 +58,18 @@ class Report:
     failures: list[str] = field(default_factory=list)
     recovery: list[float] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
+    by_fault: Counter[str] = field(default_factory=Counter)
+    errors: list[str] = field(default_factory=list)  # why each failed operation failed
 
     def table(self) -> str:
         lines = ["fault        trials", "-------------------"]
         lines += [f"{kind:<12} {self.faults[kind]:>6}" for kind in FAULTS]
         lines += ["", "operation outcome          count", "-------------------------------"]
         lines += [f"{name:<26} {count:>5}" for name, count in sorted(self.outcomes.items())]
+        lines += ["", "fault: operation outcome (the faulted operation) count",
+                  "------------------------------------------------------"]
+        lines += [f"{name:<40} {count:>5}" for name, count in sorted(self.by_fault.items())
+                  if not name.startswith("none")]
         median = statistics.median(self.recovery) if self.recovery else 0.0
         worst = max(self.recovery, default=0.0)
         lines += ["", f"hung operations            {self.hung:>5}",
@@ -83,6 +89,7 @@ class Trials:
         self.random = random.Random(seed)
         self.report = Report()
         self.count = 0
+        self.fault = ""
 
     async def run(self, trials: int) -> Report:
         for _ in range(trials):
@@ -96,6 +103,7 @@ class Trials:
             self.report.skipped[fault] += 1
             fault = "kill"
         self.report.faults[fault] += 1
+        self.fault = fault
         host = f"h{self.count}"
         self._make_host(host)
         faulted_step = "protect" if fault in PROTECT_ONLY else self.random.choice(
@@ -169,10 +177,13 @@ class Trials:
             self.report.recovery.append(time.monotonic() - injected_at)
         status = "rejected" if isinstance(ended, RequestRejected) else ended.status
         self.report.outcomes[f"{kind} {status}"] += 1
+        self.report.by_fault[f"{fault or 'none'}: {kind} {status}"] += 1
         if status != "succeeded":
             reason = ended.reason if isinstance(ended, RequestRejected) else ended.error
             if not reason:
                 self.report.failures.append(f"trial {self.count}: {kind} {status} names no cause")
+            self.report.errors.append(f"trial {self.count} ({fault}): {kind} {status}: "
+                                      f"{(reason or '')[:200]}")
         return ended
 
     async def _inject(self, fault: str) -> Any:
@@ -185,7 +196,7 @@ class Trials:
             return None
         if fault == "stop":
             cluster.pause(victim)
-            await asyncio.sleep(LEASE_TTL * 2)  # past the lease
+            await asyncio.sleep(LEASE_TTL * 1.3)  # past the lease
             cluster.resume(victim)
             return None
         if fault == "broker":
@@ -232,7 +243,8 @@ class Trials:
         """After a trial: nothing quiesced, protecting, unverifiable or queued."""
         cluster = self.cluster
         if quiesce_marker(host).exists():
-            self.report.failures.append(f"trial {self.count}: host {host} left quiesced")
+            self.report.failures.append(f"trial {self.count} ({self.fault}): host {host} left "
+                                        f"quiesced")
         if cluster.crashed():
             self.report.failures.append(f"trial {self.count}: workers exited: "
                                         f"{cluster.crashed()}")
