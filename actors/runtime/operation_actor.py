@@ -49,6 +49,7 @@ from actors.wire.messages import (
     Start,
     Stopped,
 )
+from banks import metrics
 from banks.chunks.collection_lease import wait_while_collecting
 from plugins.checkpoint.checkpoint import CheckpointStatus, checkpoint_lease_key
 from plugins.checkpoint.operation_record import OperationRecord, write_operation_record
@@ -256,6 +257,7 @@ class OperationActor:
             provider_id=run.provider_id, checkpoint_id=run.checkpoint_id,
             resource_count=len(run.graph), request_id=run.request_id))
         self.state = OperationState.RUNNING
+        metrics.OPERATIONS_STARTED.labels(run.operation_type).inc()
         if self._cancel_requested:
             self._begin_stop(outbox)
         elif not run.graph.roots:
@@ -382,5 +384,8 @@ class OperationActor:
             resource_count=len(run.graph), duration=time.time() - run.started_at)
         log.info("operation_finished", operation_id=run.operation_id, status=status,
                  error=error, error_resource=event.error_resource)
+        metrics.OPERATIONS_FINISHED.labels(run.operation_type, status).inc()
+        metrics.OPERATION_DURATION.labels(run.operation_type, status).observe(
+            max(event.duration, 0.0))
         await self.host.transport.publish(event)
         self.host.finished(run.operation_id, event)

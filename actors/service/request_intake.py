@@ -31,6 +31,7 @@ from actors.service.keystone import TRUST_LIFETIME, KeystoneValidator, TokenInfo
 from actors.transport.base import IncomingRequest, RequestVerdict
 from actors.wire.events import RequestAccepted, RequestRejected
 from actors.wire.requests import AnyRequest, CancelRequest, decode_request
+from banks import metrics
 from banks.errors import BankError
 from plugins.errors import Forbidden, PluginError
 
@@ -65,12 +66,12 @@ class RequestIntake:
         if len(body) > self.max_bytes:
             return await self._reject(incoming.message_id, user_id, None,
                                       f"request is {len(body)} bytes; "
-                                      f"the limit is {self.max_bytes}")
+                                      f"the limit is {self.max_bytes}", category="too_large")
         try:
             request = decode_request(body)
         except StrongboxError as error:
             return await self._reject(_request_id_of(body) or incoming.message_id, user_id,
-                                      None, str(error))
+                                      None, str(error), category="undecodable")
         try:
             provider = self._provider_of(request)
             token = None
@@ -82,14 +83,16 @@ class RequestIntake:
             operation_id = await self._submit(request, decision, incoming.auth_token, token)
         except Forbidden as error:
             return await self._reject(request.request_id, user_id, request,
-                                      f"{FORBIDDEN}: {error}")
+                                      f"{FORBIDDEN}: {error}", category=FORBIDDEN)
         except (StrongboxError, PluginError, BankError) as error:
             if getattr(error, "retryable", False):  # the bank or broker may come back
-                return self._retry(request.request_id, str(error))
+                return self._retry(request, str(error))
             return await self._reject(request.request_id, user_id, request,
-                                      f"{type(error).__name__}: {error}")
+                                      f"{type(error).__name__}: {error}",
+                                      category=type(error).__name__)
         self.accepted += 1
         kind, subject = request_kind(request), request_subject(request)
+        metrics.REQUESTS.labels(kind, "accepted").inc()
         log.info("request_audit", outcome="accepted", request_id=request.request_id,
                  operation_id=operation_id, user_id=decision.user_id, kind=kind,
                  subject=subject, keystone=decision.token_identity,
@@ -125,16 +128,21 @@ class RequestIntake:
         provider = self.engine.provider(request.provider_id)  # ProviderNotFound: rejected
         return provider.id, provider.name
 
-    def _retry(self, request_id: str, reason: str) -> RequestVerdict:
-        log.warning("request_retry", request_id=request_id, reason=reason)
+    def _retry(self, request: AnyRequest, reason: str) -> RequestVerdict:
+        metrics.REQUESTS.labels(request_kind(request), "retried").inc()
+        log.warning("request_retry", request_id=request.request_id, reason=reason)
         return RequestVerdict(accepted=False, reason=reason, retry=True)
 
     async def _reject(self, request_id: str | None, user_id: str | None,
-                      request: AnyRequest | None, reason: str) -> RequestVerdict:
+                      request: AnyRequest | None, reason: str, *,
+                      category: str) -> RequestVerdict:
+        """Set a request aside; ``category`` is the reason's bounded name for metrics."""
         self.rejected += 1
         kind = request_kind(request) if request is not None else None
         subject = request_subject(request) if request is not None else []
         outcome = "refused" if reason.startswith(FORBIDDEN) else "rejected"
+        metrics.REQUESTS.labels(metrics.label(kind), outcome).inc()
+        metrics.REQUESTS_REJECTED.labels(category).inc()
         log.warning("request_audit", outcome=outcome, request_id=request_id, user_id=user_id,
                     kind=kind, subject=subject, reason=reason)
         await self.engine.host.transport.publish(RequestRejected(

@@ -10,8 +10,9 @@ from collections.abc import AsyncIterator
 import structlog
 
 from actors.transport.base import EventSubscription, MessageHandler, Transport
-from actors.wire.events import Event
+from actors.wire.events import Event, event_kind
 from actors.wire.messages import Message
+from banks import metrics
 
 log = structlog.get_logger(__name__)
 
@@ -70,6 +71,7 @@ class MemoryTransport(Transport):
 
     async def publish(self, event: Event) -> None:
         self.published += 1
+        metrics.EVENTS_PUBLISHED.labels(event_kind(event)).inc()
         for subscription in self._subscriptions:
             subscription.offer(event)
 

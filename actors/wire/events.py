@@ -7,6 +7,7 @@ of a topic exchange can pick one operation, one resource type or one state.
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Final
 
@@ -152,6 +153,16 @@ AnyEvent = (
     | RequestRejected
     | RequestAccepted
 )
+
+def event_kind(event: Event) -> str:
+    """The event's tag (``activity_finished``, ``operation_started``, ...)."""
+    return _tag_of(type(event))
+
+
+@functools.cache
+def _tag_of(event_type: type[Event]) -> str:
+    return str(msgspec.inspect.type_info(event_type).tag)  # type: ignore[attr-defined]
+
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(AnyEvent)
