@@ -60,8 +60,8 @@ def test_the_dot_text_has_one_node_per_resource_and_one_edge_per_link() -> None:
 @needs_dot
 async def test_a_300_resource_checkpoint_draws_one_coloured_node_per_resource() -> None:
     graph = project_graph(99)  # 2 + 297 resources, and an image below
-    graph = ResourceGraph(graph.nodes + [Resource(type="OS::Glance::Image", id="img")],
-                          graph.children + [[]])
+    graph = ResourceGraph([*graph.nodes, Resource(type="OS::Glance::Image", id="img")],
+                          [*graph.children, []])
     assert len(graph) == 300
     statuses = {node: STATUSES[node % len(STATUSES)] for node in range(len(graph))}
     svg = await render_svg(graph_dot(graph, statuses, "checkpoint c1"), len(graph))

@@ -77,7 +77,7 @@ async def test_a_protect_and_restore_count_operations_activities_and_bytes(engin
     assert delta["moved_in"] == size > 0  # what the checkpoint holds, byte for byte
     assert delta["moved_out"] == size
     assert delta["chunked"] >= size  # the files, and the manifest
-    assert 0 < delta["stored"]
+    assert delta["stored"] > 0
     assert delta["new_chunks"] >= 1
     assert delta["handled"] >= 1
     assert delta["events"] == 2
