@@ -35,6 +35,7 @@ from tests import broker
 from tests.cluster.cluster import PROVIDER_ID, cluster
 from tests.cluster.plugin import PLUGIN_NAME
 from tests.cluster.tcp_proxy import TcpProxy
+from tests.helpers.dashboard import dashboard_queries
 
 pytestmark = pytest.mark.broker
 
@@ -222,6 +223,11 @@ async def test_prometheus_scrapes_two_workers_through_a_protect(
             every = query(url, '{__name__=~"strongbox_.*"}')
             assert not any(finished.operation_id in key or finished.checkpoint_id in key
                            for key in every)
+            # every panel of the Grafana dashboard runs on what Prometheus scraped
+            answered = {title: query(url, expr) for title, expr in dashboard_queries()}
+            for title in ("Operations succeeded (range)", "Bytes moved (range)",
+                          "Activity time spent by plugin", "Workers ready"):
+                assert answered[title], title
 
 
 async def test_readyz_turns_unready_while_the_broker_is_cut_off_and_ready_after(
