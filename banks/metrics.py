@@ -171,7 +171,8 @@ BROKER_CONNECTION_LOSSES: Final = Counter(
     registry=REGISTRY)
 READY: Final = Gauge(
     "strongbox_ready",
-    "1 where a readiness check of /readyz passes, else 0, by check (broker, bank, plugins).",
+    "1 where a readiness check of /readyz passes, else 0, by check (broker, bank, plugins); "
+    "evaluated at each scrape.",
     ["check"], registry=REGISTRY)
 PROVIDERS: Final = Gauge(
     "strongbox_providers",

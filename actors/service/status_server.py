@@ -105,6 +105,7 @@ class StatusServer:
             accept = next((v.strip() for k, v in headers.items()
                            if k.strip().lower() == "accept"), "")
             encoder, content_type = choose_encoder(accept)
+            await self.readiness.check()  # strongbox_ready{check} as of this scrape
             return "200 OK", content_type, encoder(metrics.REGISTRY)
         if path == "/healthz":
             return "200 OK", "text/plain; charset=utf-8", b"ok\n"
