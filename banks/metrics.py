@@ -18,7 +18,7 @@ The dashboard in ``docs/grafana-dashboard.json`` and ``docs/operations.md`` use 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib.metadata import PackageNotFoundError, version
 from typing import Final, Protocol
 
@@ -29,6 +29,7 @@ from prometheus_client import (
     Histogram,
     Info,
 )
+from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
@@ -54,6 +55,42 @@ def _version() -> str:
 BUILD_INFO: Final = Info("strongbox_build", "The Strongbox release this process runs.",
                          registry=REGISTRY)
 BUILD_INFO.info({"version": _version()})
+
+
+
+class LoopCounter:
+    """A counter by one label for paths taken on every message or event.
+
+    prometheus_client's counters take a lock on each ``inc`` (about 1 µs; with ``labels``,
+    2 µs), which a no-op resource, handling a few messages and publishing a few events,
+    would feel. This one is a dict add (tens of ns), read only when scraped; it is
+    incremented from the event loop's thread only, so it needs no lock.
+    """
+
+    def __init__(self, name: str, documentation: str, label: str,
+                 registry: CollectorRegistry) -> None:
+        self._name = name
+        self._documentation = documentation
+        self._label = label
+        self._counts: dict[str, int] = {}
+        registry.register(self)
+
+    def inc(self, value: str) -> None:
+        """Add one to the series whose label is ``value``."""
+        counts = self._counts
+        counts[value] = counts.get(value, 0) + 1
+
+    def describe(self) -> list[Metric]:
+        """The family without samples (what the registry checks names against)."""
+        return [CounterMetricFamily(self._name, self._documentation, labels=[self._label])]
+
+    def collect(self) -> Iterator[Metric]:
+        """The family with one sample per label value seen."""
+        family = CounterMetricFamily(self._name, self._documentation, labels=[self._label])
+        for value, count in list(self._counts.items()):
+            family.add_metric([value], count)
+        yield family
+
 
 # -- operations ---------------------------------------------------------------------------
 
@@ -106,10 +143,10 @@ CHUNKS: Final = Counter(
 
 # -- actors and messages ------------------------------------------------------------------
 
-MESSAGES_HANDLED: Final = Counter(
+MESSAGES_HANDLED: Final = LoopCounter(
     "strongbox_messages_handled_total",
     "Actor messages this worker handed to its actors, by kind.",
-    ["kind"], registry=REGISTRY)
+    "kind", REGISTRY)
 MESSAGES_DEAD_LETTERED: Final = Counter(
     "strongbox_messages_dead_lettered_total",
     "Messages set aside for good, by queue: actor messages that do not decode (to the "
@@ -120,10 +157,10 @@ MESSAGES_REQUEUED: Final = Counter(
     "Actor messages given back to the broker because their operation could not be loaded "
     "(its bank unreachable); they come back later.",
     registry=REGISTRY)
-EVENTS_PUBLISHED: Final = Counter(
+EVENTS_PUBLISHED: Final = LoopCounter(
     "strongbox_events_published_total",
     "Progress events this worker published, by kind.",
-    ["kind"], registry=REGISTRY)
+    "kind", REGISTRY)
 
 # -- requests -----------------------------------------------------------------------------
 
@@ -250,6 +287,7 @@ __all__ = [
     "REQUESTS",
     "REQUESTS_REJECTED",
     "Census",
+    "LoopCounter",
     "count_in",
     "label",
 ]

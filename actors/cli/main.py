@@ -175,15 +175,6 @@ METRICS_PORT_ENV = "STRONGBOX_METRICS_PORT"
 METRICS_ADDRESS_ENV = "STRONGBOX_METRICS_ADDRESS"
 
 
-def _env_int(name: str) -> int | None:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise SystemExit(f"strongbox: error: ${name} must be a port number, not {raw!r}") from None
-
 
 def _add_worker_parser(groups: argparse._SubParsersAction[argparse.ArgumentParser],
                        add: Callable[..., argparse.ArgumentParser]) -> None:
@@ -199,7 +190,8 @@ def _add_worker_parser(groups: argparse._SubParsersAction[argparse.ArgumentParse
     worker.add_argument("--lease-ttl", type=float, default=60.0, metavar="S",
                         help="seconds a checkpoint lease lives without renewal")
     worker.add_argument("--metrics-port", type=int, metavar="PORT",
-                        default=_env_int(METRICS_PORT_ENV),
+                        # a string default goes through type=int: a bad value is a usage error
+                        default=os.environ.get(METRICS_PORT_ENV) or None,
                         help="serve /metrics, /healthz and /readyz on PORT (default: "
                              f"${METRICS_PORT_ENV}; unset: not served)")
     worker.add_argument("--metrics-address", metavar="ADDRESS",

@@ -175,7 +175,7 @@ class ActorHost:
                           kind=type(message).__name__)
                 return None
         hosted.last_message = time.monotonic()
-        metrics.MESSAGES_HANDLED.labels(type(message).__name__).inc()
+        metrics.MESSAGES_HANDLED.inc(type(message).__name__)
         if message.to == OPERATION_NODE:
             if not hosted.operation_checked:
                 hosted.operation_checked = True

@@ -531,7 +531,7 @@ class AmqpTransport(Transport):
 
     async def publish(self, event: Event) -> None:
         self.published += 1
-        metrics.EVENTS_PUBLISHED.labels(event_kind(event)).inc()
+        metrics.EVENTS_PUBLISHED.inc(event_kind(event))
         for subscription in self._subscriptions:
             subscription.offer(event)
         self._track(self._publish_event(event), name="event-publish")

@@ -71,7 +71,7 @@ class MemoryTransport(Transport):
 
     async def publish(self, event: Event) -> None:
         self.published += 1
-        metrics.EVENTS_PUBLISHED.labels(event_kind(event)).inc()
+        metrics.EVENTS_PUBLISHED.inc(event_kind(event))
         for subscription in self._subscriptions:
             subscription.offer(event)
 
