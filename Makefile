@@ -8,24 +8,31 @@ BIN := $(VENV)/bin
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[all,test]'
 	touch $@
 
-# Debian tools some tests drive: amqp-publish (a client that is not ours publishes a
-# request), docker-compose (checks docker-compose.yml), script (a terminal for the CLI),
-# qemu-img (Cinder's upload of a volume to an image, in the real-cloud tier). Installed
-# when missing, on a Debian machine where we are root; checked again when this file changes.
-SYSTEM_TOOLS := amqp-publish=amqp-tools docker-compose=docker-compose script=util-linux qemu-img=qemu-utils
+# Debian tools some tests drive, each from the smallest package that has it (README,
+# "What make test installs"): amqp-publish (a client that is not ours publishes a
+# request), docker-compose (checks docker-compose.yml; without recommends, so no Docker
+# engine), script (a terminal for the CLI), qemu-img (Cinder's upload of a volume to an
+# image, in the real-cloud tier), dot (SVG graphs), prometheus and promtool (a real
+# Prometheus scrapes the workers; the alert rules and dashboard queries are checked).
+# Installed when missing, only as root on a Debian machine, never with recommended
+# packages; checked again when this file changes.
+SYSTEM_TOOLS := amqp-publish=amqp-tools docker-compose=docker-compose script=util-linux \
+	qemu-img=qemu-utils dot=graphviz prometheus=prometheus promtool=prometheus
+APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
 
 $(VENV)/.system-tools: Makefile
 	@missing=""; for pair in $(SYSTEM_TOOLS); do \
 	  command -v $${pair%%=*} >/dev/null || missing="$$missing $${pair#*=}"; done; \
-	if [ -z "$$missing" ]; then touch $@; \
+	missing="$$(echo $$missing | tr ' ' '\n' | sort -u | tr '\n' ' ')"; \
+	if [ -z "$${missing% }" ]; then touch $@; \
 	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-	  echo "installing Debian packages:$$missing"; \
-	  (apt-get install -y -qq $$missing || (apt-get update -qq && apt-get install -y -qq $$missing)) \
+	  echo "installing Debian packages (as root, without recommends): $$missing"; \
+	  ($(APT_INSTALL) $$missing || (apt-get update -qq && $(APT_INSTALL) $$missing)) \
 	    >/dev/null && touch $@; \
-	else echo "not installed (the tests that need them skip):$$missing"; fi
+	else echo "not installed (the tests that need them skip, except under CI): $$missing"; fi
 
 # Protect a sample directory tree and restore it elsewhere, embedded, then compare.
 demo: $(BIN)/.installed
@@ -76,5 +83,5 @@ bench-transport: $(BIN)/.installed
 # unchanged re-backup, restore; MB/s and bytes stored. Installs restic if it can.
 SIZE_MB ?= 2000
 bench-chunks: $(BIN)/.installed
-	@command -v restic >/dev/null || apt-get install -y restic || true
+	@command -v restic >/dev/null || $(APT_INSTALL) restic || true
 	PYTHONPATH=. $(BIN)/python -m bench.chunk_bench --size-mb $(SIZE_MB)

@@ -122,6 +122,9 @@ class ProtectionPlugin:
     Options: ClassVar[type[msgspec.Struct]] = PluginOptions
     default_timeout: ClassVar[float | None] = 3600.0
     default_poll_interval: ClassVar[float] = 1.0
+    # the name the provider file gives it (``plugin = directory``), set when a provider is
+    # built; the class name until then. Metrics label activities with it.
+    plugin_name: str = ""
 
     def __init__(self, config: Mapping[str, str] | None = None) -> None:
         # kept as given: the provider hands a mapping that hides secret values in its repr

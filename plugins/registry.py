@@ -22,6 +22,7 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Final, cast
 
 from banks.base import Bank
+from banks.extras import MissingExtra
 from plugins.base import ProtectablePlugin, ProtectionPlugin
 from plugins.errors import PluginLoadError, PluginMoved, PluginNotFound
 from plugins.moved_modules import moved_path
@@ -189,6 +190,8 @@ class PluginRegistry:
             where = f"{group}:{name} = {entry.target}"
             try:
                 loaded = entry.entry_point.load() if entry.entry_point else None
+            except MissingExtra as error:  # one line that names what to install
+                raise PluginLoadError(f"plugin {where}: {error}") from error
             except Exception as error:
                 raise PluginLoadError(
                     f"plugin {where} failed to load: {type(error).__name__}: {error}"
@@ -203,6 +206,8 @@ class PluginRegistry:
                 loaded = _import_path(group, path, self._entries(group))
             except PluginNotFound:
                 raise
+            except MissingExtra as error:
+                raise PluginLoadError(f"{group} plugin {path}: {error}") from error
             except Exception as error:
                 raise PluginLoadError(
                     f"{group} plugin {path} failed to import: {type(error).__name__}: {error}"

@@ -16,6 +16,7 @@ import msgspec
 import structlog
 
 from actors.cli.formatting import local_time, tree_lines
+from actors.cli.graph_render import graph_dot, render_svg
 from actors.cli.parsing import (
     delete_request,
     parse_parameters,
@@ -140,11 +141,21 @@ async def resources_graph(engine: Engine, args: argparse.Namespace, out: Output)
     """The dependency tree of the selected resources (JSON: the stored graph document)."""
     refs = [parse_ref(text) for text in args.resources]
     graph = await engine.build_graph(refs, provider=args.provider)
-    if out.json:
+    if args.format in ("dot", "svg"):
+        await _draw(out, args.format, graph, None, " ".join(args.resources))
+        return
+    if out.json or args.format == "json":
         out.line(graph.encode().decode())
         return
     for line in tree_lines(graph):
         out.line(line)
+
+
+async def _draw(out: Output, fmt: str, graph: ResourceGraph, statuses: dict[int, str] | None,
+                title: str) -> None:
+    """Write the graph as DOT text or, drawn by Graphviz, as SVG."""
+    dot = graph_dot(graph, statuses, title)
+    out.stream.write(dot if fmt == "dot" else await render_svg(dot, len(graph)))
 
 
 # -- operations --------------------------------------------------------------------------
@@ -327,10 +338,18 @@ async def checkpoints_list(engine: Engine, args: argparse.Namespace, out: Output
 async def checkpoints_show(engine: Engine, args: argparse.Namespace, out: Output) -> None:
     """A checkpoint's index, per-resource status and a summary of its graph."""
     index, graph, states = await engine.show_checkpoint(args.id, provider=args.provider)
+    if args.format in ("dot", "svg"):
+        by_key = {(s.type, s.id): s.status for s in states}
+        statuses = {node: by_key[r.type, r.id] for node, r in enumerate(graph.nodes)
+                    if (r.type, r.id) in by_key}
+        title = (f"checkpoint {index.id} ({index.status}, {local_time(index.created_at)}): "
+                 f"{len(graph)} resources")
+        await _draw(out, args.format, graph, statuses, title)
+        return
     types = Counter(node.type for node in graph.nodes)
     graph_doc = {"nodes": len(graph), "roots": [graph.nodes[r].key for r in graph.roots],
                  "types": dict(sorted(types.items()))}
-    if out.json:
+    if out.json or args.format == "json":
         out.document({"index": msgspec.to_builtins(index) | {
             "created": local_time(index.created_at)}, "resources": states, "graph": graph_doc})
         return

@@ -90,6 +90,12 @@ def _operation_options(parser: argparse.ArgumentParser) -> None:
     _client_options(parser)
 
 
+def _format_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=("text", "json", "dot", "svg"), default="text",
+                        help="text (default), json (as --json), dot (Graphviz source) or svg "
+                             "(drawn by Graphviz; a checkpoint's resources coloured by status)")
+
+
 def _client_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wait", action="store_true",
                         help="with --amqp-url: follow the operation until it ends "
@@ -125,8 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     show = add(resources, "show", commands.resources_show, "show one resource")
     show.add_argument("type")
     show.add_argument("id")
-    add(resources, "graph", commands.resources_graph, "show the dependency tree"
-        ).add_argument("resources", nargs="+", metavar="TYPE#ID")
+    graph = add(resources, "graph", commands.resources_graph, "show the dependency tree")
+    graph.add_argument("resources", nargs="+", metavar="TYPE#ID")
+    _format_option(graph)
 
     protect = add(groups, "protect", commands.protect, "protect resources into a checkpoint")
     protect.add_argument("resources", nargs="+", metavar="TYPE#ID")
@@ -151,8 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     listing = add(checkpoints, "list", commands.checkpoints_list, "list checkpoints")
     listing.add_argument("--limit", type=int, metavar="N")
     listing.add_argument("--marker", metavar="ID", help="list after this checkpoint")
-    add(checkpoints, "show", commands.checkpoints_show, "show one checkpoint"
-        ).add_argument("id")
+    show_checkpoint = add(checkpoints, "show", commands.checkpoints_show, "show one checkpoint")
+    show_checkpoint.add_argument("id")
+    _format_option(show_checkpoint)
 
     verify = cli_chunks.add_parsers(groups, add)  # verify, bank gc
     verify.add_argument("--request-id", metavar="ID",
@@ -177,6 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+METRICS_PORT_ENV = "STRONGBOX_METRICS_PORT"
+METRICS_ADDRESS_ENV = "STRONGBOX_METRICS_ADDRESS"
+
+
+
 def _add_worker_parser(groups: argparse._SubParsersAction[argparse.ArgumentParser],
                        add: Callable[..., argparse.ArgumentParser]) -> None:
     worker = add(groups, "worker", _worker_placeholder,
@@ -193,6 +206,15 @@ def _add_worker_parser(groups: argparse._SubParsersAction[argparse.ArgumentParse
                         "go to <ns>.requests.dead (the same on every worker)")
     worker.add_argument("--lease-ttl", type=float, default=60.0, metavar="S",
                         help="seconds a checkpoint lease lives without renewal")
+    worker.add_argument("--metrics-port", type=int, metavar="PORT",
+                        # a string default goes through type=int: a bad value is a usage error
+                        default=os.environ.get(METRICS_PORT_ENV) or None,
+                        help="serve /metrics, /healthz and /readyz on PORT (default: "
+                             f"${METRICS_PORT_ENV}; unset: not served)")
+    worker.add_argument("--metrics-address", metavar="ADDRESS",
+                        default=os.environ.get(METRICS_ADDRESS_ENV) or "127.0.0.1",
+                        help="the interface of --metrics-port (default: "
+                             f"${METRICS_ADDRESS_ENV}, else 127.0.0.1; 0.0.0.0 for all)")
     worker.add_argument("--policy", metavar="FILE",
                         help="who may ask for what (default: $STRONGBOX_POLICY; without one, "
                              "only this worker's own broker user): docs/security.md")
@@ -233,6 +255,7 @@ async def _run(args: argparse.Namespace) -> None:
             providers_dir=args.providers_dir, max_running_activities=args.max_activities,
             request_concurrency=args.request_concurrency, lease_ttl=args.lease_ttl,
             max_queued_requests=args.max_queued_requests,
+            metrics_port=args.metrics_port, metrics_address=args.metrics_address,
             **({"worker_id": args.worker_id} if args.worker_id else {}))
         await run_worker(options)
         return

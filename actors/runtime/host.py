@@ -39,6 +39,7 @@ from actors.transport.base import ActorFilter, Settlement, Transport
 from actors.wire.events import OperationFinished
 from actors.wire.failure import FailureInfo
 from actors.wire.messages import OPERATION_NODE, Cancel, Failed, Message
+from banks import metrics
 from banks.base import Bank
 from plugins.base import ProtectionPlugin
 from plugins.checkpoint.checkpoint import checkpoint_lease_key
@@ -118,6 +119,18 @@ class ActorHost:
         # outcomes of recent operations, for wait(); bounded so a long-lived worker does
         # not keep one per operation forever
         self._results: OrderedDict[str, asyncio.Future[OperationFinished]] = OrderedDict()
+        metrics.count_in(self)  # strongbox_actors_alive, strongbox_operations_hosted
+
+    def live_actors(self) -> int:
+        """Resource and operation actors held here that have not reached a final state."""
+        return sum(
+            hosted.operation.live
+            + sum(a is not None and a.state not in FINAL_STATES for a in hosted.actors)
+            for hosted in list(self._hosted.values()))
+
+    def hosted_operations(self) -> int:
+        """Operations this host holds actors of."""
+        return len(self._hosted)
 
     @property
     def durable(self) -> bool:
@@ -175,6 +188,7 @@ class ActorHost:
                           kind=type(message).__name__)
                 return None
         hosted.last_message = time.monotonic()
+        metrics.MESSAGES_HANDLED.inc(type(message).__name__)
         if message.to == OPERATION_NODE:
             if not hosted.operation_checked:
                 hosted.operation_checked = True
@@ -302,7 +316,10 @@ class ActorHost:
             await run.store.bank.renew_lease(checkpoint_lease_key(run.checkpoint_id),
                                              lease_owner(run.operation_id), self.lease_ttl)
         except Exception as error:  # keep trying: a lapse is visible, not fatal
+            metrics.LEASE_RENEWALS.labels("failed").inc()
             log.warning("lease_renew_failed", checkpoint_id=run.checkpoint_id, error=str(error))
+        else:
+            metrics.LEASE_RENEWALS.labels("renewed").inc()
 
     # -- deadlines and messages given up -----------------------------------------------
 

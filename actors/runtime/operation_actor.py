@@ -58,6 +58,7 @@ from actors.wire.messages import (
     Start,
     Stopped,
 )
+from banks import metrics
 from banks.chunks.collection_lease import wait_while_collecting
 from plugins.checkpoint.checkpoint import CheckpointStatus, checkpoint_lease_key
 from plugins.checkpoint.operation_deadline import remove_deadline
@@ -276,6 +277,7 @@ class OperationActor:
             provider_id=run.provider_id, checkpoint_id=run.checkpoint_id,
             resource_count=len(run.graph), request_id=run.request_id))
         self.state = OperationState.RUNNING
+        metrics.OPERATIONS_STARTED.labels(run.operation_type).inc()
         if self._cancel_requested:
             self._begin_stop(outbox)
         elif not run.graph.roots:
@@ -434,6 +436,9 @@ class OperationActor:
         log.info("operation_finished", operation_id=run.operation_id, status=status,
                  error=error, error_resource=event.error_resource,
                  abort_failures=len(event.abort_failures))
+        metrics.OPERATIONS_FINISHED.labels(run.operation_type, status).inc()
+        metrics.OPERATION_DURATION.labels(run.operation_type, status).observe(
+            max(event.duration, 0.0))
         await self.host.transport.publish(event)
         self.host.finished(run.operation_id, event)
 

@@ -36,6 +36,11 @@ class ProgressReporter:
             self._last_sent = now
             self._emit(done, total)
 
+    @property
+    def done(self) -> int:
+        """The last ``done`` reported (bytes moved so far), 0 if none was."""
+        return self._last[0] if self._last is not None else 0
+
     def finish(self) -> None:
         """Send the last reported value, so subscribers see the final count."""
         if self._last is not None:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from actors.runtime.compensation import AbortingActor
+from actors.runtime.activity_metrics import measured_activity
 from actors.runtime.outbox import Outbox
 from actors.runtime.state import FINAL_STATES, RUNNING_STATES, ActorState, check_transition
 from actors.transport.base import Settlement
@@ -332,13 +333,14 @@ class ResourceActor(AbortingActor):
             # the plugin's own limit first: waiting for it must not hold a worker slot
             async with self.host.plugin_slots(plugin), self.host.activity_slots:
                 CURRENT_REQUEST.set(run.request)  # this task's context: its own activity
-                await self.host.runner.run(
-                    activity,
-                    (run.checkpoint, context, resource, run.parameters[self.node]),
-                    timeout=plugin.timeout,
-                    poll_interval=plugin.poll_interval,
-                    label=f"{name} of {resource.key}",
-                )
+                with measured_activity(plugin, name, progress, run.operation_type):
+                    await self.host.runner.run(
+                        activity,
+                        (run.checkpoint, context, resource, run.parameters[self.node]),
+                        timeout=plugin.timeout,
+                        poll_interval=plugin.poll_interval,
+                        label=f"{name} of {resource.key}",
+                    )
             progress.finish()
             # the plugin's activity returned (a pre quiesced): owed an abort from now on,
             # even if a stop cancels us while the entry is being written

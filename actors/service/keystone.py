@@ -23,6 +23,7 @@ import structlog
 
 from actors.errors import StrongboxError
 from actors.transport.topology import AUTH_TOKEN_HEADER
+from banks.extras import require_extra
 from plugins.errors import Forbidden
 
 log = structlog.get_logger(__name__)
@@ -74,6 +75,8 @@ class KeystoneValidator:
         Raises:
             KeystoneUnavailable: if clouds.yaml has no such cloud.
         """
+        require_extra("openstack", "Keystone tokens ([keystone] in the policy)",
+                      "openstack", "keystoneauth1")
         import openstack.config  # noqa: PLC0415 -- an OpenStack-only dependency, loaded lazily
 
         try:

@@ -24,6 +24,7 @@ import structlog
 
 from actors.runtime.operation_end import DEADLINE_EXCEEDED, end_operation
 from actors.wire.events import OperationFinished
+from banks import metrics
 from plugins.checkpoint.checkpoint import CheckpointStatus, checkpoint_lease_key
 from plugins.checkpoint.operation_deadline import running_deadlines
 from plugins.checkpoint.operation_record import read_operation_record, write_operation_record
@@ -55,6 +56,7 @@ async def reap_abandoned(engine: Engine, *, lease_ttl: float) -> list[str]:
                 continue
             await store.transition(index.id, CheckpointStatus.ERROR, error=ABANDONED)
             reaped.append(index.id)
+            metrics.CHECKPOINTS_REAPED.inc()
             log.warning("checkpoint_reaped", checkpoint_id=index.id,
                         operation_id=index.protect_operation_id, owner=index.owner)
             await _end_record(engine, store.bank, index.protect_operation_id, index.id)
@@ -102,6 +104,7 @@ async def _end_record(engine: Engine, bank: Bank, operation_id: str | None,
     record.error = ABANDONED
     record.finished_at = time.time()
     await write_operation_record(bank, record)
+    metrics.OPERATIONS_FINISHED.labels("protect", "failed").inc()
     await engine.host.transport.publish(OperationFinished(
         operation_id=operation_id, operation_type="protect", checkpoint_id=checkpoint_id,
         status="failed", error=ABANDONED, resource_count=record.resource_count,
@@ -116,4 +119,7 @@ async def reap_forever(engine: Engine, *, lease_ttl: float) -> None:
             await reap_abandoned(engine, lease_ttl=lease_ttl)
             await reap_overdue(engine, grace=lease_ttl)
         except Exception as error:  # the next round tries again
+            metrics.REAPER_RUNS.labels("failed").inc()
             log.warning("reaper_failed", error=str(error))
+        else:
+            metrics.REAPER_RUNS.labels("ok").inc()

@@ -34,6 +34,7 @@ from actors.service.keystone import TRUST_LIFETIME, KeystoneValidator, TokenInfo
 from actors.transport.base import IncomingRequest, RequestVerdict
 from actors.wire.events import RequestAccepted, RequestDuplicate, RequestRejected
 from actors.wire.requests import AnyRequest, CancelRequest, decode_request
+from banks import metrics
 from banks.errors import BankError
 from plugins.errors import Forbidden, PluginError
 
@@ -76,23 +77,24 @@ class RequestIntake:
         if len(body) > self.max_bytes:
             return await self._reject(incoming.message_id, user_id, None,
                                       f"request is {len(body)} bytes; "
-                                      f"the limit is {self.max_bytes}")
+                                      f"the limit is {self.max_bytes}", category="too_large")
         content_type = (incoming.content_type or "").split(";")[0].strip().lower()
         if content_type and content_type not in JSON_CONTENT_TYPES:
             return await self._reject(_request_id_of(body) or incoming.message_id, user_id,
                                       None, f"content type {content_type[:100]!r} is not "
-                                      f"application/json")
+                                      f"application/json", category="content_type")
         try:
             request = decode_request(body)
         except StrongboxError as error:
             return await self._reject(_request_id_of(body) or incoming.message_id, user_id,
-                                      None, str(error))
+                                      None, str(error), category="undecodable")
         try:
             return await self._carry_out(request, incoming)
         except Exception as error:  # a bug: set the request aside with a reason, say so
             log.exception("request_intake_failed", request_id=request.request_id)
             return await self._reject(request.request_id, user_id, request,
-                                      f"internal error: {type(error).__name__}: {error}")
+                                      f"internal error: {type(error).__name__}: {error}",
+                                      category="internal_error")
 
     async def _carry_out(self, request: AnyRequest,
                          incoming: IncomingRequest) -> RequestVerdict:
@@ -108,20 +110,22 @@ class RequestIntake:
             admitted = await self._admit(request, decision, incoming.auth_token, token)
         except Forbidden as error:
             return await self._reject(request.request_id, user_id, request,
-                                      f"{FORBIDDEN}: {error}")
+                                      f"{FORBIDDEN}: {error}", category=FORBIDDEN)
         except (StrongboxError, PluginError, BankError) as error:
             reason = f"{type(error).__name__}: {error}"
             if not getattr(error, "retryable", False):
-                return await self._reject(request.request_id, user_id, request, reason)
+                return await self._reject(request.request_id, user_id, request, reason,
+                                          category=type(error).__name__)
             if incoming.attempt >= self.max_attempts:
                 return await self._reject(request.request_id, user_id, request,
                                           f"gave up after {incoming.attempt} attempts: "
-                                          f"{reason}")
-            return self._retry(request.request_id, reason, incoming.attempt)
+                                          f"{reason}", category="gave_up")
+            return self._retry(request, reason, incoming.attempt)
         kind, subject = request_kind(request), request_subject(request)
         operation_id = admitted.operation_id
         if admitted.duplicate is not None:
             self.duplicates += 1
+            metrics.REQUESTS.labels(kind, "duplicate").inc()
             log.info("request_audit", outcome="duplicate", request_id=request.request_id,
                      operation_id=operation_id, user_id=decision.user_id, kind=kind,
                      subject=subject, reason=admitted.duplicate)
@@ -131,6 +135,7 @@ class RequestIntake:
                 subject=subject))
             return RequestVerdict(accepted=True)
         self.accepted += 1
+        metrics.REQUESTS.labels(kind, "accepted").inc()
         log.info("request_audit", outcome="accepted", request_id=request.request_id,
                  operation_id=operation_id, user_id=decision.user_id, kind=kind,
                  subject=subject, keystone=decision.token_identity,
@@ -169,17 +174,22 @@ class RequestIntake:
         provider = self.engine.provider(request.provider_id)  # ProviderNotFound: rejected
         return provider.id, provider.name
 
-    def _retry(self, request_id: str, reason: str, attempt: int) -> RequestVerdict:
-        log.warning("request_retry", request_id=request_id, reason=reason, attempt=attempt,
-                    max_attempts=self.max_attempts)
+    def _retry(self, request: AnyRequest, reason: str, attempt: int) -> RequestVerdict:
+        metrics.REQUESTS.labels(request_kind(request), "retried").inc()
+        log.warning("request_retry", request_id=request.request_id, reason=reason,
+                    attempt=attempt, max_attempts=self.max_attempts)
         return RequestVerdict(accepted=False, reason=reason, retry=True)
 
     async def _reject(self, request_id: str | None, user_id: str | None,
-                      request: AnyRequest | None, reason: str) -> RequestVerdict:
+                      request: AnyRequest | None, reason: str, *,
+                      category: str) -> RequestVerdict:
+        """Set a request aside; ``category`` is the reason's bounded name for metrics."""
         self.rejected += 1
         kind = request_kind(request) if request is not None else None
         subject = request_subject(request) if request is not None else []
         outcome = "refused" if reason.startswith(FORBIDDEN) else "rejected"
+        metrics.REQUESTS.labels(metrics.label(kind), outcome).inc()
+        metrics.REQUESTS_REJECTED.labels(category).inc()
         log.warning("request_audit", outcome=outcome, request_id=request_id, user_id=user_id,
                     kind=kind, subject=subject, reason=reason)
         await self.engine.host.transport.publish(RequestRejected(

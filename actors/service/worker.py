@@ -25,8 +25,10 @@ from actors.operations.engine import Engine
 from actors.service.authorization import Authorizer
 from actors.service.keystone import KeystoneValidator
 from actors.service.policy import Policy, read_policy
+from actors.service.readiness import ReadinessProbe
 from actors.service.reaper import reap_forever
 from actors.service.request_intake import MAX_REQUEST_BYTES, RequestIntake
+from actors.service.status_server import StatusServer
 from actors.transport.amqp import AmqpTransport
 from actors.transport.topology import (
     DEFAULT_NAMESPACE,
@@ -60,6 +62,9 @@ class WorkerOptions(msgspec.Struct, kw_only=True):
     max_request_bytes: int = MAX_REQUEST_BYTES
     lease_ttl: float = 60.0
     policy: str | None = None  # the policy file; None: the single-user mode
+    # /metrics, /healthz and /readyz (actors.service.status_server); None: not served
+    metrics_port: int | None = None
+    metrics_address: str = "127.0.0.1"
 
 
 def broker_url(explicit: str | None, *, url_file: str | None = None) -> str:
@@ -137,10 +142,21 @@ async def run_worker(options: WorkerOptions, *, registry: PluginRegistry | None 
             RequestIntake(engine, max_bytes=options.max_request_bytes, authorizer=authorizer,
                           keystone=keystone),
             concurrency=options.request_concurrency)
+        status = None
+        if options.metrics_port is not None:
+            status = StatusServer(ReadinessProbe(engine), host=options.metrics_address,
+                                  port=options.metrics_port)
+            try:
+                await status.start()
+            except OSError as error:
+                raise RequestInvalid(f"--metrics-port: cannot listen on "
+                                     f"{options.metrics_address}:{options.metrics_port}: "
+                                     f"{error.strerror or error}") from None
         reaper = asyncio.create_task(reap_forever(engine, lease_ttl=options.lease_ttl))
         log.info("worker_started", worker=options.worker_id,
                  broker=redact_url(options.amqp_url), namespace=options.namespace,
-                 shards=options.shards, providers=list(engine.providers))
+                 shards=options.shards, providers=list(engine.providers),
+                 metrics=f"{status.host}:{status.port}" if status else None)
         if ready is not None:
             ready.set()
         try:
@@ -149,6 +165,8 @@ async def run_worker(options: WorkerOptions, *, registry: PluginRegistry | None 
             reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reaper
+            if status is not None:
+                await status.close()
             log.info("worker_stopping", worker=options.worker_id)
 
 

@@ -63,8 +63,9 @@ from actors.transport.topology import (
     shard_queue,
     shard_queue_arguments,
 )
-from actors.wire.events import Event, decode_event, encode_event, routing_part
+from actors.wire.events import Event, decode_event, encode_event, event_kind, routing_part
 from actors.wire.messages import Message, decode_messages, encode_messages
+from banks import metrics
 
 log = structlog.get_logger(__name__)
 
@@ -152,6 +153,7 @@ class AmqpTransport(Transport):
         self._reset_handlers: list[ResetHandler] = []
         self._request_attempts = RequestAttempts()
         self._closing = False
+        self._connected = False
         self.sent = 0
         self.published = 0
         self._published_count = 0
@@ -185,6 +187,9 @@ class AmqpTransport(Transport):
                         max_queued_requests=max_queued_requests)
         transport.user = unquote(urlsplit(url).username or "") or "guest"  # AMQP's default
         connection.close_callbacks.add(transport._on_connection_lost)
+        connection.reconnect_callbacks.add(transport._on_reconnected)
+        transport._connected = True
+        metrics.BROKER_CONNECTED.set(1)
         try:
             if client:
                 await transport._look_up()
@@ -257,9 +262,23 @@ class AmqpTransport(Transport):
     def on_reset(self, handler: ResetHandler) -> None:
         self._reset_handlers.append(handler)
 
+    @property
+    def connected(self) -> bool:
+        """Whether the broker connection is up now (it reconnects by itself when lost)."""
+        return self._connected and not self._closing
+
+    def _on_reconnected(self, *args: Any) -> None:
+        self._connected = True
+        metrics.BROKER_CONNECTED.set(1)
+        log.info("broker_reconnected", worker=self.worker_id)
+
     def _on_connection_lost(self, *args: Any) -> None:
         if self._closing:
             return
+        if self._connected:
+            metrics.BROKER_CONNECTION_LOSSES.inc()
+        self._connected = False
+        metrics.BROKER_CONNECTED.set(0)
         # Our unacked deliveries are going back to their queues and the shards may be
         # given to other workers: forget when we got them, and drop what we built on them.
         log.warning("broker_connection_lost", worker=self.worker_id)
@@ -366,6 +385,7 @@ class AmqpTransport(Transport):
         except MessageDecodeError as error:
             log.error("actor_message_undecodable", queue=delivery.routing_key,
                       reason=error.reason, size=len(error.raw))
+            metrics.MESSAGES_DEAD_LETTERED.labels("actors").inc()
             await self._answer(state, delivery.reject(requeue=False))  # to the dead letters
             return
         settlements: list[Awaitable[None]] = []
@@ -377,6 +397,7 @@ class AmqpTransport(Transport):
                 # its bank is unreachable: keep the message for later, not for the void
                 log.warning("actor_message_requeued", operation_id=message.operation_id,
                             error=str(error))
+                metrics.MESSAGES_REQUEUED.inc()
                 await asyncio.sleep(RETRY_DELAY)
                 await self._answer(state, delivery.reject(requeue=True))
                 return
@@ -566,6 +587,7 @@ class AmqpTransport(Transport):
                 content_type=delivery.content_type, attempt=attempt))
         except Exception as error:  # a bug in intake: set the request aside, keep serving
             log.exception("request_handler_failed")
+            metrics.REQUESTS_REJECTED.labels("internal").inc()
             await self._reject_request(channel, delivery, f"internal error: {error}")
             return
         if verdict.retry:  # bounded: the handler rejects once ``attempt`` is too many
@@ -599,12 +621,14 @@ class AmqpTransport(Transport):
         except Exception as error:  # not set aside: leave it unacked, it comes back
             log.error("request_dead_letter_failed", error=f"{type(error).__name__}: {error}")
             return
+        metrics.MESSAGES_DEAD_LETTERED.labels("requests").inc()
         await self._answer(None, delivery.ack())
 
     # -- events -----------------------------------------------------------------------
 
     async def publish(self, event: Event) -> None:
         self.published += 1
+        metrics.EVENTS_PUBLISHED.inc(event_kind(event))
         for subscription in self._subscriptions:
             subscription.offer(event)
         self._track(self._publish_event(event), name="event-publish")
@@ -636,6 +660,7 @@ class AmqpTransport(Transport):
         another worker.
         """
         self._closing = True
+        metrics.BROKER_CONNECTED.set(0)
         self._consumers.extend(self._processors.values())
         self._processors = {}
         for task in self._consumers:

@@ -103,6 +103,11 @@ class Transport(abc.ABC):
 
     durable: bool = False
 
+    @property
+    def connected(self) -> bool:
+        """Whether the link to the other workers is up (always, in one process)."""
+        return True
+
     def activated_at(self, operation_id: str, node: int) -> float:
         """When (monotonic seconds) this worker began to receive the mailbox of this actor.
 

@@ -15,8 +15,9 @@ from actors.transport.base import (
     MessageHandler,
     Transport,
 )
-from actors.wire.events import Event
+from actors.wire.events import Event, event_kind
 from actors.wire.messages import Message
+from banks import metrics
 
 log = structlog.get_logger(__name__)
 
@@ -75,6 +76,7 @@ class MemoryTransport(Transport):
 
     async def publish(self, event: Event) -> None:
         self.published += 1
+        metrics.EVENTS_PUBLISHED.inc(event_kind(event))
         for subscription in self._subscriptions:
             subscription.offer(event)
 

@@ -15,6 +15,7 @@ request may carry fit their budgets (``actors.wire.limits``); only a name from e
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from typing import Final
@@ -204,6 +205,16 @@ AnyEvent = (
     | RequestAccepted
     | RequestDuplicate
 )
+
+def event_kind(event: Event) -> str:
+    """The event's tag (``activity_finished``, ``operation_started``, ...)."""
+    return _tag_of(type(event))
+
+
+@functools.cache
+def _tag_of(event_type: type[Event]) -> str:
+    return str(msgspec.inspect.type_info(event_type).tag)  # type: ignore[attr-defined]
+
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(AnyEvent)

@@ -35,6 +35,7 @@ from typing import Any, Protocol, TypeVar
 
 import structlog
 
+from banks import metrics
 from banks.base import Bank
 from banks.chunks.chunker import ChunkerParams, StreamChunker
 from banks.chunks.codec import ChunkCodec
@@ -181,8 +182,10 @@ class ChunkStore:
         refs[index] = ChunkRef(chunk_id, len(piece))
         stats.chunks += 1
         stats.plaintext_bytes += len(piece)
+        metrics.CHUNK_INPUT_BYTES.inc(len(piece))
         if await self._is_stored(chunk_id):
             stats.deduplicated_chunks += 1
+            metrics.CHUNKS.labels("deduplicated").inc()
             return
         try:
             stored = await asyncio.to_thread(self.codec.encode, chunk_id, piece)
@@ -193,6 +196,8 @@ class ChunkStore:
         stats.new_chunks += 1
         stats.new_plaintext_bytes += len(piece)
         stats.stored_bytes += len(stored)
+        metrics.CHUNKS.labels("new").inc()
+        metrics.CHUNK_STORED_BYTES.inc(len(stored))
 
     async def _is_stored(self, chunk_id: str) -> bool:
         """True if the chunk is known stored; else claim its upload (the caller must upload it)."""

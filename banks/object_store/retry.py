@@ -21,6 +21,7 @@ from typing import TypeVar
 import msgspec
 import structlog
 
+from banks import metrics
 from banks.errors import BankError, BankUnavailable
 
 log = structlog.get_logger(__name__)
@@ -87,10 +88,13 @@ async def with_retries(
         except BankError as err:
             if not err.retryable:
                 raise
+            kind = metrics.label(bank.split(" ", 1)[0])  # "s3", "swift": never the URL
             if attempt == policy.attempts:
+                metrics.BANK_GIVE_UPS.labels(kind).inc()
                 raise BankUnavailable(
                     f"{bank}: cannot {operation} {key!r} after {attempt} attempts: {err}"
                 ) from err
+            metrics.BANK_RETRIES.labels(kind, metrics.label(operation.split(" ", 1)[0])).inc()
             pause = policy.delay(attempt)
             log.warning(
                 "bank_request_retried",

@@ -7,10 +7,17 @@ volumes, images, shares, network topologies and Trove instances; protection plug
 ``os-database-backup``) protect, restore and delete them. Every SDK call runs in the
 plugin's own bounded thread pool (``cloud.OpenStackCloud``) and SDK errors become
 ``OpenStackError``. See docs/openstack-plugins.md.
+
+Needs the ``openstack`` extra (``pip install 'strongbox[openstack]'``); without it,
+importing this package raises ``MissingExtra`` naming it.
 """
 
-from plugins.openstack.cloud import OpenStackCloud
-from plugins.openstack.errors import (
+from banks.extras import require_extra
+
+require_extra("openstack", "the OpenStack plugins", "openstack", "keystoneauth1")
+
+from plugins.openstack.cloud import OpenStackCloud  # noqa: E402 -- after the check
+from plugins.openstack.errors import (  # noqa: E402
     ChecksumMismatch,
     CloudAuthError,
     CloudCallFailed,
@@ -21,7 +28,7 @@ from plugins.openstack.errors import (
     CloudWaitTimeout,
     OpenStackError,
 )
-from plugins.openstack.settings import CloudSettings
+from plugins.openstack.settings import CloudSettings  # noqa: E402
 
 __all__ = [
     "ChecksumMismatch",

@@ -51,8 +51,9 @@ _BOOLEANS: Final = dict.fromkeys(("true", "yes", "on", "1"), True) | dict.fromke
 
 
 def default_providers_dir() -> Path:
-    """The ``config/providers.d`` shipped at the repository root, beside ``plugins/``."""
-    return Path(__file__).resolve().parents[2] / "config" / "providers.d"
+    """The provider files shipped in the package (``plugins/provider/shipped``): package
+    data, so an installed wheel has them as a source checkout does."""
+    return Path(__file__).resolve().parent / "shipped"
 
 
 def resolve_providers_dir(directory: Path | str | None = None) -> Path:

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import structlog
 
 from banks.base import Bank
+from banks.extras import MissingExtra
 from plugins.base import ANY_TYPE, ProtectablePlugin, ProtectionPlugin
 from plugins.errors import (
     PluginError,
@@ -107,8 +108,11 @@ class Provider:
                     registry.protectable_class(resource_type),
                 )
             except PluginError as error:
-                log.warning("protectable_unavailable", resource_type=resource_type,
-                            provider=self.name, error=str(error))
+                # a type whose extra is not installed is expected, not worth a warning
+                quiet = isinstance(error.__cause__, MissingExtra)
+                (log.debug if quiet else log.warning)(
+                    "protectable_unavailable", resource_type=resource_type,
+                    provider=self.name, error=str(error))
                 broken[resource_type] = error
         return ProtectableSet(plugins, broken)
 
@@ -145,6 +149,7 @@ def build_provider(config: ProviderConfig, registry: PluginRegistry) -> Provider
         what = f"protection plugin {ref.value!r}"
         check_options(config, section, cls.Options, what)
         plugins[ref.value] = _instantiate(config, section, ref.line, what, cls)
+        plugins[ref.value].plugin_name = ref.value
     type_map, wildcard = _type_map(config, plugins)
     _check_protectable_sections(config, registry)
     deadlines = _deadlines(config)

@@ -1,6 +1,6 @@
 """Provider files for the OpenStack plugins on the dev cloud.
 
-- :func:`shipped_provider`: ``config/providers.d/openstack.conf`` itself, enabled, with
+- :func:`shipped_provider`: ``plugins/provider/shipped/openstack.conf`` itself, enabled, with
   only the options a deployment sets overridden (the Swift bank's endpoint and
   credentials): the shipped file is what the test loads.
 - :func:`write_provider`: a provider of chosen plugins with a filesystem bank in the

@@ -1,6 +1,6 @@
 """A whole project through the real engine and the shipped plugins, against the real cloud.
 
-The provider is the shipped ``config/providers.d/openstack.conf`` itself: its plugins,
+The provider is the shipped ``plugins/provider/shipped/openstack.conf`` itself: its plugins,
 their options, and its Swift bank, on a real Swift (``tests/swift_server``; the dev cloud
 has none), with only the bank's endpoint and credentials overridden; the plugins find
 the cloud through ``OS_CLOUD`` as the file tells an operator.

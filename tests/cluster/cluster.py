@@ -76,8 +76,9 @@ class Cluster:
         self._logs: list[BinaryIO] = []
         self._bank: FilesystemBank | None = None
 
-    def start_worker(self, url: str | None = None) -> str:
-        """Start one more worker process; return its id."""
+    def start_worker(self, url: str | None = None, *, metrics_port: int | None = None) -> str:
+        """Start one more worker process (serving /metrics, /healthz and /readyz on
+        ``metrics_port`` if given); return its id."""
         self._started += 1
         worker_id = f"w{self._started}"
         log = open(self.root / f"{worker_id}.log", "wb")  # noqa: SIM115 - lives with the process
@@ -86,7 +87,8 @@ class Cluster:
             [sys.executable, "-m", "tests.cluster.worker_main", "--amqp-url", url or self.url,
              "--namespace", self.namespace, "--providers-dir", str(self.providers),
              "--worker-id", worker_id, "--shards", str(broker.TEST_SHARDS),
-             "--lease-ttl", str(self.lease_ttl)],
+             "--lease-ttl", str(self.lease_ttl),
+             *(["--metrics-port", str(metrics_port)] if metrics_port is not None else [])],
             cwd=REPOSITORY, stdout=log, stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONPATH": str(REPOSITORY)})
         return worker_id

@@ -7,12 +7,14 @@ import contextlib
 
 
 class TcpProxy:
-    """Forwards 127.0.0.1:<port> to ``target``; ``cut()`` drops every live connection."""
+    """Forwards 127.0.0.1:<port> to ``target``; ``cut()`` drops every live connection,
+    ``block()`` also refuses new ones until ``unblock()`` (a broker gone for a while)."""
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
         self.port = 0
         self.cuts = 0
+        self.blocked = False
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._pipes: set[asyncio.Task[None]] = set()
@@ -22,6 +24,9 @@ class TcpProxy:
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.blocked:
+            writer.transport.abort()
+            return
         try:
             upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
         except OSError:
@@ -47,6 +52,15 @@ class TcpProxy:
             writer.transport.abort()
         self.cuts += 1
         return len(writers)
+
+    def block(self) -> int:
+        """Cut every connection and refuse new ones until ``unblock``."""
+        self.blocked = True
+        return self.cut()
+
+    def unblock(self) -> None:
+        """Accept connections again."""
+        self.blocked = False
 
     async def close(self) -> None:
         self.cut()

@@ -22,11 +22,13 @@ def main() -> None:
     parser.add_argument("--worker-id", required=True)
     parser.add_argument("--shards", type=int, default=4)
     parser.add_argument("--lease-ttl", type=float, default=60.0)
+    parser.add_argument("--metrics-port", type=int, default=None)
     args = parser.parse_args()
     configure_logging("info")
     options = WorkerOptions(amqp_url=args.amqp_url, namespace=args.namespace,
                             shards=args.shards, providers_dir=args.providers_dir,
-                            worker_id=args.worker_id, lease_ttl=args.lease_ttl)
+                            worker_id=args.worker_id, lease_ttl=args.lease_ttl,
+                            metrics_port=args.metrics_port)
     asyncio.run(run_worker(options, registry=cluster_registry()))
 
 

@@ -11,6 +11,8 @@ the ctime of small files spread over the tree to just before the first protect.
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import msgspec
@@ -88,12 +90,14 @@ def protect_request(tree: Path) -> ProtectRequest:
 
 
 @pytest.fixture(scope="module")
-def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("dedup-scale") / "tree"
+def tree(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    base = tmp_path_factory.mktemp("dedup-scale")
+    root = base / "tree"
     specs = generate(root, TREE_BYTES, seed=5)
     assert sum(spec.size for spec in specs) == TREE_BYTES
     assert len(specs) > 3000  # many small files, and a few large ones
-    return root
+    yield root
+    shutil.rmtree(base, ignore_errors=True)  # 500 MB: not left for the next runs to find
 
 
 async def test_a_500_mb_tree_dedups_whole_and_one_changed_byte_costs_about_one_chunk(

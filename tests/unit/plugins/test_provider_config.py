@@ -426,7 +426,8 @@ async def test_the_providers_directory_comes_from_the_environment(
 
 def test_without_the_environment_the_shipped_directory_is_used() -> None:
     assert resolve_providers_dir() == default_providers_dir()
-    assert default_providers_dir() == Path(__file__).resolve().parents[3] / "config/providers.d"
+    assert default_providers_dir() == (
+        Path(__file__).resolve().parents[3] / "plugins/provider/shipped")
 
 
 def test_the_shipped_local_provider_parses() -> None:
