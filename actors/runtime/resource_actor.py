@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from actors.runtime.compensation import AbortingActor
 from actors.runtime.activity_metrics import measured_activity
+from actors.runtime.compensation import AbortingActor
 from actors.runtime.outbox import Outbox
 from actors.runtime.state import FINAL_STATES, RUNNING_STATES, ActorState, check_transition
 from actors.transport.base import Settlement

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -19,12 +20,21 @@ from pathlib import Path
 RABBITMQ_USER = "rabbitmq"
 
 
-class BrokerNode:
-    """``chaos-<port>@localhost`` listening on 127.0.0.1:``port``."""
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
-    def __init__(self, port: int = 5682) -> None:
-        self.port = port
-        self.name = f"chaos{port}@localhost"
+
+class BrokerNode:
+    """``chaos<port>@localhost`` listening on 127.0.0.1:``port`` (a free one by default, so
+    that two runs on one machine never meet)."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or _free_port()
+        self.dist_port = _free_port()
+        self.name = f"chaos{self.port}@localhost"
         self.root = Path(tempfile.mkdtemp(prefix="strongbox-chaos-broker-"))
         self.restarts = 0
         self._process: subprocess.Popen[bytes] | None = None
@@ -49,7 +59,7 @@ class BrokerNode:
         for path in self.root.iterdir():
             shutil.chown(path, RABBITMQ_USER, RABBITMQ_USER)
         env = {**os.environ, "RABBITMQ_NODENAME": self.name,
-               "RABBITMQ_DIST_PORT": str(self.port + 20000),
+               "RABBITMQ_DIST_PORT": str(self.dist_port),
                "RABBITMQ_CONFIG_FILE": str(self.root / "rabbitmq"),
                "RABBITMQ_MNESIA_BASE": str(self.root / "mnesia"),
                "RABBITMQ_LOG_BASE": str(self.root / "log"),
