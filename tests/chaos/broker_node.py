@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 RABBITMQ_USER = "rabbitmq"
 
@@ -38,6 +39,7 @@ class BrokerNode:
         self.root = Path(tempfile.mkdtemp(prefix="strongbox-chaos-broker-"))
         self.restarts = 0
         self._process: subprocess.Popen[bytes] | None = None
+        self._log: BinaryIO | None = None
 
     @property
     def url(self) -> str:
@@ -64,8 +66,8 @@ class BrokerNode:
                "RABBITMQ_MNESIA_BASE": str(self.root / "mnesia"),
                "RABBITMQ_LOG_BASE": str(self.root / "log"),
                "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.root / "enabled_plugins")}
-        log = open(self.root / "server.out", "ab")  # noqa: SIM115 - lives with the process
-        self._process = subprocess.Popen(["rabbitmq-server"], env=env, stdout=log,
+        self._log = open(self.root / "server.out", "ab")  # noqa: SIM115 - closed by stop()
+        self._process = subprocess.Popen(["rabbitmq-server"], env=env, stdout=self._log,
                                          stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while True:  # the node registers with epmd a moment after the process starts
@@ -88,6 +90,9 @@ class BrokerNode:
             self._process.kill()
             self._process.wait(timeout=10)
         self._process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
     def restart(self, down_for: float = 1.0) -> None:
         """Stop, stay down ``down_for`` seconds, start again."""
