@@ -74,12 +74,16 @@ class Restored:
         return new
 
 
-async def run(engine: Engine, request: Any) -> tuple[str, Any]:
+async def run(engine: Engine, request: Any, devcloud: DevCloud) -> tuple[str, Any]:
     operation_id = await engine.submit(request)
     result = await engine.wait(operation_id, timeout=OPERATION_TIMEOUT)
     log.info("cloud_operation_finished", kind=result.operation_type, status=result.status,
              seconds=round(result.duration, 1), resources=result.resource_count)
-    assert result.status == "succeeded", f"{result.error_resource}: {result.error}"
+    if result.status != "succeeded":
+        # the plugins' errors name the service ("CloudResourceFailed: cinder volume ...")
+        named = [s for s in devcloud.services if f": {s} " in (result.error or "")]
+        cloud_errors = "\n".join(devcloud.error_lines(named[0] if named else ""))
+        pytest.fail(f"{result.error_resource}: {result.error}\n{cloud_errors}")
     return operation_id, result
 
 
@@ -107,13 +111,13 @@ async def test_a_project_is_protected_lost_and_restored_equivalent(
         async with Engine.embedded(providers) as engine:
             assert isinstance(await engine.bank(engine.provider()), SwiftBank)
             _, protected = await run(engine, ProtectRequest(
-                project_id=project.id, resources=[ResourceRef(PROJECT, project.id)]))
+                project_id=project.id, resources=[ResourceRef(PROJECT, project.id)]), devcloud)
             assert protected.resource_count == 15  # project, 3+6+2, topology, share, db
             checkpoint_id = protected.checkpoint_id
             check_images_in_swift(swift_server, checkpoint_id, built)
             delete_originals(project, built)
             operation_id, _ = await run(engine, RestoreRequest(
-                project_id=project.id, checkpoint_id=checkpoint_id))
+                project_id=project.id, checkpoint_id=checkpoint_id), devcloud)
             index, graph, _ = await engine.show_checkpoint(checkpoint_id)
             bank = await engine.bank(engine.provider())
             restored = Restored(Checkpoint(bank, index, graph, operation_id=operation_id,
@@ -123,7 +127,8 @@ async def test_a_project_is_protected_lost_and_restored_equivalent(
             await check_disks(project.connection, devcloud, built, restored)
             await check_share_and_database(project.connection, built, restored)
 
-            await run(engine, DeleteRequest(project_id=project.id, checkpoint_id=checkpoint_id))
+            await run(engine, DeleteRequest(project_id=project.id, checkpoint_id=checkpoint_id),
+                      devcloud)
         assert image_bytes_in_swift(swift_server, checkpoint_id, built) == {
             image_id: 0 for image_id in built.image_data}
         conn = project.connection

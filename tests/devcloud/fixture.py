@@ -42,6 +42,20 @@ class DevCloud:
         """The sparse file holding a Cinder volume's bytes (the dev cloud's file driver)."""
         return self.config.state / "cinder" / "volumes" / f"volume-{volume_id}"
 
+    def error_lines(self, service: str = "", limit: int = 20) -> list[str]:
+        """The last ERROR lines of a service's logs (``cinder``: every cinder-*.log; ``""``:
+        every service's).
+
+        A failure in CI is read from its output alone, after the cloud's state is gone: a
+        test that fails on a cloud resource's error state puts these in its message.
+        """
+        lines: list[str] = []
+        for path in sorted(self.config.log_dir.glob(f"{service}*.log")):
+            with path.open(errors="replace") as log_file:
+                lines += [f"{path.name}: {line.rstrip()[:400]}" for line in log_file
+                          if " ERROR " in line]
+        return lines[-limit:]
+
     def auth(self, user: str = "demo") -> dict[str, str]:
         """openstacksdk/keystoneauth password auth for `demo` or `admin`."""
         return {
