@@ -1,9 +1,10 @@
 """A whole project through the real engine and the shipped plugins, against the real cloud.
 
-The provider is the shipped ``plugins/provider/shipped/openstack.conf`` itself: its plugins,
-their options, and its Swift bank, on a real Swift (``tests/swift_server``; the dev cloud
-has none), with only the bank's endpoint and credentials overridden; the plugins find
-the cloud through ``OS_CLOUD`` as the file tells an operator.
+The provider is the shipped ``plugins/provider/shipped/openstack.conf`` itself, only
+enabled: its plugins, their options, and its Swift bank authenticating through Keystone,
+on a real Swift behind the dev cloud's Keystone and in its catalog
+(``tests/cloud/keystone_swift.py``); the plugins and the bank find the cloud through
+``OS_CLOUD`` as the file tells an operator.
 
 Protect the project (3 servers, 6 volumes, 2 images, a routed network with a floating
 IP, a share, a database) into that bank; delete the originals; restore; then the cloud
@@ -15,7 +16,6 @@ deleted and so are its backups and snapshots in the cloud and its bytes in Swift
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ from plugins.openstack.resource_types import (
 )
 from plugins.resource import Resource
 from tests.cloud.cloud_project import cloud_project
+from tests.cloud.keystone_swift import object_sizes
 from tests.cloud.openstack_provider import shipped_provider
 from tests.cloud.roundtrip_project import (
     CIDR,
@@ -50,9 +51,8 @@ from tests.cloud.roundtrip_project import (
     build,
     delete_originals,
 )
-from tests.cloud.swift_container import object_sizes
 from tests.cloud.test_devcloud_smoke import require
-from tests.devcloud.fixture import DevCloud
+from tests.devcloud.fixture import DevCloud, use_cloud
 from tests.swift_server.server import SwiftEndpoint
 
 pytestmark = pytest.mark.cloud
@@ -87,25 +87,15 @@ async def run(engine: Engine, request: Any, devcloud: DevCloud) -> tuple[str, An
     return operation_id, result
 
 
-def use_cloud(devcloud: DevCloud, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The dev cloud's clouds.yaml and its demo user, as ``OS_*`` variables say them."""
-    for name in [name for name in os.environ if name.startswith("OS_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(devcloud.clouds_yaml))
-    monkeypatch.setenv("OS_CLOUD", "devcloud-demo")
-
-
 async def test_a_project_is_protected_lost_and_restored_equivalent(
-    devcloud: DevCloud, swift_server: SwiftEndpoint, tmp_path: Path,
+    devcloud: DevCloud, keystone_swift: SwiftEndpoint, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     for service in ("nova", "neutron", "cinder", "glance", "manila", "trove"):
         require(devcloud, service)
     # the demo user's own credentials; each request names the project it acts for
     use_cloud(devcloud, monkeypatch)
-    providers = shipped_provider(tmp_path / "providers", {"swift": {
-        "auth": "tempauth", "auth_url": swift_server.auth_url, "user": swift_server.user,
-        "key": swift_server.key}})
+    providers = shipped_provider(tmp_path / "providers", {})
     with cloud_project(devcloud, "strongbox-roundtrip") as project:
         built = build(project)
         async with Engine.embedded(providers) as engine:
@@ -114,7 +104,7 @@ async def test_a_project_is_protected_lost_and_restored_equivalent(
                 project_id=project.id, resources=[ResourceRef(PROJECT, project.id)]), devcloud)
             assert protected.resource_count == 15  # project, 3+6+2, topology, share, db
             checkpoint_id = protected.checkpoint_id
-            check_images_in_swift(swift_server, checkpoint_id, built)
+            check_images_in_swift(devcloud, checkpoint_id, built)
             delete_originals(project, built)
             operation_id, _ = await run(engine, RestoreRequest(
                 project_id=project.id, checkpoint_id=checkpoint_id), devcloud)
@@ -129,7 +119,7 @@ async def test_a_project_is_protected_lost_and_restored_equivalent(
 
             await run(engine, DeleteRequest(project_id=project.id, checkpoint_id=checkpoint_id),
                       devcloud)
-        assert image_bytes_in_swift(swift_server, checkpoint_id, built) == {
+        assert image_bytes_in_swift(devcloud, checkpoint_id, built) == {
             image_id: 0 for image_id in built.image_data}
         conn = project.connection
         assert list(conn.block_storage.backups()) == []
@@ -138,20 +128,22 @@ async def test_a_project_is_protected_lost_and_restored_equivalent(
         assert conn.database.get("/backups").json()["backups"] == []
 
 
-def image_bytes_in_swift(server: SwiftEndpoint, checkpoint_id: str,
+def image_bytes_in_swift(devcloud: DevCloud, checkpoint_id: str,
                          built: BuiltProject) -> dict[str, int]:
-    """Image id -> bytes of its ``data/`` objects in the Swift container."""
+    """Image id -> bytes of its ``data/`` objects in the Swift container (the bank's
+    account is the project of ``OS_CLOUD``'s user: demo)."""
     resource_data = f"objects{checkpoint_prefix(checkpoint_id)}resource-data/"
-    return {image_id: sum(object_sizes(server, CONTAINER, f"{resource_data}{section}/data/")
+    conn = devcloud.connect("demo")
+    return {image_id: sum(object_sizes(conn, CONTAINER, f"{resource_data}{section}/data/")
                           .values())
             for image_id in built.image_data
             for section in [encode_segment(Resource(type=IMAGE, id=image_id).key)]}
 
 
-def check_images_in_swift(server: SwiftEndpoint, checkpoint_id: str,
+def check_images_in_swift(devcloud: DevCloud, checkpoint_id: str,
                           built: BuiltProject) -> None:
     """The checkpoint went to the shipped provider's Swift container, every image byte."""
-    assert image_bytes_in_swift(server, checkpoint_id, built) == {
+    assert image_bytes_in_swift(devcloud, checkpoint_id, built) == {
         image_id: len(data) for image_id, data in built.image_data.items()}
 
 

@@ -77,6 +77,16 @@ class DevCloud:
                                  **self.auth(user))
 
 
+def use_cloud(devcloud: DevCloud, monkeypatch: pytest.MonkeyPatch,
+              cloud: str = "devcloud-demo", clouds_yaml: Path | None = None) -> None:
+    """The dev cloud's clouds.yaml (or ``clouds_yaml``) and one of its clouds, as an
+    operator's ``OS_*`` variables say them; every other ``OS_*`` variable unset."""
+    for name in [name for name in os.environ if name.startswith("OS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(clouds_yaml or devcloud.clouds_yaml))
+    monkeypatch.setenv("OS_CLOUD", cloud)
+
+
 def _requested_services() -> list[str]:
     raw = os.environ.get("STRONGBOX_DEVCLOUD_SERVICES", "")
     return [name for name in raw.split(",") if name] or list(cloud.SERVICE_NAMES)
