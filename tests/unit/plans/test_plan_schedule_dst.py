@@ -4,6 +4,7 @@ repeat runs once, the first time; each local day gets the slots one expects."""
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -22,47 +23,53 @@ def local_day(schedule: Schedule, day: date) -> list[str]:
     return [slot.astimezone(zone).isoformat(timespec="minutes") for slot in slots]
 
 
-# (zone, spring-forward day, fall-back day, the wall hour skipped, the wall hour repeated)
+class Zone(NamedTuple):
+    name: str
+    spring: date  # the day the clocks go forward
+    fall: date  # the day they go back
+    skipped: int  # the wall hour that does not exist on ``spring``
+    repeated: int  # the wall hour that happens twice on ``fall``
+
+
 ZONES = [
-    ("Europe/Berlin", date(2026, 3, 29), date(2026, 10, 25), 2, 2),
-    ("America/New_York", date(2026, 3, 8), date(2026, 11, 1), 2, 1),
-    ("Australia/Sydney", date(2026, 10, 4), date(2026, 4, 5), 2, 2),
+    Zone("Europe/Berlin", date(2026, 3, 29), date(2026, 10, 25), skipped=2, repeated=2),
+    Zone("America/New_York", date(2026, 3, 8), date(2026, 11, 1), skipped=2, repeated=1),
+    # the southern hemisphere: forward in October, back in April
+    Zone("Australia/Sydney", date(2026, 10, 4), date(2026, 4, 5), skipped=2, repeated=2),
 ]
 
 
-@pytest.mark.parametrize(("zone", "spring", "fall", "skipped", "repeated"), ZONES)
-def test_a_daily_slot_in_the_skipped_hour_runs_once_at_the_change(
-        zone: str, spring: date, fall: date, skipped: int, repeated: int) -> None:
-    schedule = Schedule(cron=f"30 {skipped} * * *", timezone=zone)
-    change = datetime.combine(spring, time(skipped + 1), ZoneInfo(zone))
-    assert local_day(schedule, spring) == [change.isoformat(timespec="minutes")]
+@pytest.mark.parametrize("zone", ZONES, ids=lambda zone: zone.name)
+def test_a_daily_slot_in_the_skipped_hour_runs_once_at_the_change(zone: Zone) -> None:
+    schedule = Schedule(cron=f"30 {zone.skipped} * * *", timezone=zone.name)
+    change = datetime.combine(zone.spring, time(zone.skipped + 1), ZoneInfo(zone.name))
+    assert local_day(schedule, zone.spring) == [change.isoformat(timespec="minutes")]
     # the days around it are ordinary
-    for day in (spring - timedelta(days=1), spring + timedelta(days=1)):
-        assert [slot[11:16] for slot in local_day(schedule, day)] == [f"0{skipped}:30"]
+    for day in (zone.spring - timedelta(days=1), zone.spring + timedelta(days=1)):
+        assert [slot[11:16] for slot in local_day(schedule, day)] == [f"0{zone.skipped}:30"]
 
 
-@pytest.mark.parametrize(("zone", "spring", "fall", "skipped", "repeated"), ZONES)
-def test_a_daily_slot_in_the_repeated_hour_runs_once_the_first_time(
-        zone: str, spring: date, fall: date, skipped: int, repeated: int) -> None:
-    schedule = Schedule(cron=f"30 {repeated} * * *", timezone=zone)
-    first = datetime.combine(fall, time(repeated, 30), ZoneInfo(zone))  # fold=0: the first
-    assert local_day(schedule, fall) == [first.isoformat(timespec="minutes")]
-    summer = datetime.combine(fall - timedelta(days=1), time(), ZoneInfo(zone)).utcoffset()
+@pytest.mark.parametrize("zone", ZONES, ids=lambda zone: zone.name)
+def test_a_daily_slot_in_the_repeated_hour_runs_once_the_first_time(zone: Zone) -> None:
+    schedule = Schedule(cron=f"30 {zone.repeated} * * *", timezone=zone.name)
+    first = datetime.combine(zone.fall, time(zone.repeated, 30), ZoneInfo(zone.name))  # fold=0
+    assert local_day(schedule, zone.fall) == [first.isoformat(timespec="minutes")]
+    summer = datetime.combine(zone.fall - timedelta(days=1), time(),
+                              ZoneInfo(zone.name)).utcoffset()
     assert first.utcoffset() == summer  # still summer time: the first of the two
 
 
-@pytest.mark.parametrize(("zone", "spring", "fall", "skipped", "repeated"), ZONES)
+@pytest.mark.parametrize("zone", ZONES, ids=lambda zone: zone.name)
 @pytest.mark.parametrize("rule", [{"cron": "0 * * * *"},
                                   {"rrule": "FREQ=HOURLY;BYMINUTE=0;BYSECOND=0"}])
 def test_an_hourly_rule_has_23_slots_on_the_short_day_and_24_on_the_long_one(
-        zone: str, spring: date, fall: date, skipped: int, repeated: int,
-        rule: dict[str, str]) -> None:
-    schedule = Schedule(timezone=zone, **rule)
-    short = local_day(schedule, spring)
+        zone: Zone, rule: dict[str, str]) -> None:
+    schedule = Schedule(timezone=zone.name, **rule)
+    short = local_day(schedule, zone.spring)
     assert len(short) == 23
     assert [slot[11:13] for slot in short] == [
-        f"{hour:02d}" for hour in range(24) if hour != skipped]
-    long = local_day(schedule, fall)
+        f"{hour:02d}" for hour in range(24) if hour != zone.skipped]
+    long = local_day(schedule, zone.fall)
     assert [slot[11:13] for slot in long] == [f"{hour:02d}" for hour in range(24)]
     assert len(set(long)) == 24  # the repeated hour ran once
 
