@@ -8,8 +8,8 @@ An RRULE's DTSTART is the schedule's ``start`` (as a local wall time) or, withou
 ``RRULE_EPOCH`` (2000-01-01 00:00 local); never a ``DTSTART`` in the string, so every
 worker reads the same rule the same way. DTSTART fixes what the rule leaves out (a
 ``FREQ=DAILY`` with no ``BYHOUR`` runs at DTSTART's hour) and where ``INTERVAL`` counts
-from. dateutil walks a rule from DTSTART, one period at a time; for a rule with periods of
-a week or less (and no ``COUNT``) the walk starts instead at a whole number of intervals
+from. dateutil walks a rule from DTSTART, one period at a time; unless the rule has a
+``COUNT`` (at most ``MAX_COUNT``) the walk starts instead at a whole number of intervals
 after DTSTART, a period before the time asked about, which yields the same slots without
 walking every second since 2000.
 """
@@ -22,13 +22,17 @@ from datetime import datetime, timedelta
 from typing import Final, Protocol
 
 from croniter import CroniterBadDateError, CroniterError, croniter
+from dateutil.relativedelta import relativedelta
 from dateutil.rrule import rrule, rrulestr
 
 from actors.plans.errors import ScheduleError
 
 RRULE_EPOCH: Final = datetime(2000, 1, 1)
+# The largest COUNT: a counted rule is walked from its DTSTART every time.
+MAX_COUNT: Final = 10_000
 CRON_FIELDS: Final = ("minute", "hour", "day of month", "month", "day of week")
-# The length of one period of the frequencies a walk may start late in (no calendar months).
+# One period of the frequencies whose walk may start by timedelta (months and years: by
+# relativedelta).
 _BRACKETED: Final = re.compile(r"^\[[^\]]*\]\s*")
 _PERIODS: Final = {
     "SECONDLY": timedelta(seconds=1), "MINUTELY": timedelta(minutes=1),
@@ -108,19 +112,37 @@ class RecurrenceRule:
                 reason = "UNTIL is a local wall time here (no 'Z'); or bound it with schedule.end"
             raise ScheduleError(f"schedule.rrule: {text!r}: {reason}") from e
         assert isinstance(rule, rrule)  # one RRULE, no set: checked above
+        if int(parts.get("COUNT") or 0) > MAX_COUNT:
+            raise ScheduleError(f"schedule.rrule: {text!r}: COUNT is at most {MAX_COUNT}; "
+                                f"bound a longer schedule with schedule.end")
         self._rule = rule
         self._dtstart = dtstart.replace(tzinfo=None, fold=0)
-        self._step: timedelta | None = None
-        if "COUNT" not in parts and parts.get("FREQ") in _PERIODS:
-            self._step = _PERIODS[parts["FREQ"]] * int(parts.get("INTERVAL") or 1)
+        self._freq = parts["FREQ"]
+        self._interval = int(parts.get("INTERVAL") or 1)
+        self._counted = "COUNT" in parts
 
     def after(self, wall: datetime) -> Iterator[datetime]:
         """Naive wall times strictly after ``wall``; ends with the rule (COUNT, UNTIL)."""
         wall = wall.replace(tzinfo=None, fold=0)
-        rule = self._rule
-        if self._step is not None and wall - self._dtstart > 2 * self._step:
-            # whole intervals keep the phase, the time of day and the weekday DTSTART gives;
-            # one period's margin keeps a slot of the period before ``wall``'s
-            periods = (wall - self._dtstart) // self._step - 1
-            rule = rule.replace(dtstart=self._dtstart + periods * self._step)
+        start = self._walk_start(wall)
+        rule = self._rule if start is None else self._rule.replace(dtstart=start)
         return rule.xafter(wall)
+
+    def _walk_start(self, wall: datetime) -> datetime | None:
+        """A DTSTART a whole number of intervals after the rule's, a period before ``wall``:
+        it keeps the phase and what DTSTART fills in (time of day, weekday, day of month,
+        month), so the slots after ``wall`` are the same. None: walk from DTSTART (a
+        COUNT counts from it; a day 29-31 would not survive a move by months)."""
+        if self._counted or wall <= self._dtstart:
+            return None
+        if self._freq in _PERIODS:
+            step = _PERIODS[self._freq] * self._interval
+            periods = (wall - self._dtstart) // step - 1
+            return self._dtstart + periods * step if periods > 0 else None
+        if self._freq in ("MONTHLY", "YEARLY") and self._dtstart.day <= 28:
+            months = self._interval * (12 if self._freq == "YEARLY" else 1)
+            elapsed = (wall.year - self._dtstart.year) * 12 + wall.month - self._dtstart.month
+            periods = elapsed // months - 1
+            if periods > 0:
+                return self._dtstart + relativedelta(months=periods * months)
+        return None

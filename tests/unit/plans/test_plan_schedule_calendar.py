@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from dateutil.relativedelta import relativedelta
 from dateutil.rrule import rrulestr
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -109,22 +110,25 @@ def test_an_rrule_count_ends_the_schedule() -> None:
     assert len(next_slots(schedule, start - timedelta(days=1), 10)) == 3
 
 
-FREQUENCIES = {"SECONDLY": timedelta(seconds=1), "MINUTELY": timedelta(minutes=1),
-               "HOURLY": timedelta(hours=1), "DAILY": timedelta(days=1),
-               "WEEKLY": timedelta(weeks=1)}
+PERIODS = {"SECONDLY": relativedelta(seconds=1), "MINUTELY": relativedelta(minutes=1),
+           "HOURLY": relativedelta(hours=1), "DAILY": relativedelta(days=1),
+           "WEEKLY": relativedelta(weeks=1), "MONTHLY": relativedelta(months=1),
+           "YEARLY": relativedelta(years=1)}
 
 
-@settings(max_examples=40, deadline=None)
-@given(freq=st.sampled_from(sorted(FREQUENCIES)), interval=st.integers(1, 5),
-       start_seconds=st.integers(0, 10 * 86400), periods=st.integers(0, 300),
-       by=st.sampled_from(["", ";BYDAY=MO,WE", ";BYHOUR=3,15", ";BYSETPOS=1;BYDAY=TU,FR"]))
+@settings(max_examples=80, deadline=None)
+@given(freq=st.sampled_from(sorted(PERIODS)), interval=st.integers(1, 5),
+       start_seconds=st.integers(0, 60 * 86400), periods=st.integers(0, 300),
+       by=st.sampled_from(["", ";BYDAY=MO,WE", ";BYHOUR=3,15", ";BYSETPOS=1;BYDAY=TU,FR",
+                           ";BYMONTHDAY=-1", ";BYMONTHDAY=1,15;BYHOUR=6"]))
 def test_walking_from_near_the_asked_time_gives_what_walking_from_dtstart_gives(
         freq: str, interval: int, start_seconds: int, periods: int, by: str) -> None:
-    if "BYSETPOS" in by and freq != "WEEKLY":
+    if "BYSETPOS" in by and freq not in ("WEEKLY", "MONTHLY", "YEARLY"):
         by = ""  # a set position within a second or an hour selects nothing useful
     rule = f"FREQ={freq};INTERVAL={interval}{by}"
+    # starts from Jan 1 to Mar 1: days 29-31 included, which a walk by months cannot keep
     start = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=start_seconds)
-    after = start + FREQUENCIES[freq] * interval * periods + timedelta(seconds=start_seconds % 7)
+    after = start + PERIODS[freq] * (interval * periods) + timedelta(seconds=start_seconds % 7)
     try:
         reference = rrulestr(rule, dtstart=start.replace(tzinfo=None))
     except ValueError:  # e.g. INTERVAL=2 hours from an even hour, BYHOUR odd: never
@@ -135,3 +139,17 @@ def test_walking_from_near_the_asked_time_gives_what_walking_from_dtstart_gives(
     expected = [slot.replace(tzinfo=UTC) for _, slot in
                 zip(range(5), reference.xafter(after.replace(tzinfo=None)), strict=False)]
     assert ours == expected
+
+
+def test_a_monthly_rule_from_2000_is_walked_from_near_now() -> None:
+    # every quarter hour of the 1st (DTSTART's day), written as a monthly rule: 96 slots a
+    # month since 2000 if walked from DTSTART; a month or two when walked from near now
+    rule = "FREQ=MONTHLY;BYHOUR=" + ",".join(map(str, range(24))) + ";BYMINUTE=0,15,30,45"
+    slots = next_slots(Schedule(rrule=rule), datetime(2026, 12, 1, 7, 1, tzinfo=UTC), 3)
+    assert [slot.isoformat()[8:16] for slot in slots] == ["01T07:15", "01T07:30", "01T07:45"]
+
+
+def test_an_rrule_count_is_bounded() -> None:
+    with pytest.raises(ScheduleError, match="COUNT is at most 10000"):
+        next_slots(Schedule(rrule="FREQ=SECONDLY;COUNT=1000000"),
+                   datetime(2026, 12, 6, tzinfo=UTC), 1)
