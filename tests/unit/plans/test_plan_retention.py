@@ -246,3 +246,40 @@ def test_times_in_different_zones_are_ordered_by_instant() -> None:
                        "available")
     assert [d.checkpoint_id for d in forget(RetentionPolicy(last=1), [summer, winter])] == [
         "winter", "summer"]
+
+
+def test_the_worked_example_of_docs_plans_md() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+
+    def at(day: int, hour: int, month: int = 12) -> datetime:
+        return datetime(2026, month, day, hour, tzinfo=berlin)
+
+    candidates = [
+        Candidate("cp-a", at(6, 4), "protecting"), Candidate("cp-b", at(5, 16), "available"),
+        Candidate("cp-c", at(5, 4), "available"), Candidate("cp-d", at(4, 4), "available"),
+        Candidate("cp-e", at(3, 4), "error"), Candidate("cp-f", at(2, 4), "available"),
+        Candidate("cp-g", at(29, 4, 11), "available"),
+        Candidate("cp-h", at(28, 4, 11), "available"),
+        Candidate("cp-i", at(22, 4, 11), "available"),
+        Candidate("cp-j", at(15, 4, 11), "available", in_use=True),
+        Candidate("cp-k", at(31, 4, 10), "available"),
+        Candidate("cp-l", at(24, 5, 10), "available"),
+    ]
+    decisions = forget(RetentionPolicy(last=2, daily=3, weekly=2, monthly=2), candidates,
+                       timezone="Europe/Berlin")
+    assert [(d.checkpoint_id, ", ".join(d.reasons)) for d in decisions] == [
+        ("cp-a", "not available (protecting)"),
+        ("cp-b", "last 2, daily 2026-12-05, weekly 2026-W49, monthly 2026-12, newest available"),
+        ("cp-c", "last 2"),
+        ("cp-d", "daily 2026-12-04"),
+        ("cp-e", "not available (error)"),
+        ("cp-f", "daily 2026-12-02"),
+        ("cp-g", "weekly 2026-W48, monthly 2026-11"),
+        ("cp-h", "no rule keeps it"),
+        ("cp-i", "no rule keeps it"),
+        ("cp-j", "in use"),
+        ("cp-k", "no rule keeps it"),
+        ("cp-l", "no rule keeps it"),
+    ]
+    assert [d.checkpoint_id for d in decisions if not d.keep] == ["cp-h", "cp-i", "cp-k",
+                                                                  "cp-l"]
