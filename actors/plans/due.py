@@ -37,8 +37,9 @@ __all__ = ["MAX_MISSED_KEPT", "DueSlots", "due_slots"]
 
 # How many missed slots ``DueSlots.missed`` lists (the newest); enough for a report.
 MAX_MISSED_KEPT: Final = 100
-# Spans looked back over, widening, for the latest slots before ``now`` when a forward
-# walk from ``last_slot`` would be too long; the last reaches a Feb 29 every 4 years.
+# Spans looked back over, widening, for the latest slots before ``now`` when there is no
+# ``last_slot`` or the walk from it is too long: a minute first (a 1-second rule), four
+# years and a day for a Feb 29 rule, 30 years at most.
 _LOOKBACKS: Final = tuple(timedelta(days=days) for days in (
     1 / 1440, 1 / 24, 1, 7, 32, 367, 4 * 366 + 1, 30 * 366))
 
@@ -95,7 +96,7 @@ def _latest(schedule: Schedule, after: datetime | None, now: datetime,
         if len(walked) <= MAX_SLOTS:
             return walked[-keep:], len(walked), True
         found, _, _ = _latest(schedule, None, now, keep)
-        return [slot for slot in found if slot > after], MAX_SLOTS, False
+        return [slot for slot in found if slot > after], len(walked), False  # at least
     for lookback in _LOOKBACKS:
         window: deque[datetime] = deque(maxlen=keep)
         for slot in iter_slots(schedule, now - lookback):

@@ -94,12 +94,8 @@ def validate_retention(policy: RetentionPolicy) -> None:
     """Raises:
         RetentionError: a negative count, a bad ``within``, or a policy that keeps nothing.
     """
+    _check_values(policy)
     counts = _counts(policy)
-    for name, count in counts.items():
-        if count < 0:
-            raise RetentionError(f"retention.{name}: {count}: a count is 0 or more")
-    if policy.within is not None:
-        parse_duration(policy.within)
     if not any(counts.values()) and policy.within is None:
         raise RetentionError(f"retention: keeps nothing; set at least one of "
                              f"{', '.join(counts)}, within")
@@ -115,8 +111,7 @@ def forget(policy: RetentionPolicy, candidates: Sequence[Candidate], *,
         RetentionError: a negative count, a bad ``within`` or ``timezone``, a naive
             ``created_at``.
     """
-    if any(count < 0 for count in _counts(policy).values()) or policy.within is not None:
-        validate_retention(policy)  # the counts and the duration; an empty policy is safe
+    _check_values(policy)  # not validate_retention: a policy keeping nothing is safe here
     zone = _zone(timezone)
     for candidate in candidates:
         if candidate.created_at.utcoffset() is None:
@@ -152,7 +147,7 @@ def _kept_by_rules(policy: RetentionPolicy, available: list[Candidate],
     for candidate in available[:policy.last]:
         kept.setdefault(candidate.checkpoint_id, []).append(f"last {policy.last}")
     for rule, label in _PERIODS.items():
-        left = getattr(policy, rule)
+        left = _counts(policy)[rule]
         previous: str | None = None
         for candidate in available:
             if left <= 0:
@@ -170,6 +165,15 @@ def _kept_by_rules(policy: RetentionPolicy, available: list[Candidate],
                 break
             kept.setdefault(candidate.checkpoint_id, []).append(f"within {policy.within}")
     return kept
+
+
+def _check_values(policy: RetentionPolicy) -> None:
+    """RetentionError for a negative count or a bad ``within``."""
+    for name, count in _counts(policy).items():
+        if count < 0:
+            raise RetentionError(f"retention.{name}: {count}: a count is 0 or more")
+    if policy.within is not None:
+        parse_duration(policy.within)
 
 
 def _counts(policy: RetentionPolicy) -> dict[str, int]:
