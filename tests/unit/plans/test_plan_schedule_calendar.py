@@ -120,11 +120,15 @@ PERIODS = {"SECONDLY": relativedelta(seconds=1), "MINUTELY": relativedelta(minut
 @given(freq=st.sampled_from(sorted(PERIODS)), interval=st.integers(1, 5),
        start_seconds=st.integers(0, 60 * 86400), periods=st.integers(0, 300),
        by=st.sampled_from(["", ";BYDAY=MO,WE", ";BYHOUR=3,15", ";BYSETPOS=1;BYDAY=TU,FR",
-                           ";BYMONTHDAY=-1", ";BYMONTHDAY=1,15;BYHOUR=6"]))
+                           ";BYMONTHDAY=-1", ";BYMONTHDAY=1,15;BYHOUR=6",
+                           ";BYWEEKNO=1,52;BYDAY=MO", ";BYYEARDAY=1,-1", ";BYDAY=-1FR"]))
 def test_walking_from_near_the_asked_time_gives_what_walking_from_dtstart_gives(
         freq: str, interval: int, start_seconds: int, periods: int, by: str) -> None:
     if "BYSETPOS" in by and freq not in ("WEEKLY", "MONTHLY", "YEARLY"):
         by = ""  # a set position within a second or an hour selects nothing useful
+    if by in (";BYWEEKNO=1,52;BYDAY=MO", ";BYYEARDAY=1,-1", ";BYDAY=-1FR") \
+            and freq not in ("MONTHLY", "YEARLY"):
+        by = ""  # rare dates, walked a second at a time: slow in the reference, not ours
     rule = f"FREQ={freq};INTERVAL={interval}{by}"
     # starts from Jan 1 to Mar 1: days 29-31 included, which a walk by months cannot keep
     start = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=start_seconds)

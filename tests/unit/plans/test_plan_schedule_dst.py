@@ -8,6 +8,8 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from actors.plans.schedule import Schedule, slots_between
 
@@ -90,3 +92,20 @@ def test_slots_are_returned_in_utc_and_ascending() -> None:
     assert slots == sorted(set(slots))
     # 48 hours at 3 an hour, less the repeated hour's 3 (they run once)
     assert len(slots) == 48 * 3 - 3
+
+
+@settings(max_examples=30, deadline=None)
+@given(zone=st.sampled_from(["Europe/Berlin", "America/New_York", "Australia/Sydney",
+                             "Australia/Lord_Howe", "America/Santiago", "Europe/London"]),
+       hour=st.integers(0, 23), minute=st.sampled_from([0, 15, 30, 59]))
+def test_a_daily_rule_runs_exactly_once_on_every_local_day_of_a_year(
+        zone: str, hour: int, minute: int) -> None:
+    schedule = Schedule(cron=f"{minute} {hour} * * *", timezone=zone)
+    local = ZoneInfo(zone)
+    first = datetime(2026, 1, 1, tzinfo=local)
+    slots = slots_between(schedule, first - SECOND, datetime(2027, 1, 1, tzinfo=local) - SECOND)
+    days = [slot.astimezone(local).date() for slot in slots]
+    assert days == [date(2026, 1, 1) + timedelta(days=n) for n in range(365)]
+    # on the wall time asked for, except at a spring-forward change, just after the gap
+    moved = [slot for slot in slots if slot.astimezone(local).time() != time(hour, minute)]
+    assert len(moved) <= 1
