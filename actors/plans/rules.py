@@ -8,10 +8,11 @@ An RRULE's DTSTART is the schedule's ``start`` (as a local wall time) or, withou
 ``RRULE_EPOCH`` (2000-01-01 00:00 local); never a ``DTSTART`` in the string, so every
 worker reads the same rule the same way. DTSTART fixes what the rule leaves out (a
 ``FREQ=DAILY`` with no ``BYHOUR`` runs at DTSTART's hour) and where ``INTERVAL`` counts
-from. dateutil walks a rule from DTSTART, one period at a time; unless the rule has a
+from. dateutil walks a rule from DTSTART, one period at a time; so unless the rule has a
 ``COUNT`` (at most ``MAX_COUNT``) the walk starts instead at a whole number of intervals
 after DTSTART, a period before the time asked about, which yields the same slots without
-walking every second since 2000.
+walking every second since 2000. (A monthly or yearly rule whose DTSTART falls on a 29th,
+30th or 31st is walked from DTSTART: a move by months could not keep that day.)
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ RRULE_EPOCH: Final = datetime(2000, 1, 1)
 # The largest COUNT: a counted rule is walked from its DTSTART every time.
 MAX_COUNT: Final = 10_000
 CRON_FIELDS: Final = ("minute", "hour", "day of month", "month", "day of week")
-# One period of the frequencies whose walk may start by timedelta (months and years: by
-# relativedelta).
+# croniter's messages start with the expression in brackets; ours names it already.
 _BRACKETED: Final = re.compile(r"^\[[^\]]*\]\s*")
+# One period of the frequencies whose walk may start later by a timedelta (months and
+# years: by a relativedelta).
 _PERIODS: Final = {
     "SECONDLY": timedelta(seconds=1), "MINUTELY": timedelta(minutes=1),
     "HOURLY": timedelta(hours=1), "DAILY": timedelta(days=1), "WEEKLY": timedelta(weeks=1)}
