@@ -8,7 +8,10 @@ seals a bank whose store is encrypted). Each round lists every checkpoint of bot
 alternating order, through ``CheckpointStore.list`` (one index read per checkpoint,
 which in the sealed bank is also one AES-GCM open). Printed: the median of each, their
 ratio, and the one-off cost a new process pays before its first sealed read (the
-store's key unwrap, scrypt), with the ratio of a cold listing that includes it.
+store's key unwrap, scrypt), with the ratio of a cold listing that includes it. Last,
+``strongbox checkpoints list`` itself, a new process each time (interpreter start-up,
+imports, provider files, the unwrap), on a provider with ``encryption = none`` against
+one with a passphrase, over the same two banks.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -32,7 +37,21 @@ from plugins.checkpoint.store import CheckpointStore
 from plugins.resource import Resource
 
 PROVIDER = "bench-provider"
-SETTINGS = ChunkStoreSettings.from_options({"passphrase": "listing bench passphrase"}, "bench")
+PASSPHRASE = "listing bench passphrase"
+SETTINGS = ChunkStoreSettings.from_options({"passphrase": PASSPHRASE}, "bench")
+PROVIDER_FILE = """[provider]
+name = Bench
+id = {provider}
+description = listing benchmark provider
+bank = filesystem
+plugin = directory
+
+[filesystem]
+path = {bank}
+
+[directory]
+{store}
+"""
 
 
 def graph() -> ResourceGraph:
@@ -66,6 +85,32 @@ async def timed_list(store: CheckpointStore, count: int) -> float:
     return elapsed
 
 
+def providers_for(scratch: Path, name: str, store: str) -> Path:
+    directory = scratch / f"providers-{name}"
+    directory.mkdir()
+    (directory / "bench.conf").write_text(
+        PROVIDER_FILE.format(provider=PROVIDER, bank=scratch / name, store=store))
+    return directory
+
+
+def timed_cli(providers: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "actors.cli.main", "--providers-dir", str(providers),
+                    "--json", "checkpoints", "list"], check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def cli_medians(scratch: Path, rounds: int) -> dict[str, float]:
+    providers = {"plain": providers_for(scratch, "plain", "encryption = none"),
+                 "sealed": providers_for(scratch, "sealed", f"passphrase = {PASSPHRASE}")}
+    times: dict[str, list[float]] = {"plain": [], "sealed": []}
+    for round_ in range(rounds):
+        names = ["plain", "sealed"] if round_ % 2 == 0 else ["sealed", "plain"]
+        for name in names:
+            times[name].append(timed_cli(providers[name]))
+    return {name: statistics.median(values) * 1000 for name, values in times.items()}
+
+
 async def run(count: int, rounds: int) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         plain_bank = await FilesystemBank.open({"path": str(Path(scratch) / "plain")})
@@ -86,6 +131,7 @@ async def run(count: int, rounds: int) -> None:
         unwrap = time.perf_counter() - started
         for bank in (plain_bank, sealed_bank, cold_bank):
             await bank.close()
+        cli = cli_medians(Path(scratch), rounds)
     plain_ms = statistics.median(times["plain"]) * 1000
     sealed_ms = statistics.median(times["sealed"]) * 1000
     print(f"checkpoints: {count}, rounds: {rounds} (median of each)")
@@ -97,6 +143,10 @@ async def run(count: int, rounds: int) -> None:
     cold_ms = sealed_ms + unwrap * 1000
     print(f"| sealed bank, first in a process (+ key unwrap {unwrap * 1000:.0f} ms) "
           f"| {cold_ms:.1f} | {cold_ms * 1000 / count:.0f} | {cold_ms / plain_ms:.2f} |")
+    print(f"| `strongbox checkpoints list`, plaintext | {cli['plain']:.0f} | "
+          f"{cli['plain'] * 1000 / count:.0f} | 1.00 |")
+    print(f"| `strongbox checkpoints list`, sealed | {cli['sealed']:.0f} | "
+          f"{cli['sealed'] * 1000 / count:.0f} | {cli['sealed'] / cli['plain']:.2f} |")
 
 
 def main() -> None:

@@ -23,13 +23,18 @@ from typing import Protocol
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from banks.base import Bank, Lease, ObjectInfo
-from banks.sealed.envelope import Purpose, is_sealed, seal, unseal
+from banks.sealed.envelope import (
+    HEADER_SIZE,
+    Form,
+    Purpose,
+    check_header,
+    is_sealed,
+    seal,
+    unseal,
+)
 from banks.sealed.errors import PlaintextRefused, SealingUnavailable
 from banks.sealed.object_keys import ObjectKeys
-
-# a sealed object is sealed whole: put_stream gathers at most this much (bulk data
-# belongs in the chunk store, which encrypts it chunk by chunk)
-MAX_STREAMED_OBJECT = 64 << 20
+from banks.sealed.stream import StreamOpener, seal_stream, unseal_streamed
 
 RootOpener = Callable[[bool], Awaitable[bytes]]
 
@@ -50,6 +55,14 @@ class SealingLayout(Protocol):
     def placement(self, key: str) -> Placement | None: ...
 
 
+def _feed_all(opener: StreamOpener, data: bytes, chunk_size: int) -> list[bytes]:
+    pieces: list[bytes] = []
+    for plaintext in opener.feed(data):
+        pieces.extend(plaintext[start : start + chunk_size]
+                      for start in range(0, len(plaintext), chunk_size))
+    return pieces
+
+
 class _Ciphers:
     def __init__(self, keys: ObjectKeys) -> None:
         self.keys = keys
@@ -68,8 +81,8 @@ class SealedBank(Bank):
     Raises (besides the inner bank's errors):
         PlaintextRefused: a plaintext object where a sealed one belongs.
         SealedObjectCorrupt: a sealed object that fails its checks.
-        SealingUnavailable: a write that cannot be sealed (metadata, too large a stream),
-            or a keyed name asked for before the keys were loaded.
+        SealingUnavailable: a write that cannot be sealed (metadata), or a keyed name
+            asked for before the keys were loaded.
         KeyRequired, WrongKey, NoChunkStore: from ``open_root``.
     """
 
@@ -155,6 +168,8 @@ class SealedBank(Bank):
             raise PlaintextRefused(key, placement.scope)
         ciphers = await self._load(create=False)
         cipher = ciphers.by_purpose[placement.purpose]
+        if check_header(stored, placement.purpose, key, placement.scope) == Form.STREAMED:
+            return unseal_streamed(cipher, placement.purpose, key, placement.scope, stored)
         return unseal(cipher, placement.purpose, key, placement.scope, stored)
 
     def _check_metadata(self, key: str, metadata: Mapping[str, str] | None) -> None:
@@ -169,36 +184,61 @@ class SealedBank(Bank):
     async def put_stream(
         self, key: str, chunks: AsyncIterable[bytes], metadata: Mapping[str, str] | None = None
     ) -> int:
-        """Stream into ``key``; a sealed key gathers the stream (at most 64 MiB) and seals
-        it whole. Returns the plaintext byte count."""
+        """Stream into ``key``, sealed segment by segment (``banks.sealed.stream``) if the
+        layout places it sealed. Returns the plaintext byte count."""
         self._check_metadata(key, metadata)
-        if self._layout.placement(key) is None:
+        placement = self._layout.placement(key)
+        if placement is None:
             return await self.inner.put_stream(key, chunks, metadata)
-        gathered = bytearray()
-        async for chunk in chunks:
-            gathered += chunk
-            if len(gathered) > MAX_STREAMED_OBJECT:
-                raise SealingUnavailable(
-                    key,
-                    f"object {key!r} is over {MAX_STREAMED_OBJECT >> 20} MiB: a sealed object"
-                    " is sealed whole (keep bulk data in the chunk store)",
-                )
-        await self.put(key, bytes(gathered), metadata)
-        return len(gathered)
+        cipher = (await self._load(create=True)).by_purpose[placement.purpose]
+        counted = 0
+
+        async def counting() -> AsyncIterator[bytes]:
+            nonlocal counted
+            async for chunk in chunks:
+                counted += len(chunk)
+                yield chunk
+
+        sealed = seal_stream(cipher, placement.purpose, key, placement.scope, counting())
+        await self.inner.put_stream(key, sealed, metadata)
+        return counted
 
     async def get(self, key: str) -> bytes:
         """The object at ``key``, opened and checked if it is sealed."""
         return await self._opened(key, await self.inner.get(key))
 
     async def get_stream(self, key: str, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:
-        """The object in pieces; a sealed one is read and checked whole first."""
-        if self._layout.placement(key) is None:
+        """The object in pieces: a streamed sealed one segment by segment, each handed on
+        once authenticated; a whole one read and checked whole first."""
+        placement = self._layout.placement(key)
+        if placement is None:
             async for piece in self.inner.get_stream(key, chunk_size):
                 yield piece
             return
-        data = await self.get(key)
-        for start in range(0, len(data), chunk_size):
-            yield data[start : start + chunk_size]
+        stream = self.inner.get_stream(key, max(chunk_size, 1 << 16))
+        first = b""
+        async for piece in stream:  # enough to tell the form: a header, or the end
+            first += piece
+            if len(first) >= HEADER_SIZE:
+                break
+        streamed = (
+            len(first) >= HEADER_SIZE
+            and is_sealed(first)
+            and check_header(first, placement.purpose, key, placement.scope) == Form.STREAMED
+        )
+        if not streamed:  # a whole object, or one _opened refuses
+            data = await self._opened(key, first + b"".join([piece async for piece in stream]))
+            for start in range(0, len(data), chunk_size):
+                yield data[start : start + chunk_size]
+            return
+        cipher = (await self._load(create=False)).by_purpose[placement.purpose]
+        opener = StreamOpener(cipher, placement.purpose, key, placement.scope)
+        for piece in _feed_all(opener, first, chunk_size):
+            yield piece
+        async for data in stream:
+            for piece in _feed_all(opener, data, chunk_size):
+                yield piece
+        opener.finish()
 
     async def head(self, key: str) -> ObjectInfo:
         """The inner bank's answer (a sealed object's stored size)."""

@@ -18,6 +18,8 @@ from banks.sealed import (
     SealingUnavailable,
     is_sealed,
 )
+from banks.sealed.envelope import HEADER_SIZE
+from banks.sealed.stream import SEGMENT_SIZE
 from plugins.checkpoint.sealing_layout import CHECKPOINT_SEALING
 
 SECTION = f"/checkpoints/{encode_segment('cp-1')}/resource-data/abc/saved_info"
@@ -64,7 +66,7 @@ async def test_the_same_plaintext_sealed_twice_differs_as_each_write_has_its_own
     assert await inner.get(GRAPH) != first
 
 
-@pytest.mark.parametrize("position", [4, 5, 6, 20, -1])
+@pytest.mark.parametrize("position", [4, 5, 6, 7, 20, -1])
 async def test_a_flipped_byte_anywhere_fails_naming_the_object_and_its_checkpoint(
     inner: MemoryBank, position: int
 ) -> None:
@@ -137,19 +139,78 @@ async def test_the_chunk_store_and_the_listing_entries_pass_through_in_the_clear
         assert await inner.get(key) == b"as is" and await bank.get(key) == b"as is"
 
 
-async def test_a_stream_into_a_sealed_key_is_sealed_whole_and_read_back_in_pieces(
+async def stream_of(data: bytes, step: int = 300_000) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), step):
+        yield data[start : start + step]
+
+
+BIG = os.urandom(SEGMENT_SIZE * 2 + 12_345)
+
+
+@pytest.mark.parametrize("size", [0, 10, SEGMENT_SIZE, len(BIG)])
+async def test_a_stream_is_sealed_segment_by_segment_and_read_back_by_stream_or_whole(
+    inner: MemoryBank, size: int
+) -> None:
+    bank = sealed_over(inner)
+    assert await bank.put_stream(SECTION, stream_of(BIG[:size])) == size
+    stored = await inner.get(SECTION)
+    assert is_sealed(stored) and (size < 64 or BIG[:64] not in stored)
+    read = [piece async for piece in bank.get_stream(SECTION, chunk_size=100_000)]
+    assert b"".join(read) == BIG[:size] and all(len(piece) <= 100_000 for piece in read)
+    assert await bank.get(SECTION) == BIG[:size]
+
+
+async def test_a_whole_object_reads_by_stream_and_a_plaintext_one_is_refused_there_too(
     inner: MemoryBank,
 ) -> None:
     bank = sealed_over(inner)
+    await bank.put(SECTION, SECRET)
+    assert b"".join([piece async for piece in bank.get_stream(SECTION, chunk_size=7)]) == SECRET
+    await inner.put(GRAPH, SECRET)
+    with pytest.raises(PlaintextRefused):
+        _ = [piece async for piece in bank.get_stream(GRAPH)]
 
-    async def pieces() -> AsyncIterator[bytes]:
-        for _ in range(10):
-            yield SECRET
 
-    assert await bank.put_stream(SECTION, pieces()) == 10 * len(SECRET)
-    assert is_sealed(await inner.get(SECTION))
-    read = [piece async for piece in bank.get_stream(SECTION, chunk_size=7)]
-    assert b"".join(read) == 10 * SECRET and max(map(len, read)) == 7
+def records(stored: bytes) -> tuple[bytes, list[bytes]]:
+    """A streamed object's header and its segment records, as stored."""
+    header, rest, found = stored[:HEADER_SIZE], stored[HEADER_SIZE:], []
+    while rest:
+        length = 4 + int.from_bytes(rest[:4], "big")
+        found.append(rest[:length])
+        rest = rest[length:]
+    return header, found
+
+
+@pytest.mark.parametrize(
+    "cut", ["drop the final segment", "swap two segments", "repeat a segment", "append"]
+)
+async def test_a_cut_reordered_or_extended_stream_fails_naming_the_object(
+    inner: MemoryBank, cut: str
+) -> None:
+    bank = sealed_over(inner)
+    await bank.put_stream(SECTION, stream_of(BIG))
+    header, segments = records(await inner.get(SECTION))
+    assert len(segments) == 3
+    changed = {
+        "drop the final segment": segments[:2],
+        "swap two segments": [segments[1], segments[0], segments[2]],
+        "repeat a segment": [segments[0], segments[0], segments[1], segments[2]],
+        "append": [*segments, segments[2]],
+    }[cut]
+    await inner.put(SECTION, header + b"".join(changed))
+    with pytest.raises(SealedObjectCorrupt) as caught:
+        _ = [piece async for piece in bank.get_stream(SECTION)]
+    assert SECTION in str(caught.value) and "checkpoint cp-1" in str(caught.value)
+    with pytest.raises(SealedObjectCorrupt):
+        await bank.get(SECTION)
+
+
+async def test_a_streamed_object_moved_to_another_checkpoint_fails(inner: MemoryBank) -> None:
+    bank = sealed_over(inner)
+    await bank.put_stream(SECTION, stream_of(BIG))
+    await inner.put(OTHER_CHECKPOINT, await inner.get(SECTION))
+    with pytest.raises(SealedObjectCorrupt, match=r"checkpoint cp-2.*segment 0 fails"):
+        _ = [piece async for piece in bank.get_stream(OTHER_CHECKPOINT)]
 
 
 async def test_metadata_on_a_sealed_object_is_refused_as_it_would_stay_in_the_clear(
