@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint chaos bench bench-transport bench-chunks devcloud-up devcloud-down devcloud-status test-cloud
+.PHONY: demo test lint chaos bench bench-transport bench-chunks bench-listing devcloud-up devcloud-down devcloud-status test-cloud
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -78,6 +78,10 @@ test-cloud: $(BIN)/.installed
 # Raw aio-pika round trips against Strongbox actor transitions, 1 and 3 workers (needs RabbitMQ).
 bench-transport: $(BIN)/.installed
 	PYTHONPATH=. $(BIN)/python -m bench.transport_bench
+
+# `checkpoints list` over 300 checkpoints: a plaintext bank against a sealed one (encrypted store)
+bench-listing: $(BIN)/.installed
+	PYTHONPATH=. $(BIN)/python -m bench.listing_bench
 
 # Strongbox against restic on a generated tree (2 GB; SIZE_MB=500 for less): backup,
 # unchanged re-backup, restore; MB/s and bytes stored. Installs restic if it can.
