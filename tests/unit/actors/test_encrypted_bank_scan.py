@@ -20,13 +20,15 @@ import pytest
 from actors.operations.engine import Engine
 from actors.wire.requests import ProtectRequest, RestoreRequest
 from banks.filesystem.bank import FilesystemBank
-from banks.sealed import is_sealed
+from banks.sealed import PlaintextRefused, is_sealed
+from plugins.checkpoint.checkpoint import checkpoint_prefix, resource_section_prefix
 from plugins.checkpoint.graph import ResourceGraph
 from plugins.checkpoint.sealing_layout import CLEAR_PREFIXES
 from plugins.registry import PluginRegistry
 from plugins.resource import Resource
 from tests.conftest import FAKE_PLUGINS
 from tests.helpers.directory_trees import snapshot
+from tests.helpers.sealed_banks import unsealed
 from tests.helpers.secret_metadata_plugin import (
     METADATA_VALUE,
     SERVER_ID,
@@ -158,3 +160,53 @@ async def test_every_object_of_an_encrypted_bank_but_the_chunk_store_and_listing
     assert {"checkpoints/index", "checkpoints/graph", "checkpoints/resources",
             "checkpoints/saved_info", "checkpoints/user_data", "checkpoints/manifest",
             "operations/spec", "operations/index"} <= kinds, kinds
+
+
+async def protect_server(engine: Engine, name: str) -> str:
+    server = Resource(type=SERVER_TYPE, id=SERVER_ID, name=name)
+    protected = await engine.run(ProtectRequest(resources=[]),
+                                 graph=ResourceGraph([server], [[]]), timeout=60)
+    assert protected.status == "succeeded", protected.error
+    return protected.checkpoint_id
+
+
+async def test_saved_info_copied_from_an_older_checkpoint_fails_the_restore_naming_it(
+    engine_for, tmp_path: Path
+) -> None:
+    sections = provider_sections(tmp_path / "bank", encrypted=True)
+    async with engine_for("secret-metadata", bank="filesystem", sections=sections) as engine:
+        older = await protect_server(engine, "old-name")
+        newer = await protect_server(engine, SERVER_NAME)
+        bank = unsealed(await engine.bank(engine.provider()))
+        key = "/saved_info"
+        older_key = resource_section_prefix(
+            await engine.bank(engine.provider()), older, f"{SERVER_TYPE}#{SERVER_ID}") + key
+        newer_key = resource_section_prefix(
+            await engine.bank(engine.provider()), newer, f"{SERVER_TYPE}#{SERVER_ID}") + key
+        # whoever writes the bank rolls the newer checkpoint's saved info back
+        await bank.put(newer_key, await bank.get(older_key))
+        restored = await engine.run(RestoreRequest(checkpoint_id=newer), timeout=60)
+        assert restored.status == "failed"
+        assert f"sealed object {newer_key!r} (checkpoint {newer}) cannot be trusted" in (
+            restored.error or "")
+        assert plugin_of(engine).restored == {}
+        # the older checkpoint still restores, with its own name
+        assert (await engine.run(RestoreRequest(checkpoint_id=older), timeout=60)).status == \
+            "succeeded"
+        assert plugin_of(engine).restored[f"{SERVER_TYPE}#{SERVER_ID}"][0].name == "old-name"
+
+
+async def test_a_plaintext_graph_planted_in_an_encrypted_bank_is_refused_before_any_restore(
+    engine_for, tmp_path: Path
+) -> None:
+    sections = provider_sections(tmp_path / "bank", encrypted=True)
+    async with engine_for("secret-metadata", bank="filesystem", sections=sections) as engine:
+        checkpoint = await protect_server(engine, SERVER_NAME)
+        planted = Resource(type=SERVER_TYPE, id="planted", name="planted")
+        graph_key = checkpoint_prefix(checkpoint) + "graph"
+        await unsealed(await engine.bank(engine.provider())).put(
+            graph_key, ResourceGraph([planted], [[]]).encode())
+        with pytest.raises(PlaintextRefused) as caught:
+            await engine.run(RestoreRequest(checkpoint_id=checkpoint), timeout=60)
+        assert graph_key in str(caught.value) and f"checkpoint {checkpoint}" in str(caught.value)
+        assert plugin_of(engine).restored == {}
