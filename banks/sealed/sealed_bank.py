@@ -63,6 +63,11 @@ def _feed_all(opener: StreamOpener, data: bytes, chunk_size: int) -> list[bytes]
     return pieces
 
 
+# a larger object (a graph of many thousand resources) is sealed and opened in a worker
+# thread, so the event loop never stalls on it (AES-GCM releases the GIL)
+_IN_LOOP_LIMIT = 1 << 20
+
+
 class _Ciphers:
     def __init__(self, keys: ObjectKeys) -> None:
         self.keys = keys
@@ -158,6 +163,9 @@ class SealedBank(Bank):
             return data
         ciphers = await self._load(create=True)
         cipher = ciphers.by_purpose[placement.purpose]
+        if len(data) > _IN_LOOP_LIMIT:
+            return await asyncio.to_thread(seal, cipher, placement.purpose, key,
+                                           placement.scope, data)
         return seal(cipher, placement.purpose, key, placement.scope, data)
 
     async def _opened(self, key: str, stored: bytes) -> bytes:
@@ -169,8 +177,13 @@ class SealedBank(Bank):
         ciphers = await self._load(create=False)
         cipher = ciphers.by_purpose[placement.purpose]
         if check_header(stored, placement.purpose, key, placement.scope) == Form.STREAMED:
-            return unseal_streamed(cipher, placement.purpose, key, placement.scope, stored)
-        return unseal(cipher, placement.purpose, key, placement.scope, stored)
+            opener = unseal_streamed
+        else:
+            opener = unseal
+        if len(stored) > _IN_LOOP_LIMIT:
+            return await asyncio.to_thread(opener, cipher, placement.purpose, key,
+                                           placement.scope, stored)
+        return opener(cipher, placement.purpose, key, placement.scope, stored)
 
     def _check_metadata(self, key: str, metadata: Mapping[str, str] | None) -> None:
         if metadata and self._layout.placement(key) is not None:

@@ -244,3 +244,11 @@ async def test_an_encrypted_chunk_store_gives_a_sealing_root_and_a_plain_one_non
     again = await ChunkStore.open(encrypted, secret, create=False)
     assert again.sealing_root == store.sealing_root
     assert repr(ObjectKeys.derive(store.sealing_root)) == "ObjectKeys()"  # no key shown
+
+
+async def test_a_large_whole_object_round_trips_sealed_off_the_event_loop(
+    inner: MemoryBank,
+) -> None:
+    bank = sealed_over(inner)
+    await bank.put(GRAPH, BIG)
+    assert await bank.get(GRAPH) == BIG and is_sealed(await inner.get(GRAPH))
