@@ -24,29 +24,39 @@ from plugins.provider import Provider
 
 
 @runtime_checkable
-class ChunkStoreKeeper(Protocol):
-    """A protection plugin that keeps a chunk store in the bank, with its options."""
-
-    store_settings: ChunkStoreSettings
+class ChunkStoreOpener(Protocol):
+    """A protection plugin that opens the bank's chunk store with its own options (the
+    directory plugin; any plugin keeping chunks has this method)."""
 
     async def chunk_store(self, bank: Bank, *, create: bool) -> ChunkStore: ...
 
 
-def store_keeper(provider: Provider) -> ChunkStoreKeeper | None:
-    """The first of the provider's plugins that keeps a chunk store, if any."""
-    for plugin in provider.plugins.values():
-        if isinstance(plugin, ChunkStoreKeeper):
-            return plugin
+def store_keeper(provider: Provider) -> tuple[ChunkStoreOpener, ChunkStoreSettings] | None:
+    """The first of the provider's plugins that keeps a chunk store, with the store
+    options of its provider-file section, or None.
+
+    Raises:
+        ChunkStoreConfigError: if that plugin's store options are invalid (its own
+            set-up refuses them first).
+    """
+    for name, plugin in provider.plugins.items():
+        if isinstance(plugin, ChunkStoreOpener):
+            settings = ChunkStoreSettings.from_options(plugin.config, f"options of [{name}]")
+            return plugin, settings
     return None
 
 
 def seal_bank(provider: Provider, bank: Bank) -> Bank:
     """``bank`` sealed with its chunk store's keys if the provider's store options ask
     for encryption; ``bank`` itself otherwise (no store keeper, or ``encryption = none``).
+
+    Raises:
+        ChunkStoreConfigError: if the keeper's store options are invalid.
     """
-    keeper = store_keeper(provider)
-    if keeper is None or keeper.store_settings.encryption == "none":
+    found = store_keeper(provider)
+    if found is None or found[1].encryption == "none":
         return bank
+    keeper = found[0]
 
     async def open_root(create: bool) -> bytes:
         store = await keeper.chunk_store(sealed, create=create)
