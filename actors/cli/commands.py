@@ -28,7 +28,7 @@ from actors.cli.progress import failure_reason, final_lines, follow_operation, m
 from actors.errors import OperationCancelled, RequestInvalid, StrongboxError
 from actors.operations.engine import Engine
 from actors.wire.events import OperationFinished
-from actors.wire.requests import AnyRequest, RestoreRequest
+from actors.wire.requests import EngineRequest, RestoreRequest
 from banks.errors import BankError
 from plugins.checkpoint.graph import ResourceGraph
 from plugins.errors import PluginError
@@ -161,7 +161,7 @@ async def _draw(out: Output, fmt: str, graph: ResourceGraph, statuses: dict[int,
 # -- operations --------------------------------------------------------------------------
 
 
-async def run_operation(engine: Engine, request: AnyRequest, out: Output,
+async def run_operation(engine: Engine, request: EngineRequest, out: Output,
                         label: str) -> OperationFinished:
     """Submit ``request``, render its events until it ends, and check that it succeeded.
 
