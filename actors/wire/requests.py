@@ -153,9 +153,9 @@ class PlanUpdateRequest(Request, frozen=True, kw_only=True, tag="plan_update"):
     resources: Annotated[list[ResourceRef], msgspec.Meta(max_length=MAX_RESOURCES)] | \
         msgspec.UnsetType = msgspec.UNSET
     parameters: RequestParameters | msgspec.UnsetType = msgspec.UNSET
-    schedule: PlanSchedule | None | msgspec.UnsetType = msgspec.UNSET
-    retention: PlanRetention | None | msgspec.UnsetType = msgspec.UNSET
-    deadline: Deadline | None | msgspec.UnsetType = msgspec.UNSET
+    schedule: PlanSchedule | msgspec.UnsetType | None = msgspec.UNSET
+    retention: PlanRetention | msgspec.UnsetType | None = msgspec.UNSET
+    deadline: Deadline | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class PlanDeleteRequest(Request, frozen=True, kw_only=True, tag="plan_delete"):

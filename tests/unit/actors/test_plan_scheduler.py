@@ -1,0 +1,67 @@
+"""The plan scheduler against a clock the test moves and the memory transport."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from actors.plans.access import LOCAL
+from actors.plans.book import PlanBook
+from actors.plans.scheduler import PlanScheduler
+from actors.wire.events import RetentionApplied, SlotMissed, SlotScheduled, SlotSkipped
+from tests.helpers.plans import ManualClock, create_request, directory_sections, make_source
+
+
+async def wait_all(engine, events) -> None:
+    for event in events:
+        if isinstance(event, SlotScheduled):
+            await engine.wait(event.operation_id, timeout=30)
+
+
+async def test_each_due_slot_runs_once_and_retention_keeps_the_last_two(engine_for, tmp_path):
+    clock = ManualClock()
+    source = make_source(tmp_path)
+    async with engine_for("noop", bank="filesystem",
+                          sections=directory_sections(tmp_path / "bank")) as engine:
+        plan = await PlanBook(engine, clock=clock).create(create_request(source), LOCAL)
+        scheduler = PlanScheduler(engine, clock=clock, grace=timedelta(seconds=1))
+        assert await scheduler.tick() == []  # nothing due yet
+        seen = []
+        for _ in range(5):
+            clock.advance(2)
+            events = await scheduler.tick()
+            assert [type(e) for e in events] == [SlotScheduled]
+            await wait_all(engine, events)
+            seen.extend(events)
+            # the same slot is never decided again; the run's end is noted, retention applied
+            again = await scheduler.tick()
+            assert [type(e) for e in again] == [RetentionApplied]
+            assert await scheduler.tick() == []
+        slots = [e.slot for e in seen]
+        assert len(set(slots)) == 5
+        kept = [i for i in await engine.list_checkpoints(plan_id=plan.id)
+                if i.status == "available"]
+        assert len(kept) == 2
+
+
+async def test_a_slot_whose_previous_run_is_still_running_is_skipped_and_a_late_one_missed(
+        engine_for, tmp_path):
+    clock = ManualClock()
+    source = make_source(tmp_path)
+    async with engine_for("noop", bank="filesystem",
+                          sections=directory_sections(tmp_path / "bank")) as engine:
+        await PlanBook(engine, clock=clock).create(create_request(source, keep_last=None),
+                                                   LOCAL)
+        scheduler = PlanScheduler(engine, clock=clock, grace=timedelta(seconds=1))
+        clock.advance(2)
+        first = await scheduler.tick()
+        assert [type(e) for e in first] == [SlotScheduled]
+        clock.advance(2)
+        second = await scheduler.tick()  # the first protect has not been noted as ended
+        assert [type(e) for e in second] in ([SlotSkipped], [SlotScheduled])
+        if isinstance(second[0], SlotSkipped):
+            assert second[0].reason == (f"previous operation {first[0].operation_id} "
+                                        f"still running")
+        await wait_all(engine, first + second)
+        clock.advance(11.5)  # five slots pass; the newest is 1.5 s old, past the grace
+        late = await scheduler.tick()
+        assert [type(e) for e in late] == [SlotMissed] * 5
