@@ -72,6 +72,8 @@ DEFAULT_REFRESH: Final = 10.0
 # At most one garbage collection per bank this often, after retention deleted something.
 DEFAULT_GC_INTERVAL: Final = 600.0
 GC_MARKER: Final = "/plan-gc/last"
+# A run noted with no operation behind it this long after is taken as never started.
+NEVER_STARTED: Final = timedelta(minutes=2)
 # Missed slots checked for an operation a dead worker submitted: the newest few.
 MISSED_CHECKED: Final = 20
 
@@ -154,6 +156,8 @@ class PlanScheduler:
             record = await read_operation_record(store.bank, run.operation_id)
             if record is not None and record.status != "running":
                 return True
+            if record is None and self.clock() - run.at > NEVER_STARTED:
+                return True
         if plan.schedule is None:
             return False
         due = first_slot(plan.schedule, _baseline(plan))
@@ -191,6 +195,12 @@ class PlanScheduler:
             return history
         bank = (await self.book.store_for(self.engine.provider(plan.provider_id))).bank
         record = await read_operation_record(bank, run.operation_id)
+        if record is None and self.clock() - run.at > NEVER_STARTED and \
+                await read_spec(bank, run.operation_id) is None:
+            # noted by ``protect --plan`` before a submission that then failed: it never
+            # ran, and must not hold back every later slot as "still running"
+            lost = msgspec.structs.replace(run, status="never started")
+            return msgspec.structs.replace(history, last_run=lost)
         if record is None or record.status == "running":
             return history
         ended = msgspec.structs.replace(
@@ -203,6 +213,11 @@ class PlanScheduler:
                                     f"{record.error or 'no reason given'}",
                 last_error_at=ended.finished_at)
         history = msgspec.structs.replace(history, last_success=ended)
+        return await self._retain(plan, run, history, events)
+
+    async def _retain(self, plan: Plan, run: RunRecord, history: PlanHistory,
+                      events: list[PlanEvent]) -> PlanHistory:
+        """After a success: apply the retention policy, note what it deleted."""
         if plan.retention is None:
             return history
         try:

@@ -205,12 +205,34 @@ async def run_embedded_worker(options: WorkerOptions, *,
             max_running_activities=options.max_running_activities,
             lease_ttl=options.lease_ttl) as engine:
         scheduler = _scheduler(engine, options, None)
+        reaper = asyncio.create_task(reap_forever(engine, lease_ttl=options.lease_ttl))
         log.info("worker_started", worker=options.worker_id, broker=None, embedded=True,
                  providers=list(engine.providers))
         if ready is not None:
             ready.set()
-        await scheduler.run(stop)
-        log.info("worker_stopping", worker=options.worker_id)
+        try:
+            await scheduler.run(stop)
+        finally:
+            reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reaper
+            log.info("worker_stopping", worker=options.worker_id)
+            # nobody else will carry them: end them cleanly (checkpoints ``error``), so a
+            # plan's next run is not held back by a run that looks alive
+            await _stop_operations(engine)
+
+
+STOPPED_REASON = "worker stopped"
+STOP_GRACE = 10.0
+
+
+async def _stop_operations(engine: Engine) -> None:
+    running = engine.host.hosted_operation_ids()
+    for operation_id in running:
+        await engine.cancel(operation_id, STOPPED_REASON)
+    for operation_id in running:
+        with contextlib.suppress(Exception):  # stopping: say nothing of one that will not
+            await engine.wait(operation_id, timeout=STOP_GRACE)
 
 
 def _scheduler(engine: Engine, options: WorkerOptions,
