@@ -322,6 +322,8 @@ def main(argv: list[str] | None = None) -> int:
     130 interrupted, 141 output closed)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.group == "protect" and not args.resources and not args.plan:
+        parser.error("protect: name the resources (TYPE#ID ...) or a plan (--plan)")
     try:
         level = resolve_level(args.log_level, args.verbose)
     except ValueError as error:

@@ -245,6 +245,11 @@ class PlanScheduler:
         now = self.clock()
         due = due_slots(schedule, _baseline(plan), now, grace=self.grace)
         for position, slot in enumerate(due.missed):
+            if now - slot <= self.grace:
+                # not missed: only late (a turn that stalled, its worker dead); decided as
+                # any slot is, in order: run, or skipped while the one before still runs
+                history = await self._run(plan, slot, history, events)
+                continue
             history = await self._missed(plan, store, slot, history, events,
                                          check=position >= len(due.missed) - MISSED_CHECKED)
         uncounted = due.missed_count - len(due.missed)

@@ -28,7 +28,7 @@ from actors.errors import PlanNotFound
 from actors.plans.access import tenant_of
 from actors.plans.plan import PLAN_VERSION, Plan
 from banks.base import Bank
-from banks.errors import LeaseHeld, ObjectNotFound
+from banks.errors import BankError, LeaseHeld, ObjectNotFound
 from banks.keys import decode_segment, encode_segment
 from plugins.errors import PluginError
 
@@ -38,8 +38,9 @@ PLANS_PREFIX: Final = "/plans/"
 NAMES_PREFIX: Final = "/plan-names/"
 SUFFIX: Final = ".json"
 # a plan's lease covers reading it, deciding a slot (a protect's discovery included) and
-# writing it back; a writer that dies holding it delays the plan by this much at most
-PLAN_LEASE_TTL: Final = 30.0
+# writing it back, renewed every third of this while held; a writer that dies holding it
+# delays the plan by this much at most
+PLAN_LEASE_TTL: Final = 6.0
 LEASE_WAIT: Final = 20.0  # how long a request waits for a plan another writer holds
 
 _decoder = msgspec.json.Decoder(Plan)
@@ -164,10 +165,23 @@ class PlanStore:
                 if time.monotonic() >= give_up:
                     raise
                 await asyncio.sleep(0.1)
+        renewing = asyncio.create_task(self._renew(lease, owner))
         try:
             yield owner
         finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
             await self.bank.release_lease(lease, owner)
+
+    async def _renew(self, lease: str, owner: str) -> None:
+        """Keep the lease while its holder works (a long discovery, a slow bank)."""
+        while True:
+            await asyncio.sleep(PLAN_LEASE_TTL / 3)
+            try:
+                await self.bank.renew_lease(lease, owner, PLAN_LEASE_TTL)
+            except (LeaseHeld, BankError) as error:  # the holder goes on; say so
+                log.warning("plan_lease_renewal_failed", lease=lease, error=str(error))
 
 
 def lease_key(key: str) -> str:
