@@ -223,3 +223,53 @@ def check_outcome(current: Plan, plan: Plan, protects: list[OperationSpec], *,
     kept = [i.id for i in by_age if i.status == CheckpointStatus.AVAILABLE]
     assert kept == [i.id for i in succeeded[-KEEP:]]
     assert all(i.status == CheckpointStatus.DELETED for i in succeeded[:-KEEP])
+
+
+def cli(*arguments: str) -> subprocess.CompletedProcess[str]:
+    """``strongbox ARGUMENTS`` from this checkout, as a user runs it."""
+    return subprocess.run([sys.executable, "-m", "actors.cli.main", *arguments],
+                          cwd=REPOSITORY, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(REPOSITORY)}, check=False)
+
+
+async def test_plans_are_created_run_and_refused_through_the_workers_from_the_cli(
+        amqp_url: str, tmp_path: Path) -> None:
+    namespace = broker.new_namespace()
+    source = make_source(tmp_path)
+    providers = write_provider(tmp_path / "providers", "noop", bank="filesystem",
+                               sections=directory_sections(tmp_path / "bank"))
+    (tmp_path / "logs").mkdir()
+    workers = Workers(amqp_url, namespace, providers, tmp_path / "logs")
+    remote = ("--amqp-url", amqp_url, "--namespace", namespace)
+    local = ("--providers-dir", str(providers))
+    try:
+        await workers.wait_started(workers.start())
+        target = f"Strongbox::Directory#{source}"
+        created = await asyncio.to_thread(cli, *remote, "plans", "create", "nightly", target,
+                                          "--cron", "0 2 * * *", "--keep-last", "2")
+        assert created.returncode == 0, created.stderr
+        plan_id = created.stdout.strip()
+        again = await asyncio.to_thread(cli, *remote, "plans", "create", "nightly", target,
+                                        "--cron", "0 3 * * *")
+        assert again.returncode == 1
+        assert f"a plan named 'nightly' already exists ({plan_id})" in again.stderr
+        bad = await asyncio.to_thread(cli, *remote, "plans", "create", "other", target,
+                                      "--cron", "every night")
+        assert bad.returncode == 1
+        assert "request rejected: RequestInvalid: schedule: cron: 'every night'" in bad.stderr
+        ran = await asyncio.to_thread(cli, *remote, "protect", "--plan", "nightly", "--wait",
+                                      "--json")
+        assert ran.returncode == 0, ran.stderr
+        listed = await asyncio.to_thread(cli, *local, "--json", "checkpoints", "list",
+                                         "--plan", "nightly")
+        checkpoints = msgspec.json.decode(listed.stdout)
+        assert [c["plan_id"] for c in checkpoints] == [plan_id]
+        shown = await asyncio.to_thread(cli, *local, "plans", "show", "nightly")
+        assert "last run" in shown.stdout and "succeeded" not in shown.stderr
+        deleted = await asyncio.to_thread(cli, *remote, "plans", "delete", "nightly")
+        assert deleted.returncode == 0 and deleted.stdout.strip() == plan_id
+        gone = await asyncio.to_thread(cli, *local, "--json", "plans", "list")
+        assert msgspec.json.decode(gone.stdout) == []
+    finally:
+        workers.stop()
+        await broker.delete_namespace(amqp_url, namespace)
