@@ -28,6 +28,7 @@ from actors.plans.plan import Plan, plan_document, utc_now
 from actors.plans.schedule import next_slots, retention_delete_request_id
 from actors.plans.thinning import decide, thin
 from actors.wire.requests import PlanCreateRequest, PlanDeleteRequest, PlanUpdateRequest
+from plugins.checkpoint.operation_record import read_operation_record
 
 if TYPE_CHECKING:
     from actors.cli.output import Command, Output
@@ -120,11 +121,19 @@ async def plans_list(engine: Engine, args: argparse.Namespace, out: Output) -> N
 
 async def plans_show(engine: Engine, args: argparse.Namespace, out: Output) -> None:
     """One plan: what it protects, when, what it keeps, and what became of its slots."""
-    plan, _ = await PlanBook(engine).find(args.plan, LOCAL, provider_id=args.provider)
+    plan, store = await PlanBook(engine).find(args.plan, LOCAL, provider_id=args.provider)
     if out.json:
         out.document(plan_document(plan))
         return
     history = plan.history
+    run_text = _run_text(plan)
+    run = history.last_run
+    if run is not None and run.status == "running":
+        # a worker notes a run's end on its next pass; say how it ended if it has
+        record = await read_operation_record(store.bank, run.operation_id)
+        if record is not None and record.status != "running":
+            run_text = (f"{run.operation_id} {record.status} (at {when(run.at)}; not yet "
+                        f"noted by a worker)")
     success = history.last_success
     out.fields([
         ("id", plan.id), ("name", plan.name), ("provider", plan.provider_id),
@@ -136,7 +145,7 @@ async def plans_show(engine: Engine, args: argparse.Namespace, out: Output) -> N
         ("last slot", f"{when(history.last_slot)} ({history.last_outcome})"
          if history.last_slot else None),
         ("last skip reason", history.last_reason),
-        ("last run", _run_text(plan)),
+        ("last run", run_text),
         ("last success", f"{success.operation_id} at {when(success.finished_at)}"
          if success else None),
         ("last error", f"{history.last_error} (at {when(history.last_error_at)})"
