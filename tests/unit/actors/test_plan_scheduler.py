@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from actors.plans.access import LOCAL
@@ -65,3 +66,28 @@ async def test_a_slot_whose_previous_run_is_still_running_is_skipped_and_a_late_
         clock.advance(11.5)  # five slots pass; the newest is 1.5 s old, past the grace
         late = await scheduler.tick()
         assert [type(e) for e in late] == [SlotMissed] * 5
+
+
+async def test_three_schedulers_on_one_bank_decide_each_slot_once(engine_for, tmp_path):
+    clock = ManualClock()
+    source = make_source(tmp_path)
+    async with engine_for("noop", bank="filesystem",
+                          sections=directory_sections(tmp_path / "bank")) as engine:
+        await PlanBook(engine, clock=clock).create(create_request(source, keep_last=None),
+                                                   LOCAL)
+        schedulers = [PlanScheduler(engine, clock=clock, grace=timedelta(seconds=30))
+                      for _ in range(3)]
+        decided = []
+        for _ in range(4):
+            clock.advance(2)
+            # all three at once: the plan's lease lets one decide, the others find it held
+            # or find the slot already decided
+            rounds = await asyncio.gather(*(s.tick() for s in schedulers))
+            events = [e for found in rounds for e in found]
+            assert len([e for e in events if isinstance(e, SlotScheduled | SlotSkipped)]) == 1
+            await wait_all(engine, events)
+            decided.extend(e.slot for e in events if isinstance(e, SlotScheduled | SlotSkipped))
+            for scheduler in schedulers:  # later passes decide nothing more for that slot
+                assert not [e for e in await scheduler.tick()
+                            if isinstance(e, SlotScheduled | SlotSkipped | SlotMissed)]
+        assert len(set(decided)) == 4
