@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from actors.plans.access import LOCAL
+from actors.plans.access import LOCAL, Requester
 from actors.plans.book import PlanBook
 from actors.plans.scheduler import PlanScheduler
+from actors.service.authorization import Authorizer
+from actors.service.plan_authority import policy_authority
+from actors.service.policy import read_policy
 from actors.wire.events import RetentionApplied, SlotMissed, SlotScheduled, SlotSkipped
+from plugins.checkpoint.operation_spec import read_spec
 from tests.helpers.plans import ManualClock, create_request, directory_sections, make_source
 
 
@@ -91,3 +95,33 @@ async def test_three_schedulers_on_one_bank_decide_each_slot_once(engine_for, tm
                 assert not [e for e in await scheduler.tick()
                             if isinstance(e, SlotScheduled | SlotSkipped | SlotMissed)]
         assert len(set(decided)) == 4
+
+
+async def test_a_slot_acts_as_the_owner_and_is_skipped_once_the_policy_withdraws_the_right(
+        engine_for, tmp_path):
+    clock = ManualClock()
+    source = make_source(tmp_path)
+    policy = tmp_path / "policy.conf"
+    policy.write_text("[user alice]\noperations = protect, plan\nproviders = *\n"
+                      "protect_roots = /\n")
+    async with engine_for("noop", bank="filesystem",
+                          sections=directory_sections(tmp_path / "bank")) as engine:
+        await PlanBook(engine, clock=clock).create(create_request(source, keep_last=None),
+                                                   Requester(user_id="alice"))
+        authorizer = Authorizer(read_policy(policy), own_user="worker")
+        scheduler = PlanScheduler(engine, clock=clock, grace=timedelta(seconds=30),
+                                  authority=policy_authority(engine, authorizer))
+        clock.advance(2)
+        ran = await scheduler.tick()
+        assert [type(e) for e in ran] == [SlotScheduled]
+        await wait_all(engine, ran)
+        spec = await read_spec(await engine.bank(engine.provider()), ran[0].operation_id)
+        assert spec is not None and spec.user_id == "alice"
+        policy.write_text("[user alice]\noperations = plan\nproviders = *\n")
+        scheduler.authority = policy_authority(engine, Authorizer(read_policy(policy),
+                                                                  own_user="worker"))
+        clock.advance(2)
+        refused = [e for e in await scheduler.tick() if isinstance(e, SlotSkipped)]
+        assert len(refused) == 1
+        assert refused[0].reason == ("Forbidden: protect for user 'alice': not granted "
+                                     "(granted: plan)")
