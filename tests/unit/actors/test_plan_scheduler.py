@@ -5,13 +5,18 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import msgspec
+
 from actors.plans.access import LOCAL, Requester
 from actors.plans.book import PlanBook
+from actors.plans.plan import RunRecord
 from actors.plans.scheduler import PlanScheduler
+from actors.plans.store import PlanStore
 from actors.service.authorization import Authorizer
 from actors.service.plan_authority import policy_authority
 from actors.service.policy import read_policy
 from actors.wire.events import RetentionApplied, SlotMissed, SlotScheduled, SlotSkipped
+from plugins.checkpoint.operation_record import OperationRecord, write_operation_record
 from plugins.checkpoint.operation_spec import read_spec
 from tests.helpers.plans import ManualClock, create_request, directory_sections, make_source
 
@@ -54,22 +59,35 @@ async def test_a_slot_whose_previous_run_is_still_running_is_skipped_and_a_late_
     source = make_source(tmp_path)
     async with engine_for("noop", bank="filesystem",
                           sections=directory_sections(tmp_path / "bank")) as engine:
-        await PlanBook(engine, clock=clock).create(create_request(source, keep_last=None),
-                                                   LOCAL)
+        plan = await PlanBook(engine, clock=clock).create(
+            create_request(source, keep_last=None), LOCAL)
+        bank = await engine.bank(engine.provider())
+        # a run of the plan that is still going (its record says so)
+        await write_operation_record(bank, OperationRecord(
+            id="earlier-run", type="protect", provider_id=plan.provider_id,
+            checkpoint_id="c", status="running", started_at=0.0))
+        running = RunRecord(operation_id="earlier-run", at=clock())
+        await PlanStore(bank).write(msgspec.structs.replace(
+            plan, history=msgspec.structs.replace(plan.history, last_run=running)))
         scheduler = PlanScheduler(engine, clock=clock, grace=timedelta(seconds=1))
         clock.advance(2)
-        first = await scheduler.tick()
-        assert [type(e) for e in first] == [SlotScheduled]
+        skipped = await scheduler.tick()
+        assert [type(e) for e in skipped] == [SlotSkipped]
+        assert skipped[0].reason == "previous operation earlier-run still running"
+        await write_operation_record(bank, OperationRecord(
+            id="earlier-run", type="protect", provider_id=plan.provider_id,
+            checkpoint_id="c", status="failed", started_at=0.0, finished_at=1.0,
+            error="disk full"))
         clock.advance(2)
-        second = await scheduler.tick()  # the first protect has not been noted as ended
-        assert [type(e) for e in second] in ([SlotSkipped], [SlotScheduled])
-        if isinstance(second[0], SlotSkipped):
-            assert second[0].reason == (f"previous operation {first[0].operation_id} "
-                                        f"still running")
-        await wait_all(engine, first + second)
+        ran = await scheduler.tick()  # notes the end, then runs the slot
+        assert [type(e) for e in ran] == [SlotScheduled]
+        await wait_all(engine, ran)
         clock.advance(11.5)  # five slots pass; the newest is 1.5 s old, past the grace
         late = await scheduler.tick()
         assert [type(e) for e in late] == [SlotMissed] * 5
+        history = (await PlanStore(bank).read(plan.id)).history
+        assert (history.scheduled, history.skipped, history.missed) == (1, 1, 5)
+        assert history.last_error == "operation earlier-run failed: disk full"
 
 
 async def test_three_schedulers_on_one_bank_decide_each_slot_once(engine_for, tmp_path):
