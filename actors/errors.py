@@ -8,6 +8,7 @@
     ├── MessageDecodeError    bytes that are not a message we know (carries the raw bytes)
     ├── TransportError        the transport failed (retryable when the broker may come back)
     ├── OperationUnavailable  an operation could not be loaded from its bank now (retryable)
+    ├── PlanNotFound          no plan by that name or id that the requester may see
     └── PolicyError           the policy file is wrong (``<file>:<line>: <what>``)
 """
 
@@ -30,6 +31,14 @@ class OperationNotFound(StrongboxError, LookupError):
     def __init__(self, operation_id: str) -> None:
         self.operation_id = operation_id
         super().__init__(f"operation {operation_id!r} not found")
+
+
+class PlanNotFound(StrongboxError, LookupError):
+    """No plan by that name or id (that the requester may see)."""
+
+    def __init__(self, plan: str) -> None:
+        super().__init__(f"plan {plan!r} not found")
+        self.plan = plan
 
 
 class ActivityTimeout(StrongboxError, TimeoutError):

@@ -24,11 +24,14 @@ from actors.cli.parsing import (
     protect_request,
     request_ids,
 )
+from actors.cli.plan_arguments import run_request
 from actors.cli.progress import failure_reason, final_lines, follow_operation, make_renderer
-from actors.errors import OperationCancelled, RequestInvalid, StrongboxError
+from actors.errors import OperationCancelled, PlanNotFound, RequestInvalid, StrongboxError
 from actors.operations.engine import Engine
+from actors.plans.access import LOCAL
+from actors.plans.book import PlanBook
 from actors.wire.events import OperationFinished
-from actors.wire.requests import AnyRequest, RestoreRequest
+from actors.wire.requests import EngineRequest, RestoreRequest
 from banks.errors import BankError
 from plugins.checkpoint.graph import ResourceGraph
 from plugins.errors import PluginError
@@ -161,7 +164,7 @@ async def _draw(out: Output, fmt: str, graph: ResourceGraph, statuses: dict[int,
 # -- operations --------------------------------------------------------------------------
 
 
-async def run_operation(engine: Engine, request: AnyRequest, out: Output,
+async def run_operation(engine: Engine, request: EngineRequest, out: Output,
                         label: str) -> OperationFinished:
     """Submit ``request``, render its events until it ends, and check that it succeeded.
 
@@ -246,9 +249,19 @@ def check_finished(finished: OperationFinished) -> None:
 
 
 async def protect(engine: Engine, args: argparse.Namespace, out: Output) -> None:
-    """Protect resources into a new checkpoint; print its id."""
-    request = protect_request(args, engine.provider(args.provider).id)
-    finished = await run_operation(engine, request, out, "protect")
+    """Protect resources (or run a plan once) into a new checkpoint; print its id."""
+    if args.plan:
+        wanted = run_request(args, None)
+        book = PlanBook(engine)
+        plan, request = await book.run_request(wanted.plan, LOCAL,
+                                               request_id=wanted.request_id,
+                                               provider_id=args.provider)
+        # noted first, so a slot coming while it runs is skipped, not run alongside
+        await book.record_run(plan, request.request_id)
+        finished = await run_operation(engine, request, out, "protect")
+    else:
+        request = protect_request(args, engine.provider(args.provider).id)
+        finished = await run_operation(engine, request, out, "protect")
     if out.live:
         for line in final_lines(finished):
             out.line(line)
@@ -324,14 +337,20 @@ async def watch(engine: Engine, args: argparse.Namespace, out: Output) -> None:
 
 async def checkpoints_list(engine: Engine, args: argparse.Namespace, out: Output) -> None:
     """Checkpoints of the provider, newest first."""
+    plan_id = None
+    if args.plan:
+        try:
+            plan_id = (await PlanBook(engine).find(args.plan, LOCAL))[0].id
+        except PlanNotFound:
+            plan_id = args.plan  # a deleted plan's id: its checkpoints stay
     indices = await engine.list_checkpoints(provider=args.provider, marker=args.marker,
-                                            limit=args.limit)
+                                            limit=args.limit, plan_id=plan_id)
     if out.json:
         out.document([msgspec.to_builtins(i) | {"created": local_time(i.created_at)}
                       for i in indices])
         return
-    out.table(["ID", "STATUS", "CREATED", "RESOURCES", "ERROR"], [
-        [i.id, i.status, local_time(i.created_at), i.resource_count, i.error]
+    out.table(["ID", "STATUS", "CREATED", "RESOURCES", "PLAN", "ERROR"], [
+        [i.id, i.status, local_time(i.created_at), i.resource_count, i.plan_id, i.error]
         for i in indices])
 
 

@@ -13,7 +13,7 @@ from actors.errors import StrongboxError
 from actors.operations.demo import run_demo
 from actors.operations.engine import Engine
 from actors.wire.events import OperationFinished
-from actors.wire.requests import AnyRequest
+from actors.wire.requests import EngineRequest
 
 if TYPE_CHECKING:
     from actors.cli.output import Output
@@ -36,7 +36,7 @@ async def demo(args: argparse.Namespace, out: Output) -> None:
     os.environ.setdefault(BANK_ENV, str(work / "bank"))
     async with Engine.embedded(args.providers_dir) as engine:
 
-        async def run(request: AnyRequest, label: str) -> OperationFinished:
+        async def run(request: EngineRequest, label: str) -> OperationFinished:
             return await commands.run_operation(engine, request, out, label)
 
         protected, restored, problems, compared = await run_demo(engine, work, run)

@@ -32,11 +32,19 @@ from actors.cli import broker as cli_broker
 from actors.cli import chunks as cli_chunks
 from actors.cli import commands, plugin_kit
 from actors.cli import demo as cli_demo
+from actors.cli import plans as cli_plans
 from actors.cli.output import Command, Output
 from actors.errors import StrongboxError
 from actors.operations.engine import Engine
+from actors.plans.scheduler import DEFAULT_GC_INTERVAL, DEFAULT_GRACE
 from actors.service.logging_setup import LEVELS, configure_logging, resolve_level
-from actors.service.worker import WorkerOptions, broker_url, run_worker
+from actors.service.worker import (
+    AMQP_URL_ENV,
+    AMQP_URL_FILE_ENV,
+    WorkerOptions,
+    broker_url,
+    run_worker,
+)
 from actors.transport.topology import DEFAULT_NAMESPACE, DEFAULT_SHARDS, MAX_QUEUED_REQUESTS
 from actors.wire.schemas import render_schema
 from banks.errors import BankError
@@ -135,10 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("resources", nargs="+", metavar="TYPE#ID")
     _format_option(graph)
 
-    protect = add(groups, "protect", commands.protect, "protect resources into a checkpoint")
-    protect.add_argument("resources", nargs="+", metavar="TYPE#ID")
-    _operation_options(protect)
-    protect.add_argument("--checkpoint-id", metavar="ID", help="id of the new checkpoint")
+    _add_protect_parser(groups, add)
 
     restore = add(groups, "restore", commands.restore, "restore a checkpoint")
     restore.add_argument("checkpoint")
@@ -158,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     listing = add(checkpoints, "list", commands.checkpoints_list, "list checkpoints")
     listing.add_argument("--limit", type=int, metavar="N")
     listing.add_argument("--marker", metavar="ID", help="list after this checkpoint")
+    listing.add_argument("--plan", metavar="PLAN",
+                         help="only the checkpoints this plan (name or id) protected")
     show_checkpoint = add(checkpoints, "show", commands.checkpoints_show, "show one checkpoint")
     show_checkpoint.add_argument("id")
     _format_option(show_checkpoint)
@@ -176,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("operation_id")
     watch.add_argument("--timeout", type=float, metavar="S", help="give up after S seconds")
 
+    cli_plans.add_parsers(groups, add, _client_options)
     plugin_kit.add_parsers(groups, add, _plugin_new_placeholder)
 
     add(groups, "schema", _schema_placeholder,
@@ -190,10 +198,21 @@ METRICS_ADDRESS_ENV = "STRONGBOX_METRICS_ADDRESS"
 
 
 
+def _add_protect_parser(groups: argparse._SubParsersAction[argparse.ArgumentParser],
+                        add: Callable[..., argparse.ArgumentParser]) -> None:
+    protect = add(groups, "protect", commands.protect, "protect resources into a checkpoint")
+    protect.add_argument("resources", nargs="*", metavar="TYPE#ID")
+    protect.add_argument("--plan", metavar="PLAN",
+                         help="run this plan once now (its resources and parameters)")
+    _operation_options(protect)
+    protect.add_argument("--checkpoint-id", metavar="ID", help="id of the new checkpoint")
+
+
 def _add_worker_parser(groups: argparse._SubParsersAction[argparse.ArgumentParser],
                        add: Callable[..., argparse.ArgumentParser]) -> None:
     worker = add(groups, "worker", _worker_placeholder,
-                 "serve operations from the broker, with the other workers")
+                 "serve operations from the broker, with the other workers, and run the "
+                 "plans' schedules (without a broker: the plans alone, in this process)")
     worker.add_argument("--worker-id", metavar="ID", help="this worker's name in events")
     worker.add_argument("--shards", type=int, default=DEFAULT_SHARDS, metavar="N",
                         help="actor shard queues (the same on every worker)")
@@ -215,6 +234,12 @@ def _add_worker_parser(groups: argparse._SubParsersAction[argparse.ArgumentParse
                         default=os.environ.get(METRICS_ADDRESS_ENV) or "127.0.0.1",
                         help="the interface of --metrics-port (default: "
                              f"${METRICS_ADDRESS_ENV}, else 127.0.0.1; 0.0.0.0 for all)")
+    worker.add_argument("--plan-grace", type=float, default=DEFAULT_GRACE.total_seconds(),
+                        metavar="S", help="a plan's slot may start up to S seconds late; "
+                        "older ones are missed (default: 300)")
+    worker.add_argument("--plan-gc-interval", type=float, default=DEFAULT_GC_INTERVAL,
+                        metavar="S", help="after retention deleted checkpoints, collect their "
+                        "bank's garbage at most every S seconds (default: 600)")
     worker.add_argument("--policy", metavar="FILE",
                         help="who may ask for what (default: $STRONGBOX_POLICY; without one, "
                              "only this worker's own broker user): docs/security.md")
@@ -250,7 +275,8 @@ async def _run(args: argparse.Namespace) -> None:
         return
     if args.command is _worker_placeholder:
         options = WorkerOptions(
-            amqp_url=broker_url(args.amqp_url, url_file=args.amqp_url_file),
+            amqp_url=_worker_broker_url(args),
+            plan_grace=args.plan_grace, plan_gc_interval=args.plan_gc_interval,
             namespace=args.namespace, shards=args.shards, policy=args.policy,
             providers_dir=args.providers_dir, max_running_activities=args.max_activities,
             request_concurrency=args.request_concurrency, lease_ttl=args.lease_ttl,
@@ -264,6 +290,14 @@ async def _run(args: argparse.Namespace) -> None:
         return
     async with Engine.embedded(args.providers_dir) as engine:
         await args.command(engine, args, out)
+
+
+def _worker_broker_url(args: argparse.Namespace) -> str | None:
+    """The worker's broker URL, or None (embedded) when no option or variable names one."""
+    if args.amqp_url or args.amqp_url_file or os.environ.get(AMQP_URL_ENV) or \
+            os.environ.get(AMQP_URL_FILE_ENV):
+        return broker_url(args.amqp_url, url_file=args.amqp_url_file)
+    return None
 
 
 def _fail(reason: str) -> None:
@@ -288,6 +322,8 @@ def main(argv: list[str] | None = None) -> int:
     130 interrupted, 141 output closed)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.group == "protect" and not args.resources and not args.plan:
+        parser.error("protect: name the resources (TYPE#ID ...) or a plan (--plan)")
     try:
         level = resolve_level(args.log_level, args.verbose)
     except ValueError as error:

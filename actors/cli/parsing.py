@@ -81,6 +81,8 @@ def protect_request(args: argparse.Namespace, provider_id: str | None) -> Protec
     Raises:
         RequestInvalid: naming the argument at fault.
     """
+    if not args.resources:
+        raise RequestInvalid("protect: name the resources (TYPE#ID ...) or a plan (--plan)")
     return ProtectRequest(
         provider_id=provider_id, resources=[parse_ref(text) for text in args.resources],
         parameters=parse_parameters(args.parameters, args.param),

@@ -23,7 +23,7 @@ import structlog
 
 from actors.operations.engine import Engine
 from actors.wire.events import OperationFinished
-from actors.wire.requests import AnyRequest, ProtectRequest, ResourceRef, RestoreRequest
+from actors.wire.requests import EngineRequest, ProtectRequest, ResourceRef, RestoreRequest
 
 log = structlog.get_logger(__name__)
 
@@ -123,7 +123,7 @@ def compare_trees(original: Path, restored: Path) -> list[str]:
 async def run_demo(
     engine: Engine,
     work: Path,
-    run: Callable[[AnyRequest, str], Awaitable[OperationFinished]],
+    run: Callable[[EngineRequest, str], Awaitable[OperationFinished]],
 ) -> tuple[OperationFinished, OperationFinished, list[str], int]:
     """Protect the sample tree under ``work`` and restore it next to it.
 

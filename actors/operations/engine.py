@@ -35,9 +35,9 @@ from actors.transport.memory import MemoryTransport
 from actors.wire.events import OperationFinished
 from actors.wire.messages import OPERATION_NODE, Cancel, Start
 from actors.wire.requests import (
-    AnyRequest,
     CancelRequest,
     DeleteRequest,
+    EngineRequest,
     Parameters,
     ProtectRequest,
     ResourceRef,
@@ -225,7 +225,7 @@ class Engine:
         """Progress events of one operation (or all) from now on."""
         return self.host.transport.subscribe(operation_id)
 
-    async def submit(self, request: AnyRequest, *,
+    async def submit(self, request: EngineRequest, *,
                      graph: ResourceGraph | None = None, user_id: str | None = None,
                      paths: PathGrant = UNRESTRICTED,
                      project: ProjectGrant | None = None,
@@ -252,7 +252,7 @@ class Engine:
                                     project=project, trust_id=trust_id)
         return admitted.operation_id
 
-    async def admit(self, request: AnyRequest, *,
+    async def admit(self, request: EngineRequest, *,
                     graph: ResourceGraph | None = None, user_id: str | None = None,
                     paths: PathGrant = UNRESTRICTED, project: ProjectGrant | None = None,
                     trust_id: str | None = None) -> Admission:
@@ -281,10 +281,8 @@ class Engine:
             if await read_spec(store.bank, operation_id) is not None:
                 log.info("request_duplicate", operation_id=operation_id)
                 return Admission(operation_id, duplicate="exists")
-            context = RequestContext(
-                project_id=project.project_id if project else request.project_id,
-                user_id=user_id, project=project, trust_id=trust_id,
-                paths=merge_forbidden(paths, [store.bank.local_path or ""]))
+            context = _request_context(request, store, user_id=user_id, paths=paths,
+                                       project=project, trust_id=trust_id)
             acting = CURRENT_REQUEST.set(context)  # discovery acts with the request's authority
             try:
                 run, spec_graph = await self._prepare(request, provider, store, graph, context)
@@ -305,6 +303,28 @@ class Engine:
                  checkpoint_id=run.checkpoint_id, resources=len(run.graph))
         await self.host.transport.send(Start(operation_id=operation_id, to=OPERATION_NODE))
         return Admission(operation_id)
+
+    async def check_protect(self, request: ProtectRequest, *, user_id: str | None = None,
+                            paths: PathGrant = UNRESTRICTED,
+                            project: ProjectGrant | None = None) -> ResourceGraph:
+        """Check ``request`` exactly as :meth:`admit` would before starting it (every
+        resource resolves, every parameter fits its plugin's schema, every plugin's
+        ``authorize`` passes), writing nothing; return the graph it would protect.
+
+        Raises:
+            What :meth:`submit` raises before anything runs.
+        """
+        provider = self.provider(request.provider_id)
+        store = await self.store(provider)
+        context = _request_context(request, store, user_id=user_id, paths=paths,
+                                   project=project, trust_id=None)
+        acting = CURRENT_REQUEST.set(context)
+        try:
+            _, graph = await self._prepare(request, provider, store, None, context)
+        finally:
+            CURRENT_REQUEST.reset(acting)
+        assert graph is not None  # a protect's spec graph
+        return graph
 
     async def _check_cancellable(self, operation_id: str) -> None:
         """A cancel must name an operation that exists and has not ended: a Cancel sent
@@ -332,6 +352,7 @@ class Engine:
         """The run of a new operation, and the graph its spec must carry (protect only)."""
         checkpoint = None
         spec_graph = None
+        plan_id = None
         if isinstance(request, ProtectRequest):
             operation_type: OperationType = "protect"
             if graph is None:
@@ -340,6 +361,7 @@ class Engine:
             spec_graph = graph
             checkpoint_id = request.checkpoint_id or str(uuid.uuid4())
             parameters = request.parameters
+            plan_id = request.plan_id
         else:
             operation_type = _OPERATION_OF[type(request)]
             expect = ({CheckpointStatus.AVAILABLE, CheckpointStatus.ERROR}
@@ -361,6 +383,7 @@ class Engine:
                              operation_type=operation_type, checkpoint_id=checkpoint_id,
                              graph=graph, parameters=parameters, context=context,
                              checkpoint=checkpoint)
+        run.plan_id = plan_id
         return run, spec_graph
 
     def _make_run(self, provider: Provider, store: CheckpointStore, *, operation_id: str,
@@ -436,6 +459,7 @@ class Engine:
                              # the operation's real start, not this takeover's
                              started_at=record.started_at if record else spec.submitted_at)
         run.deadline = spec.deadline
+        run.plan_id = spec.plan_id
         await self._set_up_plugins(run.plugins)
         self._operation_banks[operation_id] = bank
         return run
@@ -467,7 +491,7 @@ class Engine:
                                        f"({'; '.join(unreachable)})")
         return None
 
-    async def run(self, request: AnyRequest, *, timeout: float | None = None,
+    async def run(self, request: EngineRequest, *, timeout: float | None = None,
                   graph: ResourceGraph | None = None) -> OperationFinished:
         """Submit ``request`` and wait for its end."""
         operation_id = await self.submit(request, graph=graph)
@@ -506,10 +530,17 @@ class Engine:
     # -- checkpoints ------------------------------------------------------------------
 
     async def list_checkpoints(self, *, provider: str | None = None, marker: str | None = None,
-                               limit: int | None = None) -> list[CheckpointIndex]:
-        """Checkpoints of a provider, newest first."""
+                               limit: int | None = None,
+                               plan_id: str | None = None) -> list[CheckpointIndex]:
+        """Checkpoints of a provider, newest first; with ``plan_id``, only those that
+        plan's protects wrote."""
         chosen = self.provider(provider)
-        return await (await self.store(chosen)).list(chosen.id, marker=marker, limit=limit)
+        store = await self.store(chosen)
+        if plan_id is None:
+            return await store.list(chosen.id, marker=marker, limit=limit)
+        found = [index for index in await store.list(chosen.id, marker=marker)
+                 if index.plan_id == plan_id]
+        return found if limit is None else found[:limit]
 
     async def show_checkpoint(self, checkpoint_id: str, *, provider: str | None = None,
                               ) -> tuple[CheckpointIndex, ResourceGraph, list[ResourceStatus]]:
@@ -524,6 +555,16 @@ class Engine:
             return index, ResourceGraph([], []), []
         graph = await store.read_graph(checkpoint_id)
         return index, graph, await store.read_resource_states(checkpoint_id)
+
+
+def _request_context(request: EngineRequest, store: CheckpointStore, *, user_id: str | None,
+                     paths: PathGrant, project: ProjectGrant | None,
+                     trust_id: str | None) -> RequestContext:
+    """Who the operation acts for, its paths never including the bank's own storage."""
+    return RequestContext(
+        project_id=project.project_id if project else request.project_id,
+        user_id=user_id, project=project, trust_id=trust_id,
+        paths=merge_forbidden(paths, [store.bank.local_path or ""]))
 
 
 def _journal_writer(worker_id: str) -> str:
@@ -550,7 +591,7 @@ def _spec_of(run: OperationRun, worker: str, request: OperationRequest) -> Opera
         checkpoint_id=run.checkpoint_id, project_id=run.request.project_id,
         request_id=request.request_id, parameters=run.raw_parameters, submitted_by=worker,
         user_id=run.request.user_id, paths=run.request.paths, trust_id=run.request.trust_id,
-        deadline=run.deadline)
+        deadline=run.deadline, plan_id=run.plan_id)
 
 
 def validate_parameters(operation: OperationType, graph: ResourceGraph,

@@ -132,6 +132,10 @@ class ActorHost:
         """Operations this host holds actors of."""
         return len(self._hosted)
 
+    def hosted_operation_ids(self) -> list[str]:
+        """The ids of the operations this host holds actors of."""
+        return list(self._hosted)
+
     @property
     def durable(self) -> bool:
         """Whether the transport redelivers unsettled messages to another worker."""

@@ -299,7 +299,8 @@ class OperationActor:
             return await run.store.create(
                 checkpoint_id=run.checkpoint_id, provider_id=run.provider_id,
                 project_id=run.request.project_id, graph=run.graph,
-                operation_id=run.operation_id, owner=self.host.worker_id)
+                operation_id=run.operation_id, owner=self.host.worker_id,
+                plan_id=run.plan_id)
         if found.index.protect_operation_id != run.operation_id:
             raise CheckpointError(f"checkpoint {run.checkpoint_id!r} is being written by "
                                   f"operation {found.index.protect_operation_id!r}")

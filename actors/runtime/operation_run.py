@@ -41,3 +41,5 @@ class OperationRun:
     raw_parameters: dict[str, dict[str, Any]] = field(default_factory=dict)
     # when it must have ended (time.time() seconds), from its spec; None: no deadline
     deadline: float | None = None
+    # the plan a protect runs for: recorded in its checkpoint's index
+    plan_id: str | None = None

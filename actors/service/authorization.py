@@ -18,14 +18,21 @@ import msgspec
 
 from actors.service.keystone import TOKEN_HEADER, TokenInfo
 from actors.service.policy import Policy
-from actors.wire.requests import AnyRequest, CancelRequest, ProtectRequest
+from actors.wire.requests import (
+    PLAN_REQUESTS,
+    AnyRequest,
+    CancelRequest,
+    PlanCreateRequest,
+    ProtectRequest,
+)
 from plugins.access import PathGrant, ProjectGrant
 from plugins.errors import Forbidden
 
 SINGLE_USER: Final = "single-user"
 OPERATION_OF: Final[dict[str, str]] = {
     "protect": "protect", "restore": "restore", "delete": "delete", "verify": "verify",
-    "cancel": "cancel",
+    "cancel": "cancel", "plan_create": "plan", "plan_update": "plan", "plan_delete": "plan",
+    "plan_run": "protect",
 }
 
 
@@ -64,7 +71,18 @@ class Authorizer:
         Raises:
             Forbidden: saying what was refused, and for whom.
         """
-        operation = OPERATION_OF[request_kind(request)]
+        return self.decide_operation(OPERATION_OF[request_kind(request)], request, user_id,
+                                     provider=provider, token=token)
+
+    def decide_operation(self, operation: str, request: AnyRequest, user_id: str | None, *,
+                         provider: tuple[str, str] | None,
+                         token: TokenInfo | None = None) -> Decision:
+        """:meth:`decide` for a named right (``protect``, ``plan``...) rather than the
+        request's own: a plan's creation asks for ``plan`` and ``protect``.
+
+        Raises:
+            Forbidden: saying what was refused, and for whom.
+        """
         if self.policy is None:
             return self._single_user(operation, user_id)
         decision = self._broker_user(operation, user_id, provider)
@@ -128,13 +146,17 @@ class Authorizer:
 
 
 def request_kind(request: AnyRequest) -> str:
-    """The request's ``kind`` tag: protect, restore, delete, verify or cancel."""
+    """The request's ``kind`` tag: protect, restore, delete, verify, cancel, plan_...."""
     return str(type(request).__struct_config__.tag)
 
 
 def request_subject(request: AnyRequest, limit: int = 20) -> list[str]:
     """What the request acts on, for audit records: resource keys, a checkpoint or an
     operation, at most ``limit`` names (a protect of 100k resources is summarised)."""
+    if isinstance(request, PlanCreateRequest):
+        return [f"plan {request.name}"]
+    if isinstance(request, PLAN_REQUESTS):
+        return [f"plan {request.plan}"]
     if isinstance(request, ProtectRequest):
         keys = [ref.key for ref in request.resources[:limit]]
         more = len(request.resources) - limit

@@ -4,7 +4,7 @@ An INI document read with line numbers kept, like the provider files::
 
     # who may do what; an identity not named here may do nothing
     [user backup-operator]            # a RabbitMQ user, as the broker vouches for it
-    operations = protect, restore, verify
+    operations = protect, restore, verify, plan
     providers = Local                 # provider ids or names; * for all
     protect_roots = /srv/data         # directories it may protect (and below)
     restore_targets = /srv/restore    # where it may restore to (and below)
@@ -47,7 +47,9 @@ import msgspec
 from actors.errors import PolicyError
 from plugins.provider.ini_reader import ProviderConfigError, Section, parse_ini
 
-OPERATION_RIGHTS: Final = ("protect", "restore", "delete", "verify", "cancel", "list")
+# "plan": create, change and delete one's own plans (docs/plans.md); running a plan, by
+# its schedule or on demand, needs "protect" too, and its retention "delete"
+OPERATION_RIGHTS: Final = ("protect", "restore", "delete", "verify", "cancel", "list", "plan")
 KEYS: Final = ("operations", "providers", "protect_roots", "restore_targets")
 ROLE_KEYS: Final = ("operations", "providers", "cross_project")
 KEYSTONE_KEYS: Final = ("cloud", "providers")

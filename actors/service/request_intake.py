@@ -24,6 +24,7 @@ import msgspec
 import structlog
 
 from actors.errors import StrongboxError
+from actors.operations.engine import Admission
 from actors.service.authorization import (
     Authorizer,
     Decision,
@@ -31,15 +32,22 @@ from actors.service.authorization import (
     request_subject,
 )
 from actors.service.keystone import TRUST_LIFETIME, KeystoneValidator, TokenInfo
+from actors.service.plan_intake import PlanOutcome, PlanRequests
 from actors.transport.base import IncomingRequest, RequestVerdict
-from actors.wire.events import RequestAccepted, RequestDuplicate, RequestRejected
-from actors.wire.requests import AnyRequest, CancelRequest, decode_request
+from actors.wire.events import PlanChanged, RequestAccepted, RequestDuplicate, RequestRejected
+from actors.wire.requests import (
+    PLAN_REQUESTS,
+    AnyRequest,
+    CancelRequest,
+    EngineRequest,
+    decode_request,
+)
 from banks import metrics
 from banks.errors import BankError
 from plugins.errors import Forbidden, PluginError
 
 if TYPE_CHECKING:
-    from actors.operations.engine import Admission, Engine
+    from actors.operations.engine import Engine
 
 log = structlog.get_logger(__name__)
 
@@ -61,12 +69,14 @@ class RequestIntake:
     def __init__(self, engine: Engine, *, max_bytes: int = MAX_REQUEST_BYTES,
                  authorizer: Authorizer | None = None,
                  keystone: KeystoneValidator | None = None,
-                 max_attempts: int = MAX_REQUEST_ATTEMPTS) -> None:
+                 max_attempts: int = MAX_REQUEST_ATTEMPTS,
+                 plans: PlanRequests | None = None) -> None:
         self.engine = engine
         self.max_bytes = max_bytes
         self.max_attempts = max_attempts
         self.authorizer = authorizer or Authorizer(None, own_user="guest")
         self.keystone = keystone
+        self.plans = plans or PlanRequests(engine, self.authorizer)
         self.accepted = 0
         self.rejected = 0
         self.duplicates = 0
@@ -99,15 +109,20 @@ class RequestIntake:
     async def _carry_out(self, request: AnyRequest,
                          incoming: IncomingRequest) -> RequestVerdict:
         user_id = incoming.user_id
+        outcome: PlanOutcome | None = None
         try:
-            provider = self._provider_of(request)
-            token = None
-            if self.authorizer.needs_token(provider) and incoming.auth_token:
-                if self.keystone is None:
-                    raise Forbidden("this worker has no Keystone validator")
-                token = await self.keystone.validate(incoming.auth_token)
-            decision = self.authorizer.decide(request, user_id, provider=provider, token=token)
-            admitted = await self._admit(request, decision, incoming.auth_token, token)
+            if isinstance(request, PLAN_REQUESTS):
+                outcome = await self.plans.carry_out(request, user_id)
+            else:
+                provider = self._provider_of(request)
+                token = None
+                if self.authorizer.needs_token(provider) and incoming.auth_token:
+                    if self.keystone is None:
+                        raise Forbidden("this worker has no Keystone validator")
+                    token = await self.keystone.validate(incoming.auth_token)
+                decision = self.authorizer.decide(request, user_id, provider=provider,
+                                                  token=token)
+                admitted = await self._admit(request, decision, incoming.auth_token, token)
         except Forbidden as error:
             return await self._reject(request.request_id, user_id, request,
                                       f"{FORBIDDEN}: {error}", category=FORBIDDEN)
@@ -121,6 +136,27 @@ class RequestIntake:
                                           f"gave up after {incoming.attempt} attempts: "
                                           f"{reason}", category="gave_up")
             return self._retry(request, reason, incoming.attempt)
+        if outcome is not None:
+            return await self._plan_done(request, outcome)
+        return await self._accepted(request, decision, admitted)
+
+    async def _plan_done(self, request: AnyRequest, outcome: PlanOutcome) -> RequestVerdict:
+        """A plan request carried out: a run is audited as a protect's admission; a change
+        is audited and announced with ``PlanChanged``."""
+        if outcome.admission is not None:
+            return await self._accepted(request, outcome.decision, outcome.admission)
+        verdict = await self._accepted(request, outcome.decision,
+                                       Admission(request.request_id))
+        action = outcome.action
+        assert action != "run"
+        await self.engine.host.transport.publish(PlanChanged(
+            operation_id=request.request_id, request_id=request.request_id,
+            plan_id=outcome.plan.id, plan_name=outcome.plan.name, action=action,
+            user_id=outcome.decision.user_id, worker=self.engine.host.worker_id))
+        return verdict
+
+    async def _accepted(self, request: AnyRequest, decision: Decision,
+                        admitted: Admission) -> RequestVerdict:
         kind, subject = request_kind(request), request_subject(request)
         operation_id = admitted.operation_id
         if admitted.duplicate is not None:
@@ -147,7 +183,8 @@ class RequestIntake:
             project_id=decision.project.project_id if decision.project else None))
         return RequestVerdict(accepted=True)
 
-    async def _admit(self, request: AnyRequest, decision: Decision, auth_token: str | None,
+    async def _admit(self, request: EngineRequest, decision: Decision,
+                     auth_token: str | None,
                      token: TokenInfo | None) -> Admission:
         """Start the operation; one a token authorized acts through a trust of its user."""
         trust_id = None
@@ -167,7 +204,7 @@ class RequestIntake:
             await self.keystone.delete_trust(trust_id)  # the running operation has its own
         return admitted
 
-    def _provider_of(self, request: AnyRequest) -> tuple[str, str] | None:
+    def _provider_of(self, request: EngineRequest) -> tuple[str, str] | None:
         """The (id, name) of the provider a request names (the default if none)."""
         if isinstance(request, CancelRequest):
             return None

@@ -2,9 +2,14 @@
 
 A worker needs only the broker URL and the provider files (which name the bank). It
 consumes every actor shard (the broker makes each shard active on one worker at a time),
-carries out requests from the request queue, renews the leases of the operations it
-carries, and ends abandoned ones. SIGTERM or SIGINT stops it cleanly: unsettled
-deliveries go back to the broker for the other workers.
+carries out requests from the request queue, runs every plan's schedule with the other
+workers (``actors.plans.scheduler``), renews the leases of the operations it carries, and
+ends abandoned ones. SIGTERM or SIGINT stops it cleanly: unsettled deliveries go back to
+the broker for the other workers.
+
+Without a broker URL the worker is *embedded*: one process, the in-memory transport, no
+request queue; it runs the plans of its providers' banks on their schedules
+(``run_embedded_worker``).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import contextlib
 import os
 import signal
 import socket
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -22,8 +28,12 @@ import structlog
 
 from actors.errors import RequestInvalid
 from actors.operations.engine import Engine
+from actors.plans.authority import local_authority
+from actors.plans.scheduler import DEFAULT_GC_INTERVAL, DEFAULT_GRACE, PlanScheduler
 from actors.service.authorization import Authorizer
 from actors.service.keystone import KeystoneValidator
+from actors.service.plan_authority import policy_authority
+from actors.service.plan_intake import PlanRequests
 from actors.service.policy import Policy, read_policy
 from actors.service.readiness import ReadinessProbe
 from actors.service.reaper import reap_forever
@@ -48,7 +58,7 @@ POLICY_ENV = "STRONGBOX_POLICY"
 class WorkerOptions(msgspec.Struct, kw_only=True):
     """How a worker joins the cluster and how much it takes on."""
 
-    amqp_url: str
+    amqp_url: str | None  # None: embedded (no broker, the in-memory transport)
     namespace: str = DEFAULT_NAMESPACE
     shards: int = DEFAULT_SHARDS
     providers_dir: str | None = None
@@ -65,6 +75,10 @@ class WorkerOptions(msgspec.Struct, kw_only=True):
     # /metrics, /healthz and /readyz (actors.service.status_server); None: not served
     metrics_port: int | None = None
     metrics_address: str = "127.0.0.1"
+    # plans: how late a slot may start, and how often retention's deletes may be followed
+    # by a garbage collection of their bank
+    plan_grace: float = DEFAULT_GRACE.total_seconds()
+    plan_gc_interval: float = DEFAULT_GC_INTERVAL
 
 
 def broker_url(explicit: str | None, *, url_file: str | None = None) -> str:
@@ -115,6 +129,9 @@ async def run_worker(options: WorkerOptions, *, registry: PluginRegistry | None 
                      ready: asyncio.Event | None = None) -> None:
     """Serve until ``stop`` is set (or SIGTERM/SIGINT when ``stop`` is None)."""
     stop = stop if stop is not None else _stop_on_signals()
+    if options.amqp_url is None:
+        await run_embedded_worker(options, registry=registry, stop=stop, ready=ready)
+        return
     policy = load_policy(options.policy)  # a bad file stops the worker before it serves
     transport = await AmqpTransport.connect(
         options.amqp_url, namespace=options.namespace, shards=options.shards,
@@ -138,9 +155,11 @@ async def run_worker(options: WorkerOptions, *, registry: PluginRegistry | None 
             keystone = KeystoneValidator.from_cloud(policy.keystone.cloud)
             log.info("worker_keystone", cloud=policy.keystone.cloud,
                      providers=sorted(policy.keystone.providers))
+        scheduler = _scheduler(engine, options, authorizer)
         await transport.consume_requests(
             RequestIntake(engine, max_bytes=options.max_request_bytes, authorizer=authorizer,
-                          keystone=keystone),
+                          keystone=keystone,
+                          plans=PlanRequests(engine, authorizer, changed=scheduler.poke)),
             concurrency=options.request_concurrency)
         status = None
         if options.metrics_port is not None:
@@ -153,6 +172,7 @@ async def run_worker(options: WorkerOptions, *, registry: PluginRegistry | None 
                                      f"{options.metrics_address}:{options.metrics_port}: "
                                      f"{error.strerror or error}") from None
         reaper = asyncio.create_task(reap_forever(engine, lease_ttl=options.lease_ttl))
+        scheduling = asyncio.create_task(scheduler.run(stop))
         log.info("worker_started", worker=options.worker_id,
                  broker=redact_url(options.amqp_url), namespace=options.namespace,
                  shards=options.shards, providers=list(engine.providers),
@@ -162,12 +182,67 @@ async def run_worker(options: WorkerOptions, *, registry: PluginRegistry | None 
         try:
             await stop.wait()
         finally:
-            reaper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reaper
+            for task in (reaper, scheduling):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if status is not None:
                 await status.close()
             log.info("worker_stopping", worker=options.worker_id)
+
+
+async def run_embedded_worker(options: WorkerOptions, *,
+                              registry: PluginRegistry | None = None,
+                              stop: asyncio.Event | None = None,
+                              ready: asyncio.Event | None = None) -> None:
+    """Run the plans of the providers' banks in this process until ``stop`` is set: the
+    in-memory transport, no request queue, acting as the local user (as every embedded
+    command does)."""
+    stop = stop if stop is not None else _stop_on_signals()
+    async with Engine.embedded(
+            Path(options.providers_dir) if options.providers_dir else None,
+            registry=registry, worker_id=options.worker_id,
+            max_running_activities=options.max_running_activities,
+            lease_ttl=options.lease_ttl) as engine:
+        scheduler = _scheduler(engine, options, None)
+        reaper = asyncio.create_task(reap_forever(engine, lease_ttl=options.lease_ttl))
+        log.info("worker_started", worker=options.worker_id, broker=None, embedded=True,
+                 providers=list(engine.providers))
+        if ready is not None:
+            ready.set()
+        try:
+            await scheduler.run(stop)
+        finally:
+            reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reaper
+            log.info("worker_stopping", worker=options.worker_id)
+            # nobody else will carry them: end them cleanly (checkpoints ``error``), so a
+            # plan's next run is not held back by a run that looks alive
+            await _stop_operations(engine)
+
+
+STOPPED_REASON = "worker stopped"
+STOP_GRACE = 10.0
+
+
+async def _stop_operations(engine: Engine) -> None:
+    running = engine.host.hosted_operation_ids()
+    for operation_id in running:
+        await engine.cancel(operation_id, STOPPED_REASON)
+    for operation_id in running:
+        with contextlib.suppress(Exception):  # stopping: say nothing of one that will not
+            await engine.wait(operation_id, timeout=STOP_GRACE)
+
+
+def _scheduler(engine: Engine, options: WorkerOptions,
+               authorizer: Authorizer | None) -> PlanScheduler:
+    """The worker's plan scheduler; with a broker, plans act as their owners under the
+    worker's policy."""
+    authority = local_authority if authorizer is None else policy_authority(engine, authorizer)
+    return PlanScheduler(engine, authority=authority,
+                         grace=timedelta(seconds=options.plan_grace),
+                         gc_interval=options.plan_gc_interval)
 
 
 def _stop_on_signals() -> asyncio.Event:

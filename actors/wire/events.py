@@ -18,7 +18,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import time
-from typing import Final
+from datetime import datetime
+from typing import Final, Literal
 
 import msgspec
 
@@ -193,6 +194,76 @@ class RequestDuplicate(Event, frozen=True, kw_only=True, tag="request_duplicate"
         return "duplicate"
 
 
+class PlanEvent(Event, frozen=True, kw_only=True):
+    """An event about a plan; routing ``<operation>.plan.<state>``."""
+
+    plan_id: str
+    plan_name: str
+    worker: str = ""
+
+    def _routing_type(self) -> str:
+        return "plan"
+
+
+class SlotEvent(PlanEvent, frozen=True, kw_only=True):
+    """How one slot of a plan's schedule ended: exactly one of scheduled, skipped and
+    missed per slot, whichever worker decided it. ``operation_id`` is the slot's request
+    id (the operation's id when it ran)."""
+
+    slot: datetime  # UTC
+
+
+class SlotScheduled(SlotEvent, frozen=True, kw_only=True, tag="slot_scheduled"):
+    """The slot's protect was submitted; ``operation_id`` is its operation."""
+
+    def _routing_state(self) -> str:
+        return "scheduled"
+
+
+class SlotSkipped(SlotEvent, frozen=True, kw_only=True, tag="slot_skipped"):
+    """The slot came and nothing ran: ``reason`` says why (``previous operation <id>
+    still running``, or the plan's protect was refused)."""
+
+    reason: str
+
+    def _routing_state(self) -> str:
+        return "skipped"
+
+
+class SlotMissed(SlotEvent, frozen=True, kw_only=True, tag="slot_missed"):
+    """The slot passed with no worker to run it within the grace period (or while the
+    plan was being decided elsewhere); ``missed_count`` counts it with those passed with it
+    that this event stands for."""
+
+    missed_count: int = 1
+
+    def _routing_state(self) -> str:
+        return "missed"
+
+
+class PlanChanged(PlanEvent, frozen=True, kw_only=True, tag="plan_changed"):
+    """A plan request was carried out: the plan was ``created``, ``updated`` or
+    ``deleted``; ``operation_id`` is the request's id."""
+
+    action: Literal["created", "updated", "deleted"]
+    request_id: str
+    user_id: str | None = None
+
+    def _routing_state(self) -> str:
+        return self.action
+
+
+class RetentionApplied(PlanEvent, frozen=True, kw_only=True, tag="retention_applied"):
+    """A plan's retention policy was applied after a protect; ``deleted`` lists the
+    checkpoints whose delete was submitted, ``kept`` how many stay."""
+
+    deleted: list[str] = msgspec.field(default_factory=list)
+    kept: int = 0
+
+    def _routing_state(self) -> str:
+        return "retention"
+
+
 AnyEvent = (
     ActivityStarted
     | ActivityFinished
@@ -204,6 +275,11 @@ AnyEvent = (
     | RequestRejected
     | RequestAccepted
     | RequestDuplicate
+    | SlotScheduled
+    | SlotSkipped
+    | SlotMissed
+    | PlanChanged
+    | RetentionApplied
 )
 
 def event_kind(event: Event) -> str:

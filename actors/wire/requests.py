@@ -13,6 +13,8 @@ import msgspec
 
 from actors.errors import RequestInvalid
 from actors.wire.limits import (
+    ID_PATTERN,
+    MAX_ID_LENGTH,
     MAX_PARAMETER_KEYS,
     MAX_RESOURCES,
     OperationId,
@@ -27,6 +29,7 @@ from actors.wire.limits import (
     check_resource,
     check_value,
 )
+from actors.wire.plan_fields import PlanRetention, PlanSchedule
 from plugins.provider.deadlines import MAX_DEADLINE
 
 REQUEST_VERSION: Final = 1
@@ -76,6 +79,9 @@ class ProtectRequest(Request, frozen=True, kw_only=True, tag="protect"):
     checkpoint_id: OperationId | None = None
     extra: dict[str, Any] = msgspec.field(default_factory=dict)
     deadline: Deadline | None = None
+    # the plan this protect runs for (a scheduled slot, or ``protect --plan``); set by the
+    # worker that read the plan, refused from a client (``check_request``)
+    plan_id: OperationId | None = None
 
 
 class RestoreRequest(Request, frozen=True, kw_only=True, tag="restore"):
@@ -113,7 +119,64 @@ class CancelRequest(Request, frozen=True, kw_only=True, tag="cancel"):
     operation_id: OperationId
 
 
-AnyRequest = ProtectRequest | RestoreRequest | DeleteRequest | VerifyRequest | CancelRequest
+# A plan's name, or its id (a UUID) where a request names an existing plan.
+PlanName = Annotated[str, msgspec.Meta(
+    pattern=ID_PATTERN, max_length=MAX_ID_LENGTH,
+    description="letters, digits, '_' and '-', starting with a letter or digit; at most 128")]
+
+
+class PlanCreateRequest(Request, frozen=True, kw_only=True, tag="plan_create"):
+    """Store a new plan: ``resources`` protected on ``schedule``, thinned by ``retention``.
+
+    Checked as a protect of the same resources and parameters would be (every resource
+    resolves, every parameter fits its plugin's schema), and the schedule and retention
+    policy are checked too; the plan is stored only if all of it passes. ``project_id``
+    is the project it belongs to (a Keystone token's, where one is needed).
+    """
+
+    name: PlanName
+    provider_id: ProviderId | None = None
+    resources: Annotated[list[ResourceRef], msgspec.Meta(max_length=MAX_RESOURCES)]
+    parameters: RequestParameters = msgspec.field(default_factory=dict)
+    schedule: PlanSchedule | None = None
+    retention: PlanRetention | None = None
+    deadline: Deadline | None = None  # of each protect the plan runs
+
+
+class PlanUpdateRequest(Request, frozen=True, kw_only=True, tag="plan_update"):
+    """Change the fields given of a plan (named by name or id); ``schedule`` or
+    ``retention`` null removes it. Checked as a creation is."""
+
+    plan: PlanName
+    provider_id: ProviderId | None = None  # where to look for it (default: every provider)
+    name: PlanName | msgspec.UnsetType = msgspec.UNSET
+    resources: Annotated[list[ResourceRef], msgspec.Meta(max_length=MAX_RESOURCES)] | \
+        msgspec.UnsetType = msgspec.UNSET
+    parameters: RequestParameters | msgspec.UnsetType = msgspec.UNSET
+    schedule: PlanSchedule | msgspec.UnsetType | None = msgspec.UNSET
+    retention: PlanRetention | msgspec.UnsetType | None = msgspec.UNSET
+    deadline: Deadline | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class PlanDeleteRequest(Request, frozen=True, kw_only=True, tag="plan_delete"):
+    """Remove a plan (its checkpoints stay, with their ``plan_id``)."""
+
+    plan: PlanName
+    provider_id: ProviderId | None = None
+
+
+class PlanRunRequest(Request, frozen=True, kw_only=True, tag="plan_run"):
+    """Run a plan once now: a protect of its resources, the operation id being this
+    request's ``request_id``."""
+
+    plan: PlanName
+    provider_id: ProviderId | None = None
+
+
+EngineRequest = ProtectRequest | RestoreRequest | DeleteRequest | VerifyRequest | CancelRequest
+PlanRequest = PlanCreateRequest | PlanUpdateRequest | PlanDeleteRequest | PlanRunRequest
+AnyRequest = EngineRequest | PlanRequest
+PLAN_REQUESTS: Final = (PlanCreateRequest, PlanUpdateRequest, PlanDeleteRequest, PlanRunRequest)
 
 _decoder = msgspec.json.Decoder(AnyRequest)
 
@@ -136,8 +199,15 @@ def decode_request(raw: bytes) -> AnyRequest:
     if request.v != REQUEST_VERSION:
         raise RequestInvalid(f"request version {request.v} is not supported "
                              f"(this worker speaks v{REQUEST_VERSION})")
-    if isinstance(request, ProtectRequest) and not request.resources:
-        raise RequestInvalid("protect request selects no resources (field 'resources')")
+    if isinstance(request, ProtectRequest | PlanCreateRequest) and not request.resources:
+        raise RequestInvalid(f"{type(request).__struct_config__.tag} request selects no "
+                             f"resources (field 'resources')")
+    if isinstance(request, PlanUpdateRequest) and request.resources == []:
+        raise RequestInvalid("plan_update request selects no resources (field 'resources')")
+    if isinstance(request, ProtectRequest) and request.plan_id is not None:
+        # only a worker reading the plan may say a protect runs for it
+        raise RequestInvalid("field 'plan_id': set by the workers; run a plan with a "
+                             "plan_run request")
     check_request(request)
     return request
 
@@ -153,11 +223,29 @@ def check_request(request: AnyRequest) -> None:
     if isinstance(request, CancelRequest):
         check_id("operation_id", request.operation_id)
         return
-    check_id("checkpoint_id", request.checkpoint_id)
     check_provider("provider_id", request.provider_id)
+    if isinstance(request, PLAN_REQUESTS):
+        _check_plan_request(request)
+        return
+    check_id("checkpoint_id", request.checkpoint_id)
     if isinstance(request, ProtectRequest):
         for index, ref in enumerate(request.resources):
             check_resource(f"resources[{index}]", ref.type, ref.id)
         check_value("extra", request.extra)
     if isinstance(request, ProtectRequest | RestoreRequest):
         check_parameters("parameters", request.parameters)
+
+
+def _check_plan_request(request: PlanRequest) -> None:
+    if not isinstance(request, PlanCreateRequest):
+        check_id("plan", request.plan)
+    name = request.name if isinstance(request, PlanCreateRequest | PlanUpdateRequest) \
+        else msgspec.UNSET
+    if isinstance(name, str):
+        check_id("name", name)
+    if isinstance(request, PlanCreateRequest | PlanUpdateRequest):
+        if isinstance(request.resources, list):
+            for index, ref in enumerate(request.resources):
+                check_resource(f"resources[{index}]", ref.type, ref.id)
+        if isinstance(request.parameters, dict):
+            check_parameters("parameters", request.parameters)

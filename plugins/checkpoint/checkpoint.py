@@ -74,6 +74,7 @@ class CheckpointIndex(msgspec.Struct, kw_only=True):
     error: str | None = None
     error_resource: str | None = None
     extra: dict[str, Any] = msgspec.field(default_factory=dict)
+    plan_id: str | None = None  # the plan whose protect wrote it, if any
 
 
 class ResourceStatus(msgspec.Struct, kw_only=True):

@@ -49,6 +49,7 @@ class OperationSpec(msgspec.Struct, kw_only=True, frozen=True):
     # when it must have ended (time.time() seconds): absolute, so that a worker taking it
     # over arms the same deadline; None only in specs from before deadlines
     deadline: float | None = None
+    plan_id: str | None = None  # the plan a protect runs for (actors.plans)
 
 
 def _prefix(operation_id: str) -> str:

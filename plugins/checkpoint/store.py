@@ -51,7 +51,8 @@ class CheckpointStore:
 
     async def create(self, *, checkpoint_id: str, provider_id: str, project_id: str | None,
                      graph: ResourceGraph, operation_id: str, owner: str,
-                     extra: dict[str, object] | None = None) -> Checkpoint:
+                     extra: dict[str, object] | None = None,
+                     plan_id: str | None = None) -> Checkpoint:
         """Write a new checkpoint in ``protecting``: its graph first, then its index.
 
         Raises:
@@ -65,7 +66,7 @@ class CheckpointStore:
             id=checkpoint_id, provider_id=provider_id, project_id=project_id,
             status=CheckpointStatus.PROTECTING, created_at=now, updated_at=now,
             protect_operation_id=operation_id, owner=owner, resource_count=len(graph),
-            extra=dict(extra or {}),
+            extra=dict(extra or {}), plan_id=plan_id,
         )
         await self.bank.put(prefix + "graph", graph.encode())
         await self._write_index(index)
