@@ -25,7 +25,8 @@ from actors.plans.access import LOCAL
 from actors.plans.authority import local_authority
 from actors.plans.book import PlanBook
 from actors.plans.plan import Plan, plan_document, utc_now
-from actors.plans.schedule import next_slots, retention_delete_request_id
+from actors.plans.schedule import next_slots
+from actors.plans.slot_ids import retention_delete_request_id
 from actors.plans.thinning import decide, thin
 from actors.wire.requests import PlanCreateRequest, PlanDeleteRequest, PlanUpdateRequest
 from plugins.checkpoint.operation_record import read_operation_record

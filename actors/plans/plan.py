@@ -102,7 +102,7 @@ def schedule_of(fields: PlanSchedule | None) -> Schedule | None:
     """The request's schedule, checked.
 
     Raises:
-        RequestInvalid: ``schedule: <what is wrong>``.
+        RequestInvalid: ``schedule.<field>: <what is wrong>``.
     """
     if fields is None:
         return None
@@ -110,7 +110,7 @@ def schedule_of(fields: PlanSchedule | None) -> Schedule | None:
     try:
         validate_schedule(schedule)
     except ScheduleError as error:
-        raise RequestInvalid(f"schedule: {error}") from None
+        raise RequestInvalid(str(error)) from None  # it names the field: schedule.<field>
     return schedule
 
 
@@ -118,7 +118,7 @@ def retention_of(fields: PlanRetention | None) -> RetentionPolicy | None:
     """The request's retention policy, checked.
 
     Raises:
-        RequestInvalid: ``retention: <what is wrong>``.
+        RequestInvalid: ``retention[.<field>]: <what is wrong>``.
     """
     if fields is None:
         return None
@@ -126,7 +126,7 @@ def retention_of(fields: PlanRetention | None) -> RetentionPolicy | None:
     try:
         validate_retention(policy)
     except RetentionError as error:
-        raise RequestInvalid(f"retention: {error}") from None
+        raise RequestInvalid(str(error)) from None  # it names the field: retention[.<field>]
     return policy
 
 

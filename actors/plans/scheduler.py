@@ -47,8 +47,9 @@ from actors.operations.bank_gc import GcRefused, collect_bank_garbage
 from actors.operations.engine import Engine
 from actors.plans.authority import Authority, local_authority
 from actors.plans.book import Clock, PlanBook, first_slot
+from actors.plans.due import due_slots
 from actors.plans.plan import Plan, PlanHistory, RunRecord, utc_now
-from actors.plans.schedule import due_slots, slot_request_id
+from actors.plans.slot_ids import slot_request_id
 from actors.plans.store import PlanStore
 from actors.plans.thinning import thin
 from actors.wire.events import (

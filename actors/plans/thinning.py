@@ -19,7 +19,7 @@ from actors.operations.engine import Engine
 from actors.plans.authority import Authority
 from actors.plans.plan import Plan
 from actors.plans.retention import Candidate, Decision, forget
-from actors.plans.schedule import retention_delete_request_id
+from actors.plans.slot_ids import retention_delete_request_id
 from actors.wire.requests import DeleteRequest
 from plugins.checkpoint.checkpoint import CheckpointStatus
 from plugins.checkpoint.operation_deadline import running_deadlines

@@ -256,7 +256,7 @@ async def test_plans_are_created_run_and_refused_through_the_workers_from_the_cl
         bad = await asyncio.to_thread(cli, *remote, "plans", "create", "other", target,
                                       "--cron", "every night")
         assert bad.returncode == 1
-        assert "request rejected: RequestInvalid: schedule: cron: 'every night'" in bad.stderr
+        assert "request rejected: RequestInvalid: schedule.cron: 'every night'" in bad.stderr
         ran = await asyncio.to_thread(cli, *remote, "protect", "--plan", "nightly", "--wait",
                                       "--json")
         assert ran.returncode == 0, ran.stderr

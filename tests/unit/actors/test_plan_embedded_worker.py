@@ -12,7 +12,7 @@ import msgspec
 from actors.operations.engine import Engine
 from actors.plans.access import LOCAL
 from actors.plans.book import PlanBook
-from actors.plans.schedule import slot_request_id
+from actors.plans.slot_ids import slot_request_id
 from actors.service.worker import WorkerOptions, run_worker
 from actors.wire.requests import PlanUpdateRequest
 from plugins.checkpoint.checkpoint import CheckpointIndex, CheckpointStatus

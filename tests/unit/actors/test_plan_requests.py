@@ -67,15 +67,15 @@ def plan(source: Path, **changes) -> PlanCreateRequest:
 
 
 @pytest.mark.parametrize(("changes", "reason"), [
-    ({"schedule": PlanSchedule(cron="61 * * * *")}, "schedule: cron: '61 * * * *' is not"),
-    ({"schedule": PlanSchedule(rrule="FREQ=FORTNIGHTLY")}, "schedule: rrule: 'FREQ=FORTNIGHTLY'"),
+    ({"schedule": PlanSchedule(cron="61 * * * *")}, "schedule.cron: '61 * * * *': minute field"),
+    ({"schedule": PlanSchedule(rrule="FREQ=FORTNIGHTLY")}, "schedule.rrule: 'FREQ=FORTNIGHTLY'"),
     ({"schedule": PlanSchedule(cron="0 2 * * *", timezone="Europe/Atlantis")},
-     "schedule: timezone: unknown time zone 'Europe/Atlantis'"),
+     "schedule.timezone: 'Europe/Atlantis': not a known IANA time zone"),
     ({"resources": [ResourceRef("Strongbox::Nothing", "/x")]},
      "no protectable plugin for resource type 'Strongbox::Nothing'"),
     ({"resources": [ResourceRef(DIRECTORY, "/no/such/directory")]},
      "Strongbox::Directory#/no/such/directory not found"),
-    ({"retention": PlanRetention()}, "retention: the retention policy keeps nothing"),
+    ({"retention": PlanRetention()}, "retention: keeps nothing"),
     ({"name": "has space"}, "request does not match its schema"),
     ({"parameters": {DIRECTORY: {"no_such_option": 1}}}, "no_such_option"),
 ])
@@ -132,12 +132,11 @@ def listed_plans(providers: Path, capsys) -> list[dict]:
 
 
 @pytest.mark.parametrize(("arguments", "reason"), [
-    (["--cron", "not a cron"], "schedule: cron: 'not a cron' is not a cron expression"),
-    (["--rrule", "FREQ=HOURLY;BYDAY=XX"], "schedule: rrule:"),
+    (["--cron", "not a cron"], "schedule.cron: 'not a cron': 5 fields expected"),
+    (["--rrule", "FREQ=HOURLY;BYDAY=XX"], "schedule.rrule:"),
     (["--cron", "0 2 * * *", "--timezone", "Mars/Olympus"],
-     "unknown time zone 'Mars/Olympus'"),
-    (["--cron", "0 2 * * *", "--keep-last", "0"], "retention: the retention policy keeps "
-                                                   "nothing"),
+     "schedule.timezone: 'Mars/Olympus': not a known IANA time zone"),
+    (["--cron", "0 2 * * *", "--keep-last", "0"], "retention: keeps nothing"),
     (["--timezone", "UTC"], "--timezone: needs --cron or --rrule"),
 ])
 def test_a_bad_plan_at_the_command_line_fails_naming_the_fault_and_nothing_is_stored(
