@@ -188,16 +188,18 @@ async def bench(devcloud: DevCloud, work: Path, size: int, fraction: float,
         providers = write_provider(work / "providers", bank, devcloud.auth("demo"),
                                    plugins=("os-volume-bytes",),
                                    options={"os-volume-bytes": {"passphrase": PASSPHRASE}})
-        protect = ProtectRequest(project_id=project.id,
-                                 resources=[ResourceRef(VOLUME, volume_id)])
+        def protect() -> ProtectRequest:  # a new request each time: a repeat is a duplicate
+            return ProtectRequest(project_id=project.id,
+                                  resources=[ResourceRef(VOLUME, volume_id)])
+
         async with Engine.embedded(providers) as engine:
             for name in ("os-volume-bytes protect", "protect again, unchanged"):
-                step, _ = await timed_run(engine, protect, name, lambda: tree_bytes(bank),
+                step, _ = await timed_run(engine, protect(), name, lambda: tree_bytes(bank),
                                           stored_phases)
                 steps.append(step)
             changed = rewrite(volume_file, size, fraction, seed)
             step, protected = await timed_run(
-                engine, protect, f"protect after {changed / size:.0%} rewritten",
+                engine, protect(), f"protect after {changed / size:.0%} rewritten",
                 lambda: tree_bytes(bank), stored_phases)
             steps.append(step)
             original = file_sha256(volume_file)

@@ -184,7 +184,7 @@ class ImageProtection(OpenStackProtection):
         info = ImageSavedInfo(
             image_id=resource.id, name=image.name, disk_format=image.disk_format,
             container_format=image.container_format, size=digests.size,
-            checksum=digests.md5.hexdigest(),
+            checksum=digests.md5_hex(image.checksum),
             hash_algo="sha512", hash_value=digests.sha512.hexdigest(), segments=0,
             min_disk=int(image.min_disk or 0), min_ram=int(image.min_ram or 0),
             visibility=image.visibility, properties=_properties(image),

@@ -165,7 +165,7 @@ class VolumeBytesProtection(OpenStackProtection):
             image_info = ImageSavedInfo(
                 image_id=image_id, name=None, disk_format=image.disk_format,
                 container_format=image.container_format, size=digests.size,
-                checksum=digests.md5.hexdigest(), hash_algo="sha512",
+                checksum=digests.md5_hex(image.checksum), hash_algo="sha512",
                 hash_value=digests.sha512.hexdigest(), segments=0, layout="chunks")
             await self.save_info(section, VolumeBytesSavedInfo(
                 volume_id=resource.id, name=volume.name, size=int(volume.size or 0),
