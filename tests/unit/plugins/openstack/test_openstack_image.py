@@ -10,6 +10,7 @@ import msgspec
 import pytest
 
 from actors.operations.checkpoint_verify import verify_checkpoint
+from actors.wire.events import ActivityProgress
 from actors.wire.requests import DeleteRequest, ProtectRequest, ResourceRef, RestoreRequest
 from banks.chunks.layout import chunk_key
 from banks.keys import encode_segment
@@ -182,3 +183,23 @@ async def test_streaming_an_image_into_the_bank_holds_only_a_few_chunks_in_memor
     # the whole image is 24 MiB; the chunker holds up to 3 of its 4 MiB maximal chunks and
     # the store 4 in flight (encoded copies included)
     assert peak < 20 << 20, f"peak {peak / (1 << 20):.1f} MiB while streaming 24 MiB"
+
+
+async def test_progress_events_carry_the_bytes_done_and_the_total_both_ways(cloud, engine_for):
+    data = os.urandom(3 << 20)
+    image = add_image(cloud, name="ubuntu", data=data)
+
+    async def run_watched(engine, request):
+        subscription = engine.subscribe()
+        result = await engine.run(request, timeout=30)
+        await subscription.close()
+        assert result.status == "succeeded", result.error
+        events = [e async for e in subscription if isinstance(e, ActivityProgress)]
+        return result, (max(e.bytes_done for e in events), {e.bytes_total for e in events})
+
+    async with engine_for(PLUGIN, sections=sections(PLUGIN, **SMALL)) as engine:
+        protected, protect_progress = await run_watched(
+            engine, ProtectRequest(resources=[ResourceRef(IMAGE, image["id"])]))
+        _, restore_progress = await run_watched(
+            engine, RestoreRequest(checkpoint_id=protected.checkpoint_id))
+    assert protect_progress == restore_progress == (len(data), {len(data)})
