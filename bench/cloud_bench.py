@@ -1,6 +1,7 @@
 """A Cinder volume's bytes through the chunk store (``os-volume-bytes``), on the dev cloud.
 
     python -m bench.cloud_bench --state DIR [--size-mib 1024] [--seed 1] [--rewrite 0.05]
+                                [--compression-level N]
 
 Against the dev cloud running in ``DIR`` (``python -m tests.devcloud --state DIR up
 --services keystone,glance,placement,cinder``; ``make bench-cloud`` starts it), in a
@@ -172,8 +173,8 @@ async def timed_run(engine: Engine, request: Any, name: str, measure: Callable[[
     return step, result
 
 
-async def bench(devcloud: DevCloud, work: Path, size: int, fraction: float,
-                seed: int) -> tuple[list[Step], int, int]:
+async def bench(devcloud: DevCloud, work: Path, size: int, *, fraction: float,
+                seed: int, options: dict[str, str]) -> tuple[list[Step], int, int]:
     steps: list[Step] = []
     stored_phases, sent_phases = Phases(), Phases()
     ImageProtection.protect_bytes = stored_phases.wrap(  # type: ignore[method-assign]
@@ -188,7 +189,8 @@ async def bench(devcloud: DevCloud, work: Path, size: int, fraction: float,
         bank = work / "bank"
         providers = write_provider(work / "providers", bank, devcloud.auth("demo"),
                                    plugins=("os-volume-bytes",),
-                                   options={"os-volume-bytes": {"passphrase": PASSPHRASE}})
+                                   options={"os-volume-bytes": {"passphrase": PASSPHRASE,
+                                                                **options}})
         def protect() -> ProtectRequest:  # a new request each time: a repeat is a duplicate
             return ProtectRequest(project_id=project.id,
                                   resources=[ResourceRef(VOLUME, volume_id)])
@@ -278,7 +280,10 @@ def main() -> None:
     parser.add_argument("--size-mib", type=int, default=1024, help="volume content, MiB")
     parser.add_argument("--rewrite", type=float, default=0.05, help="fraction rewritten")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--compression-level", type=int, help="zstd level (default: 3)")
     args = parser.parse_args()
+    options = ({"compression_level": str(args.compression_level)}
+               if args.compression_level is not None else {})
     config = saved_config(str(args.state.resolve()))
     if not cloud.status(config) or not all(row.healthy for row in cloud.status(config)):
         raise SystemExit(f"no healthy dev cloud in {args.state}: start it with `python -m "
@@ -288,7 +293,8 @@ def main() -> None:
     size = args.size_mib * MIB
     with tempfile.TemporaryDirectory(prefix="cloud-bench-") as work:
         steps, downloaded, changed = asyncio.run(
-            bench(devcloud, Path(work), size, args.rewrite, args.seed))
+            bench(devcloud, Path(work), size, fraction=args.rewrite, seed=args.seed,
+                  options=options))
     if downloaded != -(-size // GIB) * GIB:
         sys.stderr.write(f"note: Glance served {downloaded} bytes for the volume\n")
     print_table(steps, downloaded, changed)

@@ -18,6 +18,7 @@ what was sent must be the one recorded at protect time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -94,8 +95,9 @@ async def store_image(
     """Stream image ``image_id`` from Glance into ``store``; return its chunks and digests.
 
     ``checksum`` (MD5) and ``hash_value`` (of ``hash_algo``, if ``sha512``) are Glance's:
-    the bytes read must have them. ``budget``, if given, is asked for each piece's bytes
-    while it is in this function's hands.
+    the bytes read must have them. One piece is read ahead of the one the store chunks;
+    ``budget``, if given, is asked for each piece's bytes while it is in this function's
+    hands (two pieces at most).
 
     Raises:
         OpenStackError: the download failed (naming the image).
@@ -126,26 +128,37 @@ async def store_image(
                 digests.update(piece)  # here, in the pool thread: off the loop
             return piece
 
-        async def body() -> AsyncIterator[bytes]:
-            held = 0
+        async def read_next() -> bytes | None:
+            if budget is not None:
+                await budget.acquire(chunk_size)
+            piece = None
             try:
-                while True:
-                    if budget is not None:
-                        await budget.acquire(chunk_size)
-                        held = chunk_size
-                    piece = await cloud.call(context.project_id, "glance", "read image data",
-                                             image_id, read)
-                    if piece is None:
-                        return
-                    context.progress(digests.size, total)
+                piece = await cloud.call(context.project_id, "glance", "read image data",
+                                         image_id, read)
+            finally:
+                if piece is None and budget is not None:
+                    budget.release(chunk_size)
+            return piece
+
+        async def body() -> AsyncIterator[bytes]:
+            # one piece read (and hashed, in the pool) ahead while the store chunks this one:
+            # the hashing overlaps the chunker's and the encoders' work
+            upcoming = asyncio.ensure_future(read_next())
+            done = 0
+            try:
+                while (piece := await upcoming) is not None:
+                    upcoming = asyncio.ensure_future(read_next())
+                    done += len(piece)
+                    context.progress(done, total)
                     yield piece
                     # the store has taken the piece into its chunker when it asks again
                     if budget is not None:
-                        budget.release(held)
-                        held = 0
+                        budget.release(chunk_size)
             finally:
-                if held and budget is not None:
-                    budget.release(held)
+                # the read under way uses the response: let it end before the response closes
+                with contextlib.suppress(Exception):
+                    if await upcoming is not None and budget is not None:
+                        budget.release(chunk_size)
 
         chunks = await store.write_stream(body(), stats)
     finally:

@@ -93,7 +93,7 @@ async def test_200_mb_stream_into_the_store_holding_a_few_chunks_at_most() -> No
     assert stored.digests.sha256.hexdigest() == download.sha256.hexdigest()
     assert sum(ref.size for ref in stored.chunks) == TOTAL
     assert stored.stats.new_chunks == len(stored.chunks)  # random: every chunk new
-    assert budget.in_use == 0 and budget.peak <= MIB  # one piece in this function's hands
+    assert budget.in_use == 0 and budget.peak <= 2 * MIB  # a piece read ahead of another
     # the chunker holds up to three 4 MiB chunks, the store four in flight with their
     # encoded copies: a few tens of MiB, whatever the size of the image
     assert peak < 32 * MIB, f"peak {peak / MIB:.1f} MiB while storing {TOTAL // MIB} MiB"
