@@ -133,9 +133,14 @@ def rewrite(path: Path, size: int, fraction: float, seed: int) -> int:
     return length * 8
 
 
-def file_sha256(path: Path) -> str:
+def file_sha256(path: Path, size: int | None = None) -> str:
+    """SHA-256 of the file, as a device of ``size`` bytes would read (zeros past its end:
+    the dev cloud's volumes are sparse files, and a restore may leave a zero tail out)."""
     with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+        digest = hashlib.file_digest(handle, "sha256")
+    for left in range((size or 0) - path.stat().st_size, 0, -MIB):
+        digest.update(bytes(min(MIB, left)))
+    return digest.hexdigest()
 
 
 def raw_download(project: CloudProject, volume_id: str) -> tuple[Step, int]:
@@ -248,7 +253,7 @@ def same_volume(devcloud: DevCloud, project: CloudProject, name: str, original: 
     """True if the volume ``name`` holds the original's bytes (its backing file's SHA-256)."""
     (volume,) = [v for v in project.connection.block_storage.volumes() if v.name == name]
     path = devcloud.volume_file(volume.id)
-    same = file_sha256(path) == original
+    same = file_sha256(path, int(volume.size) * GIB) == original
     if not same:
         sys.stderr.write(f"{name}: its bytes differ from the original's "
                          f"({path.stat().st_size} bytes)\n")
