@@ -79,6 +79,10 @@ test-cloud: $(BIN)/.installed
 bench-transport: $(BIN)/.installed
 	PYTHONPATH=. $(BIN)/python -m bench.transport_bench
 
+# `checkpoints list` over 300 checkpoints: a plaintext bank against a sealed one (encrypted store)
+bench-listing: $(BIN)/.installed
+	PYTHONPATH=. $(BIN)/python -m bench.listing_bench
+
 # Strongbox against restic on a generated tree (2 GB; SIZE_MB=500 for less): backup,
 # unchanged re-backup, restore; MB/s and bytes stored. Installs restic if it can.
 SIZE_MB ?= 2000

@@ -1,5 +1,5 @@
-"""Actors: the engine side. ``cli`` > ``service`` > ``operations`` > ``runtime`` > ``transport``
-> ``wire``, each importing only those after it (docs/architecture.md)."""
+"""Actors: the engine side. ``cli`` > ``service`` > ``plans`` > ``operations`` > ``runtime``
+> ``transport`` > ``wire``, each importing only those after it (docs/architecture.md)."""
 
 from actors.operations.engine import Engine
 from actors.transport.base import Transport

@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from plugins.errors import AtFileLine
 
 
 class StrongboxError(Exception):
@@ -61,12 +61,5 @@ class OperationUnavailable(StrongboxError):
     retryable: bool = True
 
 
-class PolicyError(StrongboxError):
+class PolicyError(AtFileLine, StrongboxError):
     """The policy file is wrong; the message is ``<file>:<line>: <what is wrong>``."""
-
-    def __init__(self, path: Path, line: int | None, problem: str) -> None:
-        self.path = path
-        self.line = line
-        self.problem = problem
-        where = f"{path}:{line}" if line is not None else str(path)
-        super().__init__(f"{where}: {problem}")

@@ -25,10 +25,26 @@ without knowing the family.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 
 class PluginError(Exception):
     """Base of every plugin-layer error."""
+
+
+class AtFileLine(Exception):
+    """An error in a configuration file, said as ``<file>:<line>: <what is wrong>``.
+
+    A mixin: the provider files' error and the policy file's error share the shape (and an
+    operator's editor jumps to it) but not a family.
+    """
+
+    def __init__(self, path: Path, line: int | None, problem: str) -> None:
+        self.path = path
+        self.line = line
+        self.problem = problem
+        where = f"{path}:{line}" if line is not None else str(path)
+        super().__init__(f"{where}: {problem}")
 
 
 class PluginNotFound(PluginError, LookupError):

@@ -22,6 +22,7 @@ import msgspec
 import structlog
 
 from actors.errors import OperationNotFound, OperationUnavailable, RequestInvalid
+from actors.operations.bank_sealing import seal_bank
 from actors.operations.deadlines import absolute_deadline
 from actors.operations.verify import ResourceVerifier, verification_graph, verify_parameters
 from actors.operations.waiting import RecordReader, wait_for_end
@@ -144,10 +145,11 @@ class Engine:
         return self.providers.get(id_or_name) if id_or_name else self.providers.default()
 
     async def bank(self, provider: Provider) -> Bank:
-        """The provider's bank, opened once."""
+        """The provider's bank, opened once; sealed if its chunk store is encrypted
+        (``actors/operations/bank_sealing.py``)."""
         bank = self._banks.get(provider.id)
         if bank is None:
-            bank = self._banks[provider.id] = await provider.open_bank()
+            bank = self._banks[provider.id] = seal_bank(provider, await provider.open_bank())
         return bank
 
     async def store(self, provider: Provider) -> CheckpointStore:

@@ -49,6 +49,7 @@ from actors.transport.topology import (
     AUTH_TOKEN_HEADER,
     MAX_QUEUED_REQUESTS,
     ORIGIN_HEADER,
+    PUBLISHER_HEADER,
     REASON_HEADER,
     WORKER_HEADER,
     dead_letter_queue_arguments,
@@ -611,6 +612,8 @@ class AmqpTransport(Transport):
         headers.pop(AUTH_TOKEN_HEADER, None)  # a secret: never kept in the dead letters
         headers[REASON_HEADER] = reason[:4000]
         headers[WORKER_HEADER] = self.worker_id
+        if delivery.user_id:
+            headers[PUBLISHER_HEADER] = delivery.user_id
         try:
             await channel.default_exchange.publish(
                 aio_pika.Message(delivery.body, headers=headers,

@@ -31,6 +31,9 @@ from urllib.parse import urlsplit, urlunsplit
 ORIGIN_HEADER: Final = "x-strongbox-origin"
 REASON_HEADER: Final = "x-strongbox-reason"
 WORKER_HEADER: Final = "x-strongbox-worker"
+# who published a dead-lettered request: its user_id, which the broker checked when it
+# arrived; the worker republishes it as itself, so the property would name the worker
+PUBLISHER_HEADER: Final = "x-strongbox-publisher"
 # a Keystone token for requests to OpenStack providers; stripped before a dead letter
 AUTH_TOKEN_HEADER: Final = "x-strongbox-auth-token"
 DEFAULT_NAMESPACE: Final = "strongbox"

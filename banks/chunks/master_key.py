@@ -7,8 +7,9 @@ MiB and about 0.1 s per derivation here), so guessing passphrases offline costs 
 not just time. A wrong passphrase fails the GCM tag and raises :class:`WrongKey`.
 
 HKDF-SHA256 splits the master key into independent subkeys, so no key serves two
-purposes: the chunk-id key (HMAC-SHA256), the chunk encryption key (AES-256-GCM) and the
-chunker's gear seed.
+purposes: the chunk-id key (HMAC-SHA256), the chunk encryption key (AES-256-GCM), the
+chunker's gear seed, and in an encrypted store the root of the keys that seal the bank's
+other objects (``banks.sealed``: the engine's and the plugins' sections').
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ class ChunkKeys:
     id_key: bytes = field(repr=False)
     encryption_key: bytes | None = field(repr=False)
     chunker_seed: int = field(repr=False)
+    # the root of the sealed objects' keys (banks.sealed.ObjectKeys); None unencrypted
+    sealing_root: bytes | None = field(default=None, repr=False)
 
 
 def new_master_key() -> bytes:
@@ -72,7 +75,8 @@ def new_master_key() -> bytes:
 
 
 def derive_keys(master_key: bytes, *, encrypted: bool) -> ChunkKeys:
-    """Split ``master_key`` into the id key, the encryption key and the chunker seed."""
+    """Split ``master_key`` into the id key, the encryption key, the chunker seed and,
+    if ``encrypted``, the sealing root."""
 
     def expand(info: bytes, length: int = 32) -> bytes:
         kdf = HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=info)
@@ -82,6 +86,7 @@ def derive_keys(master_key: bytes, *, encrypted: bool) -> ChunkKeys:
         id_key=expand(b"strongbox chunk id"),
         encryption_key=expand(b"strongbox chunk encryption") if encrypted else None,
         chunker_seed=int.from_bytes(expand(b"strongbox chunker seed", 8), "big"),
+        sealing_root=expand(b"strongbox sealed objects") if encrypted else None,
     )
 
 

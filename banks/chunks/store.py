@@ -81,6 +81,9 @@ class ChunkStore:
         self.codec = ChunkCodec(keys, bank=bank.name, compression_level=settings.compression_level)
         self.chunker_params: ChunkerParams = config.chunker
         self._seed = keys.chunker_seed
+        # the root of the keys sealing the bank's other objects (banks.sealed); None in
+        # an unencrypted store
+        self.sealing_root: bytes | None = keys.sealing_root
         self.read_ahead = settings.read_ahead
         self._slots = asyncio.Semaphore(settings.upload_concurrency)
         self._known: set[str] = set()

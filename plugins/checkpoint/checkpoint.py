@@ -6,6 +6,8 @@ Layout in the bank::
     /checkpoints/<id>/graph                 the resource graph (plugins.checkpoint.graph)
     /checkpoints/<id>/resources             per-resource status, written when sealed
     /checkpoints/<id>/resource-data/<key>/  one bank section per resource, for its plugin
+                                            (<key>: the resource key, encoded; in a sealed
+                                            bank a keyed hash of it, see resource_segment)
     /indices/by-provider/<provider>/<newest-first time>@<id>
     /leases/checkpoints/<id>                the lease of the worker protecting it
 
@@ -24,7 +26,8 @@ from typing import Any
 import msgspec
 
 from banks.base import Bank
-from banks.keys import decode_segment, encode_segment
+from banks.keys import encode_segment
+from banks.sealed import SealedBank
 from banks.section import BankSection
 from plugins.checkpoint.graph import ResourceGraph
 from plugins.resource import Resource
@@ -94,6 +97,27 @@ def checkpoint_lease_key(checkpoint_id: str) -> str:
     return f"/leases/checkpoints/{encode_segment(checkpoint_id)}"
 
 
+def resource_segment(bank: Bank, resource_key: str) -> str:
+    """The key segment that stands for a resource (its ``type#id``) in ``bank``.
+
+    In a sealed bank (an encrypted store) a keyed hash, so key names say nothing of the
+    resource; otherwise the key itself, encoded (``encode_segment``), as before.
+
+    Raises:
+        SealingUnavailable: in a sealed bank whose keys are not loaded yet (a checkpoint
+            is only made after its index or graph went through the bank, which loads them).
+    """
+    if isinstance(bank, SealedBank):
+        return bank.keyed_name(resource_key)
+    return encode_segment(resource_key)
+
+
+def resource_section_prefix(bank: Bank, checkpoint_id: str, resource_key: str) -> str:
+    """The bank prefix of one resource's section in a checkpoint."""
+    return checkpoint_prefix(checkpoint_id) + "resource-data/" + resource_segment(
+        bank, resource_key)
+
+
 def restored_prefix(operation_id: str) -> str:
     """The bank prefix where a restore records original id -> new id."""
     return f"/operations/{encode_segment(operation_id)}/restored/"
@@ -133,12 +157,12 @@ class Checkpoint:
 
     def bank_section(self, resource: Resource) -> BankSection:
         """The plugin's bank section for ``resource``."""
-        prefix = checkpoint_prefix(self.id) + "resource-data/" + encode_segment(resource.key)
+        prefix = resource_section_prefix(self.bank, self.id, resource.key)
         return BankSection(self.bank, prefix, writable=self.writable)
 
     async def record_restored(self, resource: Resource, new_id: str) -> None:
         """Record that ``resource`` was restored as ``new_id`` (restore only)."""
-        key = restored_prefix(self.operation_id) + encode_segment(resource.key)
+        key = restored_prefix(self.operation_id) + resource_segment(self.bank, resource.key)
         await self.bank.put(key, new_id.encode())
 
     async def restored_ids(self) -> dict[str, str]:
@@ -146,12 +170,14 @@ class Checkpoint:
         prefix = restored_prefix(self.operation_id)
         found: dict[str, str] = {}
         async for key in self.bank.list_all(prefix):
-            found[decode_segment(key[len(prefix):])] = (await self.bank.get(key)).decode()
-        return {node.key: found[node.key] for node in self.graph.nodes if node.key in found}
+            found[key[len(prefix):]] = (await self.bank.get(key)).decode()
+        # segments are keyed hashes in a sealed bank: match them through the graph
+        segments = {node.key: resource_segment(self.bank, node.key) for node in self.graph.nodes}
+        return {key: found[segment] for key, segment in segments.items() if segment in found}
 
     async def restored_id(self, resource: Resource) -> str | None:
         """The id ``resource`` was restored as in this restore, or None if not (yet)."""
-        key = restored_prefix(self.operation_id) + encode_segment(resource.key)
+        key = restored_prefix(self.operation_id) + resource_segment(self.bank, resource.key)
         keys = await self.bank.list(key, limit=1)
         if not keys or keys[0] != key:
             return None

@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from plugins.context import ActivityContext
+from plugins.openstack.cinder_messages import explain_volume
+from plugins.openstack.errors import CloudResourceFailed
 from plugins.openstack.protection_base import OpenStackProtection
 
 VOLUME_FAILED = ("error", "error_restoring", "error_extending")
@@ -39,8 +41,15 @@ async def finish_volume(plugin: OpenStackProtection, context: ActivityContext,
         wait = plugin.wait(context, what="volume", resource_id=volume_id,
                            fetch=lambda c: c.block_storage.get_volume(volume_id),
                            ready=("available",), failed=VOLUME_FAILED)
-        async for _ in wait.steps():
-            yield
+        try:
+            async for _ in wait.steps():
+                yield
+        except CloudResourceFailed as failed:
+            cinder_says = await explain_volume(plugin, context, volume_id)
+            if cinder_says is None:
+                raise
+            raise CloudResourceFailed(failed.service, failed.call, failed.resource_id,
+                                      f"{failed.reason}; Cinder: {cinder_says}") from failed
         if description:
             await plugin.call(context, "update volume", volume_id,
                               lambda c: c.block_storage.update_volume(

@@ -12,19 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from plugins.errors import PluginError
+from plugins.errors import AtFileLine, PluginError
 from plugins.redaction import REDACTED, RedactedDict, is_secret_key
 
 
-class ProviderConfigError(PluginError):
+class ProviderConfigError(AtFileLine, PluginError):
     """A provider file is wrong; the message is ``<file>:<line>: <what is wrong>``."""
-
-    def __init__(self, path: Path, line: int | None, problem: str) -> None:
-        self.path = path
-        self.line = line
-        self.problem = problem
-        where = f"{path}:{line}" if line is not None else str(path)
-        super().__init__(f"{where}: {problem}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,9 +8,11 @@ from collections.abc import Iterator
 import pytest
 
 from tests.cloud.fault_proxy import FaultProxy
+from tests.cloud.keystone_swift import keystone_swift
 from tests.devcloud.fixture import DevCloud, devcloud
 
-__all__ = ["devcloud"]  # the session fixture, registered for every test in this directory
+# the session fixtures, registered for every test in this directory
+__all__ = ["devcloud", "keystone_swift"]
 
 
 @pytest.fixture

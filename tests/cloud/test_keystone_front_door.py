@@ -21,7 +21,7 @@ from typing import Any
 import openstack
 import pytest
 
-from actors.service.worker import WorkerOptions, run_worker
+from actors.service.worker import WorkerOptions
 from actors.wire.events import OperationFinished, RequestAccepted, RequestRejected
 from actors.wire.requests import (
     DeleteRequest,
@@ -36,7 +36,7 @@ from tests import broker
 from tests.cloud.openstack_provider import write_provider
 from tests.devcloud.fixture import DevCloud
 from tests.helpers.directory_trees import build_awkward_tree, snapshot
-from tests.helpers.request_client import Client, dead_letters
+from tests.helpers.request_client import Client, dead_letters, running_worker
 
 DIRECTORY = "Strongbox::Directory"
 IMAGE = "OS::Glance::Image"
@@ -110,22 +110,11 @@ async def worker(devcloud: DevCloud, site: Any, monkeypatch: pytest.MonkeyPatch,
                  url: str) -> AsyncIterator[str]:
     """One worker with ``site.providers`` and ``site.policy``; yields its namespace."""
     monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(devcloud.clouds_yaml))
-    namespace = broker.new_namespace()
-    stop, ready = asyncio.Event(), asyncio.Event()
-    options = WorkerOptions(amqp_url=url, namespace=namespace, shards=broker.TEST_SHARDS,
-                            providers_dir=str(site.providers), worker_id="w-keystone",
-                            policy=str(site.policy))
-    task = asyncio.create_task(run_worker(options, stop=stop, ready=ready))
-    await asyncio.wait({task, asyncio.ensure_future(ready.wait())},
-                       return_when=asyncio.FIRST_COMPLETED)
-    if task.done():
-        task.result()
-    try:
+    options = WorkerOptions(amqp_url=url, namespace=broker.new_namespace(),
+                            shards=broker.TEST_SHARDS, providers_dir=str(site.providers),
+                            worker_id="w-keystone", policy=str(site.policy))
+    async with running_worker(options) as namespace:
         yield namespace
-    finally:
-        stop.set()
-        await task
-        await broker.delete_namespace(url, namespace)
 
 
 def restore(checkpoint: str, target: Path, project: str | None = None) -> RestoreRequest:

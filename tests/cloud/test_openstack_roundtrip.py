@@ -1,9 +1,10 @@
 """A whole project through the real engine and the shipped plugins, against the real cloud.
 
-The provider is the shipped ``plugins/provider/shipped/openstack.conf`` itself: its plugins,
-their options, and its Swift bank, on a real Swift (``tests/swift_server``; the dev cloud
-has none), with only the bank's endpoint and credentials overridden; the plugins find
-the cloud through ``OS_CLOUD`` as the file tells an operator.
+The provider is the shipped ``plugins/provider/shipped/openstack.conf`` itself, only
+enabled: its plugins, their options, and its Swift bank authenticating through Keystone,
+on a real Swift behind the dev cloud's Keystone and in its catalog
+(``tests/cloud/keystone_swift.py``); the plugins and the bank find the cloud through
+``OS_CLOUD`` as the file tells an operator.
 
 Protect the project (3 servers, 6 volumes, 2 images, a routed network with a floating
 IP, a share, a database) into that bank; delete the originals; restore; then the cloud
@@ -15,7 +16,6 @@ deleted and so are its backups and snapshots in the cloud and its bytes in Swift
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ import structlog
 
 from actors.operations.engine import Engine
 from actors.wire.requests import DeleteRequest, ProtectRequest, ResourceRef, RestoreRequest
-from banks.keys import encode_segment
+from banks.sealed import SealedBank
 from banks.swift.bank import SwiftBank
 from plugins.checkpoint.checkpoint import Checkpoint, checkpoint_prefix
 from plugins.openstack.resource_types import (
@@ -41,6 +41,7 @@ from plugins.openstack.resource_types import (
 )
 from plugins.resource import Resource
 from tests.cloud.cloud_project import cloud_project
+from tests.cloud.keystone_swift import object_sizes
 from tests.cloud.openstack_provider import shipped_provider
 from tests.cloud.roundtrip_project import (
     CIDR,
@@ -50,9 +51,8 @@ from tests.cloud.roundtrip_project import (
     build,
     delete_originals,
 )
-from tests.cloud.swift_container import object_sizes
 from tests.cloud.test_devcloud_smoke import require
-from tests.devcloud.fixture import DevCloud
+from tests.devcloud.fixture import DevCloud, use_cloud
 from tests.swift_server.server import SwiftEndpoint
 
 pytestmark = pytest.mark.cloud
@@ -74,49 +74,45 @@ class Restored:
         return new
 
 
-async def run(engine: Engine, request: Any) -> tuple[str, Any]:
+async def run(engine: Engine, request: Any, devcloud: DevCloud) -> tuple[str, Any]:
     operation_id = await engine.submit(request)
     result = await engine.wait(operation_id, timeout=OPERATION_TIMEOUT)
     log.info("cloud_operation_finished", kind=result.operation_type, status=result.status,
              seconds=round(result.duration, 1), resources=result.resource_count)
-    assert result.status == "succeeded", f"{result.error_resource}: {result.error}"
+    if result.status != "succeeded":
+        # the plugins' errors name the service ("CloudResourceFailed: cinder volume ...")
+        named = [s for s in devcloud.services if f": {s} " in (result.error or "")]
+        cloud_errors = "\n".join(devcloud.error_lines(named[0] if named else ""))
+        pytest.fail(f"{result.error_resource}: {result.error}\n{cloud_errors}")
     return operation_id, result
 
 
-def use_cloud(devcloud: DevCloud, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The dev cloud's clouds.yaml and its demo user, as ``OS_*`` variables say them."""
-    for name in [name for name in os.environ if name.startswith("OS_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(devcloud.clouds_yaml))
-    monkeypatch.setenv("OS_CLOUD", "devcloud-demo")
-
-
 async def test_a_project_is_protected_lost_and_restored_equivalent(
-    devcloud: DevCloud, swift_server: SwiftEndpoint, tmp_path: Path,
+    devcloud: DevCloud, keystone_swift: SwiftEndpoint, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     for service in ("nova", "neutron", "cinder", "glance", "manila", "trove"):
         require(devcloud, service)
     # the demo user's own credentials; each request names the project it acts for
     use_cloud(devcloud, monkeypatch)
-    # os-image keeps the image bytes in the bank's encrypted chunk store: the secret comes
-    # from the environment, as a deployment would give it (never in the shipped file)
+    # os-image keeps the image bytes in the bank's encrypted chunk store (and so the bank
+    # is sealed): the secret comes from the environment, as a deployment would give it
     monkeypatch.setenv("STRONGBOX_PASSPHRASE", "round-trip passphrase")
-    providers = shipped_provider(tmp_path / "providers", {"swift": {
-        "auth": "tempauth", "auth_url": swift_server.auth_url, "user": swift_server.user,
-        "key": swift_server.key}})
+    providers = shipped_provider(tmp_path / "providers", {})
     with cloud_project(devcloud, "strongbox-roundtrip") as project:
         built = build(project)
         async with Engine.embedded(providers) as engine:
-            assert isinstance(await engine.bank(engine.provider()), SwiftBank)
+            bank = await engine.bank(engine.provider())
+            # sealed (the chunk store is encrypted), over the shipped Swift bank
+            assert isinstance(bank, SealedBank) and isinstance(bank.inner, SwiftBank)
             _, protected = await run(engine, ProtectRequest(
-                project_id=project.id, resources=[ResourceRef(PROJECT, project.id)]))
+                project_id=project.id, resources=[ResourceRef(PROJECT, project.id)]), devcloud)
             assert protected.resource_count == 15  # project, 3+6+2, topology, share, db
             checkpoint_id = protected.checkpoint_id
-            check_images_in_swift(swift_server, checkpoint_id, built)
+            check_images_in_swift(devcloud, checkpoint_id, built)
             delete_originals(project, built)
             operation_id, _ = await run(engine, RestoreRequest(
-                project_id=project.id, checkpoint_id=checkpoint_id))
+                project_id=project.id, checkpoint_id=checkpoint_id), devcloud)
             index, graph, _ = await engine.show_checkpoint(checkpoint_id)
             bank = await engine.bank(engine.provider())
             restored = Restored(Checkpoint(bank, index, graph, operation_id=operation_id,
@@ -126,10 +122,10 @@ async def test_a_project_is_protected_lost_and_restored_equivalent(
             await check_disks(project.connection, devcloud, built, restored)
             await check_share_and_database(project.connection, built, restored)
 
-            await run(engine, DeleteRequest(project_id=project.id, checkpoint_id=checkpoint_id))
-        # the sections are gone; the chunks stay for garbage collection (shared)
-        assert image_sections_in_swift(swift_server, checkpoint_id, built) == {
-            image_id: [] for image_id in built.image_data}
+            await run(engine, DeleteRequest(project_id=project.id, checkpoint_id=checkpoint_id),
+                      devcloud)
+        # the chunk lists are gone with the sections; the chunks stay for garbage collection
+        assert image_chunk_lists_in_swift(devcloud, checkpoint_id) == []
         conn = project.connection
         assert list(conn.block_storage.backups()) == []
         assert list(conn.block_storage.snapshots()) == []  # no temporary one stayed either
@@ -137,26 +133,22 @@ async def test_a_project_is_protected_lost_and_restored_equivalent(
         assert conn.database.get("/backups").json()["backups"] == []
 
 
-def image_sections_in_swift(server: SwiftEndpoint, checkpoint_id: str,
-                            built: BuiltProject) -> dict[str, list[str]]:
-    """Image id -> the names of its section's objects in the Swift container."""
+def image_chunk_lists_in_swift(devcloud: DevCloud, checkpoint_id: str) -> list[str]:
+    """The names of the checkpoint's ``image_chunks`` objects in the Swift container (the
+    bank's account is the project of ``OS_CLOUD``'s user: demo). Section names are keyed
+    hashes in a sealed bank, so they are found by their last segment."""
     resource_data = f"objects{checkpoint_prefix(checkpoint_id)}resource-data/"
-    found = {}
-    for image_id in built.image_data:
-        section = f"{resource_data}{encode_segment(Resource(type=IMAGE, id=image_id).key)}/"
-        found[image_id] = sorted(name.removeprefix(section)
-                                 for name in object_sizes(server, CONTAINER, section))
-    return found
+    names = object_sizes(devcloud.connect("demo"), CONTAINER, resource_data)
+    return sorted(name for name in names if name.endswith("/image_chunks"))
 
 
-def check_images_in_swift(server: SwiftEndpoint, checkpoint_id: str,
+def check_images_in_swift(devcloud: DevCloud, checkpoint_id: str,
                           built: BuiltProject) -> None:
-    """The checkpoint went to the shipped provider's Swift container: each image's chunk
-    list and description in its section, every image byte in the chunk store (random
-    bytes: encrypted chunks at least as large)."""
-    assert image_sections_in_swift(server, checkpoint_id, built) == {
-        image_id: ["image_chunks", "saved_info"] for image_id in built.image_data}
-    chunks = object_sizes(server, CONTAINER, "objects/chunks/data/")
+    """The checkpoint went to the shipped provider's Swift container: a chunk list per
+    image in its section, and at least every image byte in the chunk store (random bytes:
+    encrypted chunks are no smaller)."""
+    assert len(image_chunk_lists_in_swift(devcloud, checkpoint_id)) == len(built.image_data)
+    chunks = object_sizes(devcloud.connect("demo"), CONTAINER, "objects/chunks/data/")
     assert sum(chunks.values()) >= sum(len(data) for data in built.image_data.values())
 
 

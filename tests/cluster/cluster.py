@@ -19,11 +19,13 @@ from actors.operations.waiting import finished_from_record
 from actors.transport.amqp import AmqpTransport
 from actors.wire.events import ActivityFinished, Event, OperationFinished
 from actors.wire.requests import AnyRequest
+from banks.base import Bank
 from banks.filesystem.bank import FilesystemBank
 from plugins.checkpoint.operation_record import read_operation_record
 from plugins.checkpoint.store import CheckpointStore
 from tests import broker
 from tests.cluster.plugin import PLUGIN_NAME
+from tests.helpers.sealed_banks import sealed_view
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 PROVIDER_ID = "cluster-provider"
@@ -75,6 +77,10 @@ class Cluster:
         self._started = 0
         self._logs: list[BinaryIO] = []
         self._bank: FilesystemBank | None = None
+        # the passphrase of an encrypted chunk store the providers configure: the engine's
+        # objects in the bank are then sealed, and this process reads them as a worker does
+        self.passphrase: str | None = None
+        self._sealed: Bank | None = None
 
     def start_worker(self, url: str | None = None, *, metrics_port: int | None = None) -> str:
         """Start one more worker process (serving /metrics, /healthz and /readyz on
@@ -162,14 +168,23 @@ class Cluster:
             self._bank = await FilesystemBank.open({"path": str(self.bank_path)})
         return self._bank
 
+    async def readable_bank(self) -> Bank:
+        """The shared bank, sealed with its store's keys if ``passphrase`` is set."""
+        bank = await self.bank()
+        if not self.passphrase:
+            return bank
+        if self._sealed is None:  # opened once: the key unwrap is slow on purpose
+            self._sealed = await sealed_view(bank, self.passphrase)
+        return self._sealed
+
     async def ended(self, operation_id: str) -> OperationFinished | None:
-        record = await read_operation_record(await self.bank(), operation_id)
+        record = await read_operation_record(await self.readable_bank(), operation_id)
         if record is None or record.status == "running":
             return None
         return finished_from_record(record)
 
     async def store(self) -> CheckpointStore:
-        return CheckpointStore(await self.bank())
+        return CheckpointStore(await self.readable_bank())
 
     async def close(self) -> None:
         for process in self.workers.values():

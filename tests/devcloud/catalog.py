@@ -114,14 +114,26 @@ class KeystoneAdmin:
         self._request("PUT", f"/projects/{project_id}/users/{user_id}/roles/{role_id}")
 
     def endpoint(self, entry: CatalogEntry) -> None:
+        """The service and its three endpoints; an endpoint's URL is corrected if it moved
+        (a server on a free port, registered again by a later session)."""
         service_id = self.ensure("services", "service", {"type": entry.type}, {"name": entry.name})
         for interface in ("public", "internal", "admin"):
-            self.ensure(
+            endpoint_id = self.ensure(
                 "endpoints",
                 "endpoint",
                 {"service_id": service_id, "interface": interface},
                 {"url": entry.url, "region_id": "RegionOne"},
             )
+            found, _ = self._request("GET", f"/endpoints/{endpoint_id}")
+            if found["endpoint"]["url"] != entry.url:
+                self._request("PATCH", f"/endpoints/{endpoint_id}",
+                              {"endpoint": {"url": entry.url}})
+
+    def remove_service(self, service_type: str) -> None:
+        """Take a service and its endpoints out of the catalog, if there."""
+        found = self._find("services", type=service_type)
+        if found is not None:
+            self._request("DELETE", f"/services/{found['id']}")
 
 
 def register(config: CloudConfig, entries: list[CatalogEntry], service_users: list[str]) -> None:

@@ -44,6 +44,12 @@ class Cinder(Service):
                     "backup_posix_path": str(home / "backups"),
                     "rootwrap_config": str(ctx.venv / "etc/cinder/rootwrap.conf"),
                     "periodic_interval": 10,
+                    # cinder-backup asks cinder-volume over RPC to attach the volume it
+                    # restores into, and a timed-out attach leaves the volume
+                    # 'error_restoring'. The round trip restores six volumes at once on a
+                    # busy 2-core machine, where oslo.messaging's 60 s default is short
+                    # (one CI run saw a restore end so; its cause was not in its output).
+                    "rpc_response_timeout": 300,
                 },
                 "database": {"connection": ctx.config.database("cinder")},
                 "keystone_authtoken": ctx.authtoken("cinder"),

@@ -42,6 +42,20 @@ class DevCloud:
         """The sparse file holding a Cinder volume's bytes (the dev cloud's file driver)."""
         return self.config.state / "cinder" / "volumes" / f"volume-{volume_id}"
 
+    def error_lines(self, service: str = "", limit: int = 20) -> list[str]:
+        """The last ERROR lines of a service's logs (``cinder``: every cinder-*.log; ``""``:
+        every service's).
+
+        A failure in CI is read from its output alone, after the cloud's state is gone: a
+        test that fails on a cloud resource's error state puts these in its message.
+        """
+        lines: list[str] = []
+        for path in sorted(self.config.log_dir.glob(f"{service}*.log")):
+            with path.open(errors="replace") as log_file:
+                lines += [f"{path.name}: {line.rstrip()[:400]}" for line in log_file
+                          if " ERROR " in line]
+        return lines[-limit:]
+
     def auth(self, user: str = "demo") -> dict[str, str]:
         """openstacksdk/keystoneauth password auth for `demo` or `admin`."""
         return {
@@ -61,6 +75,16 @@ class DevCloud:
         """
         return openstack.connect(region_name="RegionOne", load_envvars=False,
                                  **self.auth(user))
+
+
+def use_cloud(devcloud: DevCloud, monkeypatch: pytest.MonkeyPatch,
+              cloud: str = "devcloud-demo", clouds_yaml: Path | None = None) -> None:
+    """The dev cloud's clouds.yaml (or ``clouds_yaml``) and one of its clouds, as an
+    operator's ``OS_*`` variables say them; every other ``OS_*`` variable unset."""
+    for name in [name for name in os.environ if name.startswith("OS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(clouds_yaml or devcloud.clouds_yaml))
+    monkeypatch.setenv("OS_CLOUD", cloud)
 
 
 def _requested_services() -> list[str]:

@@ -10,9 +10,10 @@ from actors.operations.engine import Engine
 from banks.base import Bank
 from banks.chunks import ChunkStore, ChunkStoreSettings
 from banks.chunks.layout import DATA_PREFIX, chunk_key
-from banks.keys import encode_segment
 from banks.section import BankSection
+from plugins.checkpoint.checkpoint import resource_section_prefix
 from plugins.local.directory.manifest_chunks import StoredManifest, read_manifest
+from tests.helpers.sealed_banks import sealed_view
 
 DIRECTORY = "Strongbox::Directory"
 
@@ -21,8 +22,9 @@ async def stored_manifest(
     bank: Bank, store: ChunkStore, checkpoint_id: str, root: Path
 ) -> StoredManifest:
     """The manifest of ``root`` in the checkpoint, read through ``store``."""
-    section = BankSection(bank, f"/checkpoints/{encode_segment(checkpoint_id)}/resource-data/"
-                                f"{encode_segment(f'{DIRECTORY}#{root}')}", writable=False)
+    # in a sealed bank (encrypted store) the section's name is a keyed hash
+    prefix = resource_section_prefix(bank, checkpoint_id, f"{DIRECTORY}#{root}")
+    section = BankSection(bank, prefix, writable=False)
 
     async def opened() -> ChunkStore:
         return store
@@ -37,7 +39,8 @@ async def file_chunks(
     """Each file of ``root`` in the checkpoint -> the ids of its chunks, in order."""
     settings = ChunkStoreSettings.from_options({"passphrase": passphrase}, "test")
     store = await ChunkStore.open(bank, settings, create=False)
-    manifest = (await stored_manifest(bank, store, checkpoint_id, root)).manifest
+    sealed = await sealed_view(bank, passphrase)
+    manifest = (await stored_manifest(sealed, store, checkpoint_id, root)).manifest
     return {entry.path: [ref.id for ref in entry.chunks or ()] for entry in manifest.entries
             if entry.kind == "file"}
 

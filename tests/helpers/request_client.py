@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import aiormq
 import msgspec
 
+from actors.service.worker import WorkerOptions, run_worker
 from actors.transport.amqp import AmqpTransport
 from actors.transport.topology import (
     AUTH_TOKEN_HEADER,
@@ -17,6 +20,27 @@ from actors.transport.topology import (
 )
 from actors.wire.events import Event, OperationFinished, RequestRejected
 from actors.wire.requests import AnyRequest
+from tests import broker
+
+
+@asynccontextmanager
+async def running_worker(options: WorkerOptions) -> AsyncIterator[str]:
+    """One worker in this process until the block ends; yields its namespace (deleted after).
+
+    A worker that fails to start raises here, not in the test's first wait.
+    """
+    stop, ready = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(run_worker(options, stop=stop, ready=ready))
+    await asyncio.wait({task, asyncio.ensure_future(ready.wait())},
+                       return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        task.result()
+    try:
+        yield options.namespace
+    finally:
+        stop.set()
+        await task
+        await broker.delete_namespace(options.amqp_url, options.namespace)
 
 
 class Client:

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 import aiormq
 import pytest
 
-from actors.service.worker import WorkerOptions, run_worker
+from actors.service.worker import WorkerOptions
 from actors.transport.topology import requests_queue
 from actors.wire.events import OperationFinished, RequestAccepted, RequestRejected
 from actors.wire.requests import (
@@ -36,7 +36,7 @@ from banks.filesystem.bank import FilesystemBank
 from plugins.checkpoint.operation_spec import read_spec
 from tests import broker
 from tests.helpers.directory_trees import build_awkward_tree, snapshot
-from tests.helpers.request_client import Client, dead_letters, plain
+from tests.helpers.request_client import Client, dead_letters, plain, running_worker
 
 pytestmark = [
     pytest.mark.broker,
@@ -110,23 +110,12 @@ class Site:
 async def serving(users: dict[str, str], site: Site,
                   namespace: str | None = None) -> AsyncIterator[str]:
     """A worker with the site's policy, logged in as the worker user; yields the namespace."""
-    namespace = namespace or broker.new_namespace()
-    stop, ready = asyncio.Event(), asyncio.Event()
     options = WorkerOptions(
-        amqp_url=users["worker"], namespace=namespace, shards=broker.TEST_SHARDS,
-        providers_dir=str(site.providers), worker_id="w-front-door",
+        amqp_url=users["worker"], namespace=namespace or broker.new_namespace(),
+        shards=broker.TEST_SHARDS, providers_dir=str(site.providers), worker_id="w-front-door",
         policy=str(site.policy(users["alice-name"], users["mallory-name"])))
-    task = asyncio.create_task(run_worker(options, stop=stop, ready=ready))
-    await asyncio.wait({task, asyncio.ensure_future(ready.wait())},
-                       return_when=asyncio.FIRST_COMPLETED)
-    if task.done():
-        task.result()
-    try:
-        yield namespace
-    finally:
-        stop.set()
-        await task
-        await broker.delete_namespace(users["worker"], namespace)
+    async with running_worker(options) as serving_namespace:
+        yield serving_namespace
 
 
 async def test_a_forged_user_id_is_refused_by_the_broker_itself(

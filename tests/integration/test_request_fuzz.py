@@ -21,6 +21,7 @@ import structlog
 from aiormq.abc import DeliveredMessage
 
 from actors.transport.topology import (
+    PUBLISHER_HEADER,
     REASON_HEADER,
     WORKER_HEADER,
     events_exchange,
@@ -138,6 +139,9 @@ async def test_ten_thousand_malformed_requests_are_each_refused_with_a_reason_an
         assert all(reasons) and not [r for r in reasons if r.startswith("internal error")]
         assert {m.header.properties.headers[WORKER_HEADER] for m in outcomes.dead} <= {
             w.encode() for w in workers} | set(workers)
+        # the publisher the broker vouched for, kept although a worker republished it
+        assert {m.header.properties.headers[PUBLISHER_HEADER]
+                for m in outcomes.dead} <= {"guest", b"guest"}
         families = Counter(bad.family for bad in requests)
         assert families["deep nesting"] and families["10 kB id"] and families["100k resources"]
         assert sum("nested too deeply" in r or "nested deeper" in r for r in reasons)

@@ -39,6 +39,8 @@ async def test_verify_on_workers_names_the_flipped_bit_and_leaves_the_checkpoint
     running = Cluster(amqp_url, broker.new_namespace(), tmp_path, plugin="directory")
     with (running.providers / "cluster.conf").open("a") as conf:
         conf.write(DIRECTORY_OPTIONS)
+    # the store is encrypted: the engine's objects are sealed with its keys
+    running.passphrase = "verify over the broker"
     try:
         running.start_worker()
         running.start_worker()

@@ -2,12 +2,13 @@
 
 Layout under ``${XDG_CACHE_HOME:-~/.cache}/strongbox/swift-<version>/``::
 
-    venv/                 python -m venv, then pip install swift and python-swiftclient
+    venv/                 python -m venv, then pip install swift, python-swiftclient and
+                          keystonemiddleware
     sdist/swift-<ver>/    the unpacked source distribution: its test/ tree holds the
                           in-process cluster launcher the wheel does not ship
     install.lock          flock(2) taken around the install, so two pytest runs at once
                           (or CI beside a developer) never half-install over each other
-    .installed            written last: the install is whole
+    .installed            written last: the install is whole (it lists the pins)
 
 Each step is skipped when its product is already there, so a second run costs a stat.
 """
@@ -26,6 +27,14 @@ import structlog
 
 SWIFT_VERSION = "2.38.3"
 SWIFTCLIENT_VERSION = "4.11.0"  # test/functional imports swiftclient at module level
+# Keystone's auth_token middleware, for a cluster that authenticates through the dev
+# cloud's Keystone (the version the dev cloud itself runs: tests/devcloud/constraints.txt)
+KEYSTONEMIDDLEWARE_VERSION = "13.0.1"
+PINS = (
+    f"swift=={SWIFT_VERSION}",
+    f"python-swiftclient=={SWIFTCLIENT_VERSION}",
+    f"keystonemiddleware=={KEYSTONEMIDDLEWARE_VERSION}",
+)
 
 log = structlog.get_logger(__name__)
 
@@ -52,8 +61,7 @@ def _install(root: Path) -> None:
     python = venv / "bin" / "python"
     if not python.exists():
         _run("create the virtualenv", [sys.executable, "-m", "venv", str(venv)])
-    pins = [f"swift=={SWIFT_VERSION}", f"python-swiftclient=={SWIFTCLIENT_VERSION}"]
-    _run("pip install", [str(python), "-m", "pip", "install", "--quiet", *pins])
+    _run("pip install", [str(python), "-m", "pip", "install", "--quiet", *PINS])
     archive = root / "sdist" / f"swift-{SWIFT_VERSION}.tar.gz"
     if not archive.exists():
         _run(
@@ -86,16 +94,19 @@ def ensure_swift() -> tuple[Path, Path]:
     python = root / "venv" / "bin" / "python"
     source = root / "sdist" / f"swift-{SWIFT_VERSION}"
     marker = root / ".installed"
-    if marker.exists():
+    # the marker names the pins installed: a venv made before a pin was added is topped up
+    installed = "\n".join(PINS) + "\n"
+    if marker.exists() and marker.read_text() == installed:
         return python, source
     root.mkdir(parents=True, exist_ok=True)
     with (root / "install.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not marker.exists():  # another process may have finished while we waited
+        # another process may have finished while we waited
+        if not marker.exists() or marker.read_text() != installed:
             started = time.monotonic()
             log.info("swift_install_started", version=SWIFT_VERSION, path=str(root))
             _install(root)
-            marker.write_text(f"swift=={SWIFT_VERSION}\n")
+            marker.write_text(installed)
             log.info(
                 "swift_install_finished",
                 version=SWIFT_VERSION,

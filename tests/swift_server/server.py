@@ -15,6 +15,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,7 @@ log = structlog.get_logger(__name__)
 
 LAUNCHER = Path(__file__).with_name("launcher.py")
 READY = "STRONGBOX_SWIFT_READY"
+KEYSTONE_ENV = "STRONGBOX_SWIFT_KEYSTONE"  # the launcher's keystone settings, as JSON
 START_TIMEOUT = 60.0
 
 
@@ -42,6 +44,8 @@ class SwiftEndpoint:
     s3_endpoint: str  # the same proxy port, through the s3api middleware
     user: str
     key: str
+    # a cluster started with keystone settings: its object-store URL for the catalog
+    keystone_storage_url: str = ""
 
     def __repr__(self) -> str:
         return f"SwiftEndpoint(auth_url={self.auth_url!r}, user={self.user!r}, key='***')"
@@ -50,7 +54,10 @@ class SwiftEndpoint:
 class SwiftServer:
     """One in-process Swift cluster in a child process; ``start()`` then ``stop()``."""
 
-    def __init__(self) -> None:
+    def __init__(self, keystone: Mapping[str, str] | None = None) -> None:
+        """``keystone``: the ``[filter:authtoken]`` options of a service user (auth_url,
+        username, password, ...), for a cluster that authenticates through Keystone."""
+        self.keystone = dict(keystone) if keystone is not None else None
         self.endpoint: SwiftEndpoint | None = None
         self.startup_seconds: float | None = None
         self._process: subprocess.Popen[bytes] | None = None
@@ -73,13 +80,15 @@ class SwiftServer:
         stderr_path = self._workdir / "swift.log"
         started = time.monotonic()
         with stderr_path.open("wb") as stderr:
+            # in the environment, not argv: ps would show a password given as an argument
+            keystone = {KEYSTONE_ENV: json.dumps(self.keystone)} if self.keystone else {}
             self._process = subprocess.Popen(
                 [str(python), str(LAUNCHER), str(source)],
                 stdout=subprocess.PIPE,
                 stderr=stderr,
                 stdin=subprocess.DEVNULL,
                 # Swift's mkdtemp (rings, swift.conf, the object data) lands here.
-                env={**os.environ, "TMPDIR": str(self._workdir)},
+                env={**os.environ, "TMPDIR": str(self._workdir), **keystone},
             )
         try:
             ready = self._wait_ready(started + timeout, stderr_path)
@@ -93,6 +102,7 @@ class SwiftServer:
             s3_endpoint=ready["s3_endpoint"],
             user=ready["user"],
             key=ready["key"],
+            keystone_storage_url=ready["keystone_storage_url"] if self.keystone else "",
         )
         log.info(
             "swift_server_started",

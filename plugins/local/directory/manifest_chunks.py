@@ -46,6 +46,7 @@ import msgspec
 from banks.chunks import ChunkNotFound, ChunkStore, CorruptChunk, KeyRequired, WriteStats, WrongKey
 from banks.chunks.layout import is_chunk_id
 from banks.errors import ObjectNotFound
+from banks.sealed import SealedObjectError
 from banks.section import BankSection
 from plugins.local.directory.errors import ManifestChunkError, ManifestError
 from plugins.local.directory.manifest import (
@@ -179,7 +180,8 @@ async def read_manifest(
             pointer recorded for this checkpoint and resource (the pointer was altered,
             or copied from elsewhere); ManifestChunkError if one of its chunks is
             missing or corrupt, naming the chunk; ManifestDowngrade if it is of a
-            version older than an encrypted store reads.
+            version older than an encrypted store reads; a ManifestError also if the
+            pointer, sealed in an encrypted store, fails its checks or is in the clear.
         KeyRequired, WrongKey: the store is encrypted and the key is missing or wrong,
             naming the checkpoint and the resource.
         BankError: if the bank cannot be read.
@@ -188,6 +190,8 @@ async def read_manifest(
         data = await section.get(MANIFEST_KEY)
     except ObjectNotFound as error:
         raise ManifestError(resource_key, "missing: the protect did not complete") from error
+    except SealedObjectError as error:  # an encrypted store's pointer altered, moved, planted
+        raise ManifestError(resource_key, f"checkpoint {checkpoint_id}: {error}") from error
     version = manifest_version(data, resource_key)
     await refuse_downgrade(
         open_store, version, resource_key=resource_key, checkpoint_id=checkpoint_id

@@ -41,7 +41,7 @@ import structlog
 from banks.chunks import ChunkStore
 from banks.keys import decode_segment, encode_segment
 from banks.section import BankSection
-from plugins.checkpoint.checkpoint import Checkpoint, checkpoint_prefix
+from plugins.checkpoint.checkpoint import Checkpoint, resource_section_prefix
 from plugins.local.directory.errors import ManifestError
 from plugins.local.directory.manifest import Manifest, ManifestEntry
 from plugins.local.directory.manifest_chunks import read_manifest
@@ -76,9 +76,7 @@ async def previous_manifest(
         if checkpoint_id == checkpoint.id:
             continue
         section = BankSection(
-            bank,
-            f"{checkpoint_prefix(checkpoint_id)}resource-data/{encode_segment(resource.key)}",
-            writable=False,
+            bank, resource_section_prefix(bank, checkpoint_id, resource.key), writable=False
         )
         try:
             stored = await read_manifest(

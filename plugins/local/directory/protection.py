@@ -4,7 +4,7 @@ File content goes to the bank's chunk store (``banks.chunks``: content-defined c
 deduplicated across checkpoints, zstd-compressed, AES-256-GCM-encrypted); the resource's
 bank section holds only::
 
-    saved_info    DirectorySavedInfo, JSON (in the clear: no counts if encrypted)
+    saved_info    DirectorySavedInfo, JSON (no counts if encrypted; sealed by the engine)
     manifest      a pointer to the manifest, written last (``directory_manifest_chunks``)
 
 The manifest (the tree, each file's chunk list) is itself kept in the chunk store,
@@ -111,11 +111,13 @@ class DirectorySavedInfo(
     """What a protect stored: the root, the chunks it added and, with an unencrypted
     store, counts of what it found.
 
-    It is kept in the clear, so with an encrypted store it holds only what whoever reads
-    the bank sees anyway (the root is in the checkpoint's graph; the new chunks are new
+    It was kept in the clear, so with an encrypted store it holds only what whoever read
+    the bank saw anyway (the root was in the checkpoint's graph; the new chunks are new
     objects of that size): the tree's counts and sizes are left out, since they are the
     manifest's (encrypted), and so are the protect's plaintext and reference counts
     (``new_bytes``, ``deduplicated_chunks``), which are logged (``directory_protected``).
+    The engine now seals it in an encrypted store (docs/checkpoint-format.md), but the
+    plugin writes the same whatever bank it is handed, sealed or not.
     """
 
     root: str

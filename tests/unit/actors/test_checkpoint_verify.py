@@ -17,9 +17,10 @@ from banks.chunks import ChunkStore, ChunkStoreSettings
 from banks.chunks.layout import chunk_key
 from banks.filesystem.bank import FilesystemBank
 from banks.filesystem.object_file import object_path
-from banks.keys import encode_segment
+from plugins.checkpoint.checkpoint import resource_section_prefix
 from plugins.local.directory.manifest_chunks import StoredManifest
 from tests.helpers.checkpoint_chunks import stored_manifest
+from tests.helpers.sealed_banks import sealed_view
 
 DIRECTORY = "Strongbox::Directory"
 PASSPHRASE = "verify test passphrase"
@@ -81,7 +82,8 @@ def read_manifest_of(bank_dir: Path, checkpoint_id: str, root: Path) -> StoredMa
         try:
             settings = ChunkStoreSettings.from_options({"passphrase": PASSPHRASE}, "test")
             store = await ChunkStore.open(bank, settings, create=False)
-            return await stored_manifest(bank, store, checkpoint_id, root)
+            sealed = await sealed_view(bank, PASSPHRASE)
+            return await stored_manifest(sealed, store, checkpoint_id, root)
         finally:
             await bank.close()
 
@@ -149,11 +151,7 @@ def test_a_missing_chunk_and_a_missing_manifest_are_both_reported(
     code, out, _ = cli("verify", checkpoint, "--sample", "0")  # existence needs no read
     assert code == 1
     assert f"chunk {gone}: missing from the bank" in out
-    manifest = object_path(
-        tmp_path / "bank" / "objects",
-        f"/checkpoints/{encode_segment(checkpoint)}/resource-data/"
-        f"{encode_segment(f'{DIRECTORY}#{data}')}/manifest")
-    manifest.unlink()
+    manifest_file(tmp_path / "bank", checkpoint, data).unlink()
     code, out, _ = cli("verify", checkpoint)
     assert code == 1
     assert "manifest of" in out and "missing" in out
@@ -204,11 +202,23 @@ def test_bank_gc_from_the_cli_reclaims_a_deleted_checkpoints_chunks(
     assert exit_info.value.code == 2
 
 
+def manifest_key(bank_dir: Path, checkpoint_id: str, root: Path) -> str:
+    """The bank key of the manifest's pointer: its section is named by a keyed hash."""
+
+    async def key() -> str:
+        bank = await FilesystemBank.open({"path": str(bank_dir)})
+        try:
+            sealed = await sealed_view(bank, PASSPHRASE)
+            prefix = resource_section_prefix(sealed, checkpoint_id, f"{DIRECTORY}#{root}")
+            return prefix + "/manifest"
+        finally:
+            await bank.close()
+
+    return asyncio.run(key())
+
+
 def manifest_file(bank_dir: Path, checkpoint_id: str, root: Path) -> Path:
-    return object_path(
-        bank_dir / "objects",
-        f"/checkpoints/{encode_segment(checkpoint_id)}/resource-data/"
-        f"{encode_segment(f'{DIRECTORY}#{root}')}/manifest")
+    return object_path(bank_dir / "objects", manifest_key(bank_dir, checkpoint_id, root))
 
 
 def test_a_pointer_copied_from_an_older_checkpoint_fails_verify_and_the_verify_operation(
@@ -223,7 +233,8 @@ def test_a_pointer_copied_from_an_older_checkpoint_fails_verify_and_the_verify_o
     assert code == 1
     [line] = [line for line in out.splitlines() if line.startswith("BAD ")]
     assert f"checkpoint {newer} resource {DIRECTORY}#{data}" in line
-    assert "copied from another checkpoint or resource" in line
+    # sealed, the pointer is bound to its checkpoint: the envelope refuses it first
+    assert "authentication failed (altered, or copied from another key, checkpoint" in line
     code, _, err = cli("verify", newer, "--operation")
     assert code == 1
     assert f"verify failed at {DIRECTORY}#{data}" in err and "copied from another" in err
@@ -237,12 +248,12 @@ def test_a_plaintext_manifest_planted_in_the_encrypted_bank_fails_verify(
     checkpoint = protect(cli, data)
     planted = {"v": 1, "root": str(data), "root_mode": 0o755, "root_mtime_ns": 0, "entries": []}
 
+    key = manifest_key(tmp_path / "bank", checkpoint, data)
+
     async def plant() -> None:
         bank = await FilesystemBank.open({"path": str(tmp_path / "bank")})
         try:
-            await bank.put(f"/checkpoints/{encode_segment(checkpoint)}/resource-data/"
-                           f"{encode_segment(f'{DIRECTORY}#{data}')}/manifest",
-                           json.dumps(planted).encode())
+            await bank.put(key, json.dumps(planted).encode())
         finally:
             await bank.close()
 
@@ -250,6 +261,8 @@ def test_a_plaintext_manifest_planted_in_the_encrypted_bank_fails_verify(
     code, out, _ = cli("verify", checkpoint)
     assert code == 1
     [line] = [line for line in out.splitlines() if line.startswith("BAD ")]
-    assert f"resource {DIRECTORY}#{data}" in line and "v1 found where v5 is required" in line
+    # the sealed bank refuses it before its version is read
+    refused = "in the clear where a sealed object is required"
+    assert f"resource {DIRECTORY}#{data}" in line and refused in line
     code, _, err = cli("verify", checkpoint, "--operation")
-    assert code == 1 and "v1 found where v5 is required" in err
+    assert code == 1 and refused in err

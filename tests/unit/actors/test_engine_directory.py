@@ -6,6 +6,7 @@ from pathlib import Path
 
 from actors.wire.requests import DeleteRequest, ProtectRequest, ResourceRef, RestoreRequest
 from banks.keys import encode_segment
+from plugins.checkpoint.checkpoint import resource_section_prefix
 from plugins.checkpoint.graph import ResourceGraph
 from plugins.resource import Resource
 from tests.fakes import node
@@ -69,8 +70,5 @@ async def test_a_failure_elsewhere_keeps_what_the_directory_plugin_already_wrote
         assert index.status == "error"
         assert {s.id: s.status for s in states} == {"bad": "error", directory.id: "available"}
         bank = await engine.bank(engine.provider())
-        section = (
-            f"/checkpoints/{encode_segment(result.checkpoint_id)}/resource-data/"
-            f"{encode_segment(directory.key)}/"
-        )
+        section = resource_section_prefix(bank, result.checkpoint_id, directory.key) + "/"
         assert section + "manifest" in await bank.list(section)

@@ -32,6 +32,7 @@ from plugins.errors import CheckpointNotFound
 from tests.helpers.checkpoint_chunks import chunk_ids, stored_chunks
 from tests.helpers.directory_trees import snapshot
 from tests.helpers.gated_bank import GatedBank
+from tests.helpers.sealed_banks import unsealed
 
 DIRECTORY = "Strongbox::Directory"
 STEP_TIMEOUT = 60  # a bound on each wait, so a broken guard fails instead of hanging
@@ -87,7 +88,7 @@ async def protect_then_delete(e: Engine, root: Path) -> set[str]:
 
 
 async def gated_bank(e: Engine) -> GatedBank:
-    bank = await e.bank(e.provider())
+    bank = unsealed(await e.bank(e.provider()))
     assert isinstance(bank, GatedBank)
     return bank
 

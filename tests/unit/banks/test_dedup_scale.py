@@ -20,9 +20,9 @@ import pytest
 
 from actors.operations.engine import Engine
 from actors.wire.requests import ProtectRequest, ResourceRef, RestoreRequest
-from banks.keys import encode_segment
 from bench.chunk_bench import tree_bytes
 from bench.dataset import generate
+from plugins.checkpoint.checkpoint import resource_section_prefix
 from plugins.local.directory.manifest import MANIFEST_KEY
 from tests.helpers.directory_trees import snapshot
 
@@ -56,8 +56,7 @@ async def manifest_chunks(engine: Engine, checkpoint_id: str, tree: Path) -> set
     """The chunks holding the checkpoint's manifest, from its pointer (in the clear)."""
     bank = await engine.bank(engine.provider())
     pointer = await bank.get(
-        f"/checkpoints/{encode_segment(checkpoint_id)}/resource-data/"
-        f"{encode_segment(f'{DIRECTORY}#{tree}')}/{MANIFEST_KEY}"
+        resource_section_prefix(bank, checkpoint_id, f"{DIRECTORY}#{tree}") + f"/{MANIFEST_KEY}"
     )
     return set(msgspec.json.decode(pointer)["chunks"])
 

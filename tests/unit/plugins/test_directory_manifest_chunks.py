@@ -19,8 +19,8 @@ from actors.wire.requests import DeleteRequest, ProtectRequest, ResourceRef, Res
 from banks.chunks import KeyRequired, WrongKey
 from banks.chunks.layout import DATA_PREFIX
 from banks.filesystem.bank import FilesystemBank
-from banks.keys import encode_segment
 from banks.memory_bank import MemoryBank
+from plugins.checkpoint.checkpoint import resource_section_prefix
 from plugins.local.directory.errors import ManifestChunkError, ManifestError, UnsafeManifestEntry
 from plugins.local.directory.manifest import (
     MANIFEST_KEY,
@@ -281,8 +281,8 @@ async def test_a_manifest_v3_in_the_clear_still_restores_verifies_and_is_marked_
         store = await open_chunk_store(e.provider(), bank)
         found = await stored_manifest(bank, store, checkpoint, marked)
         # the checkpoint as an older version wrote it: the whole manifest in the section
-        key = (f"/checkpoints/{encode_segment(checkpoint)}/resource-data/"
-               f"{encode_segment(f'{DIRECTORY}#{marked}')}/{MANIFEST_KEY}")
+        key = (resource_section_prefix(bank, checkpoint, f"{DIRECTORY}#{marked}")
+               + f"/{MANIFEST_KEY}")
         await bank.put(key, encode_manifest(msgspec.structs.replace(found.manifest, v=3)))
         files = {ref.id for entry in found.manifest.entries for ref in entry.chunks or ()}
         report = await verify_checkpoint(e, checkpoint)

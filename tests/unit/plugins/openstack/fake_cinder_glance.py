@@ -39,6 +39,8 @@ def cinder(cloud: FakeCloud, call: Call) -> Any:  # noqa: PLR0911 -- one return 
     kind = {"volumes": "volume", "snapshots": "snapshot", "backups": "backup"}.get(parts[0])
     if parts[0] == "os-quota-sets":
         return {"quota_set": {"id": parts[1], **cloud.quotas}}
+    if parts[0] == "messages":
+        return {"messages": list(cloud.table("message").values())}
     if kind is None:
         raise HttpError(404, f"no cinder collection {parts[0]}")
     if len(parts) == 1 or parts[1] == "detail":
@@ -104,6 +106,11 @@ def _restore(cloud: FakeCloud, backup_id: str, body: dict[str, Any]) -> Any:
               "volume_type": "lvm", "os-vol-tenant-attr:tenant_id": cloud.project_id}
     cloud.blobs[volume["id"]] = cloud.blobs[backup_id]
     cloud.begin("volume", volume, "restoring-backup", "available")
+    if cloud.final_status.get("volume", "").startswith("error"):
+        # what Cinder's backup service records when its restore fails
+        cloud.add("message", resource_uuid=volume["id"], resource_type="VOLUME",
+                  created_at="2026-12-06T07:00:00.000000", message_level="ERROR",
+                  user_message="restore backup: An error occurred during backup restore.")
     return {"restore": {"backup_id": backup_id, "volume_id": volume["id"],
                         "volume_name": body.get("name")}}
 

@@ -76,6 +76,22 @@ async def test_a_backup_that_goes_to_error_fails_the_volume_naming_it_and_cleans
     assert cloud.live("snapshot") == [] and cloud.live("backup") == []
 
 
+async def test_a_restore_cinder_fails_names_cinders_own_message_and_removes_the_volume(
+    cloud, engine_for
+):
+    volume = add_volume(cloud, name="data")
+    async with engine_for(PLUGIN, sections=sections(PLUGIN)) as engine:
+        protected = await engine.run(protect(volume["id"]), timeout=30)
+        assert protected.status == "succeeded", protected.error
+        cloud.final_status["volume"] = "error_restoring"
+        restored = await engine.run(RestoreRequest(checkpoint_id=protected.checkpoint_id),
+                                    timeout=30)
+    assert restored.status == "failed"
+    assert "went to 'error_restoring'" in restored.error
+    assert "Cinder: restore backup: An error occurred during backup restore." in restored.error
+    assert cloud.live("volume") == [volume["id"]]
+
+
 async def test_an_http_500_on_create_backup_fails_naming_the_call_and_removes_the_snapshot(
     cloud, engine_for
 ):
