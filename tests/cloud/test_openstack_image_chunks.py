@@ -23,8 +23,8 @@ from actors.operations.engine import Engine
 from actors.wire.requests import ProtectRequest, ResourceRef, RestoreRequest
 from banks.base import Bank
 from banks.chunks.layout import DATA_PREFIX, chunk_key
-from banks.keys import encode_segment
 from banks.section import BankSection
+from plugins.checkpoint.checkpoint import resource_section_prefix
 from plugins.context import ActivityContext, RequestContext
 from plugins.openstack.image_protection import ImageProtection
 from plugins.openstack.image_transfer import download_image
@@ -71,8 +71,8 @@ async def bank_bytes(bank: Bank) -> int:
 
 
 def section_of(bank: Bank, checkpoint_id: str, image_id: str) -> BankSection:
-    return BankSection(bank, f"/checkpoints/{encode_segment(checkpoint_id)}/resource-data/"
-                             f"{encode_segment(f'{IMAGE}#{image_id}')}")
+    """The image's section (a keyed name in a sealed bank: an encrypted store)."""
+    return BankSection(bank, resource_section_prefix(bank, checkpoint_id, f"{IMAGE}#{image_id}"))
 
 
 async def test_an_image_round_trips_through_the_chunk_store_and_a_bad_chunk_is_named(

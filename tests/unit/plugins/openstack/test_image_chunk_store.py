@@ -13,8 +13,9 @@ from actors.operations.bank_gc import collect_bank_garbage
 from actors.operations.checkpoint_verify import verify_checkpoint
 from actors.operations.engine import Engine
 from actors.wire.requests import DeleteRequest, ProtectRequest, ResourceRef, RestoreRequest
-from banks.keys import encode_segment
+from banks.base import Bank
 from banks.section import BankSection
+from plugins.checkpoint.checkpoint import resource_section_prefix
 from plugins.context import ActivityContext, RequestContext
 from plugins.openstack.image_protection import ImageProtection
 from plugins.openstack.image_transfer import download_image
@@ -27,9 +28,9 @@ PLUGIN = "os-image"
 DIRECTORY = "Strongbox::Directory"
 
 
-def image_section(engine_bank: object, checkpoint_id: str, image_id: str) -> BankSection:
-    return BankSection(engine_bank, f"/checkpoints/{encode_segment(checkpoint_id)}/"  # type: ignore[arg-type]
-                                    f"resource-data/{encode_segment(f'{IMAGE}#{image_id}')}")
+def image_section(bank: Bank, checkpoint_id: str, image_id: str) -> BankSection:
+    """The image's section (a keyed name in a sealed bank: an encrypted store)."""
+    return BankSection(bank, resource_section_prefix(bank, checkpoint_id, f"{IMAGE}#{image_id}"))
 
 
 async def test_a_chunk_an_image_and_a_directory_share_is_stored_once(

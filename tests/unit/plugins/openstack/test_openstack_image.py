@@ -12,8 +12,9 @@ import pytest
 from actors.operations.checkpoint_verify import verify_checkpoint
 from actors.wire.events import ActivityProgress
 from actors.wire.requests import DeleteRequest, ProtectRequest, ResourceRef, RestoreRequest
+from banks.base import Bank
 from banks.chunks.layout import chunk_key
-from banks.keys import encode_segment
+from plugins.checkpoint.checkpoint import resource_section_prefix
 from plugins.openstack.resource_types import IMAGE
 from tests.helpers.checkpoint_chunks import flip_a_bit, stored_chunks
 from tests.unit.plugins.openstack.fake_cinder_glance import add_image
@@ -24,9 +25,9 @@ PLUGIN = "os-image"
 SMALL = {"chunk_size": str(64 << 10)}
 
 
-def resource_prefix(checkpoint_id: str, image_id: str) -> str:
-    return (f"/checkpoints/{encode_segment(checkpoint_id)}/resource-data/"
-            f"{encode_segment(f'{IMAGE}#{image_id}')}/")
+def resource_prefix(bank: Bank, checkpoint_id: str, image_id: str) -> str:
+    """Where the image's section is (a keyed name in a sealed bank: an encrypted store)."""
+    return resource_section_prefix(bank, checkpoint_id, f"{IMAGE}#{image_id}") + "/"
 
 
 async def test_an_image_round_trips_through_the_chunk_store_with_its_properties(
@@ -39,7 +40,7 @@ async def test_an_image_round_trips_through_the_chunk_store_with_its_properties(
             ProtectRequest(resources=[ResourceRef(IMAGE, image["id"])]), timeout=30)
         assert protected.status == "succeeded", protected.error
         bank = await engine.bank(engine.provider())
-        prefix = resource_prefix(protected.checkpoint_id, image["id"])
+        prefix = resource_prefix(bank, protected.checkpoint_id, image["id"])
         keys = [k.removeprefix(prefix) for k in await bank.list(prefix)]
         assert keys == ["image_chunks", "saved_info"]  # the bytes are chunks, not segments
         listed = msgspec.json.decode(await bank.get(prefix + "image_chunks"))
@@ -94,7 +95,7 @@ async def test_a_flipped_byte_in_a_chunk_is_found_by_verify_and_refused_by_resto
             ProtectRequest(resources=[ResourceRef(IMAGE, image["id"])]), timeout=30)
         assert protected.status == "succeeded", protected.error
         bank = await engine.bank(engine.provider())
-        prefix = resource_prefix(protected.checkpoint_id, image["id"])
+        prefix = resource_prefix(bank, protected.checkpoint_id, image["id"])
         listed = msgspec.json.decode(await bank.get(prefix + "image_chunks"))
         bad = listed["chunks"][1][0]
         await flip_a_bit(bank, bad)
@@ -119,7 +120,7 @@ async def test_a_chunk_list_copied_from_another_checkpoint_is_refused(cloud, eng
                                  timeout=30) for _ in range(2)]
         assert [run.status for run in runs] == ["succeeded", "succeeded"]
         bank = await engine.bank(engine.provider())
-        old, new = (resource_prefix(run.checkpoint_id, image["id"]) for run in runs)
+        old, new = (resource_prefix(bank, run.checkpoint_id, image["id"]) for run in runs)
         await bank.put(new + "image_chunks", await bank.get(old + "image_chunks"))
         restored = await engine.run(RestoreRequest(checkpoint_id=runs[1].checkpoint_id),
                                     timeout=30)
