@@ -60,6 +60,7 @@ class ChunkFeed:
         self.buffered = 0
         self.peak_buffered = 0
         self.failure: StoredChunkError | None = None
+        self._closed = False
 
     # ------------------------------------------------------------------ the thread's side
 
@@ -78,6 +79,10 @@ class ChunkFeed:
     async def _next(self) -> bytes | None:
         self._release(self._held)
         self._held = 0
+        if self._closed:
+            # the upload was given up (a failure, a cancel) while its thread still sends:
+            # end the body now rather than fetch and send the rest of the image
+            raise asyncio.CancelledError
         await self._fill()
         if not self._window:
             return None
@@ -116,7 +121,9 @@ class ChunkFeed:
                 self._budget.release(size)
 
     async def close(self) -> None:
-        """Stop the fetches under way and give back what they held (on the loop)."""
+        """Stop the fetches under way and give back what they held (on the loop); a later
+        ``next()`` of the thread ends the body."""
+        self._closed = True
         self._release(self._held)
         self._held = 0
         window, self._window = self._window, deque()

@@ -6,6 +6,7 @@ the feed's own count of buffered bytes, the byte budget's peak), never by timing
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import hashlib
 import os
 import tracemalloc
@@ -140,3 +141,27 @@ def test_a_long_run_of_zeros_is_the_same_maximal_chunk_over_and_over() -> None:
     pieces = chunk_all(bytes(64 * MIB), params)
     assert {len(piece) for piece in pieces} == {params.max_size}
     assert len(set(pieces)) == 1  # stored once, whatever the run's length
+
+
+async def test_a_feed_closed_under_its_thread_ends_the_body_instead_of_sending_the_rest() -> None:
+    store = await ChunkStore.open(MemoryBank(), SETTINGS)
+
+    async def once() -> Any:
+        yield os.urandom(8 * MIB)
+
+    refs = await store.write_stream(once())
+    feed = ChunkFeed(store, refs * 50, asyncio.get_running_loop(), resource_key="r",
+                     checkpoint_id="cp", read_ahead=2)
+    body = iter(feed)
+    first = await asyncio.to_thread(next, body)
+    await feed.close()  # the upload given up on the loop's side
+
+    def next_in_thread() -> type[BaseException] | None:
+        try:
+            next(body)
+        except BaseException as error:  # what requests would see, sending the body
+            return type(error)
+        return None
+
+    assert await asyncio.to_thread(next_in_thread) is concurrent.futures.CancelledError
+    assert feed.sent == len(first) and feed.buffered == 0
