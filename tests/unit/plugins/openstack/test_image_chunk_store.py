@@ -127,3 +127,22 @@ async def test_raw_segments_in_an_encrypted_store_are_refused_as_planted(cloud, 
     assert "segments found where chunks are required, as the store is encrypted" in (
         restored.error)
     assert cloud.ids("image") == [image["id"]]  # refused before any image was created
+
+
+async def test_several_images_move_at_once_within_the_plugins_byte_budget(cloud, engine_for):
+    images = [add_image(cloud, name=f"disk-{n}", data=os.urandom(6 << 20)) for n in range(3)]
+    options = {"max_concurrent_activities": "3", "bytes_in_flight": str(16 << 20)}
+    async with engine_for(PLUGIN, sections=sections(PLUGIN, **options)) as engine:
+        protected = await engine.run(ProtectRequest(
+            resources=[ResourceRef(IMAGE, image["id"]) for image in images]), timeout=30)
+        assert protected.status == "succeeded", protected.error
+        restored = await engine.run(RestoreRequest(checkpoint_id=protected.checkpoint_id),
+                                    timeout=30)
+        assert restored.status == "succeeded", restored.error
+        plugin = engine.provider().plugin_for(IMAGE)
+        assert isinstance(plugin, ImageProtection)
+        budget = plugin.bytes.budget
+    assert budget.in_use == 0 and 0 < budget.peak <= 16 << 20
+    copies = sorted(blob for image_id, blob in cloud.blobs.items()
+                    if image_id not in {image["id"] for image in images})
+    assert copies == sorted(cloud.blobs[image["id"]] for image in images)
