@@ -10,9 +10,16 @@
     ├── InvalidParameters         parameters that fail a plugin's schema (names type and field)
     ├── InvalidPluginOption       a plugin option in the provider file that is not valid
     ├── Forbidden                 a request may not do this (a path outside its grant)
-    └── CheckpointError           a checkpoint that cannot be read or is in the wrong state
-        ├── CheckpointNotFound
-        └── InvalidCheckpointState
+    ├── CheckpointError           a checkpoint that cannot be read or is in the wrong state
+    │   ├── CheckpointNotFound
+    │   └── InvalidCheckpointState
+    └── ChunkListError            a resource's list of chunks (its manifest) cannot be used
+        └── ChunkListChunkError   a chunk of it (or holding it) is missing or corrupt
+
+``ChunkListError`` and ``ChunkListChunkError`` are the common ground of every plugin that
+keeps content in the chunk store (``plugins.chunk_keeper``): each family subclasses them
+(``ManifestError``, ``StoredBytesError``), and verify and garbage collection catch them
+without knowing the family.
 """
 
 from __future__ import annotations
@@ -137,3 +144,21 @@ class InvalidCheckpointState(CheckpointError):
         self.checkpoint_id = checkpoint_id
         self.status = str(status)
         super().__init__(f"checkpoint {checkpoint_id!r} is '{self.status}'; {wanted}")
+
+
+class ChunkListError(PluginError):
+    """The list of chunks a resource's checkpoint refers to cannot be used (missing,
+    malformed, or not the one the protect recorded). Subclasses set ``resource_key``."""
+
+    resource_key: str
+
+
+class ChunkListChunkError(ChunkListError):
+    """A chunk a resource refers to (or that holds its chunk list) is missing or corrupt.
+
+    Subclasses set ``checkpoint_id``, ``chunk_id`` and ``reason``.
+    """
+
+    checkpoint_id: str
+    chunk_id: str
+    reason: str

@@ -32,7 +32,7 @@ from banks.chunks import ChunkStore, GcReport, collect_garbage
 from banks.chunks.collection_lease import CollectionLease, hold_collection_lease
 from plugins.checkpoint.checkpoint import CheckpointStatus, checkpoint_lease_key
 from plugins.checkpoint.store import CheckpointStore
-from plugins.local.directory.errors import ManifestError
+from plugins.errors import ChunkListError
 from plugins.provider import Provider
 
 log = structlog.get_logger(__name__)
@@ -119,11 +119,11 @@ async def _mark_and_sweep(provider: Provider, store: CheckpointStore, chunk_stor
     for index in indexes:
         checkpoint = await store.open(index.id, operation_id=f"gc-{uuid.uuid4()}",
                                       writable=False)
-        for resource in chunk_resources(provider, checkpoint):
+        for resource, keeper in chunk_resources(provider, checkpoint):
             try:
-                found = await resource_chunks(checkpoint, resource, opened)
+                found = await resource_chunks(keeper, checkpoint, resource, opened)
                 referenced.update(found.all_ids())
-            except ManifestError as error:
+            except ChunkListError as error:
                 if index.status == CheckpointStatus.AVAILABLE:
                     raise GcRefused(f"bank {bank.name}: garbage collection refused: checkpoint "
                                     f"{index.id}: {error}") from error

@@ -1,10 +1,13 @@
 """Which chunks of a bank's chunk store each resource of a checkpoint refers to.
 
-Only plugins that keep content in the chunk store have chunk lists; today that is the
-directory plugin (its manifest since v2; since v4 the manifest itself is kept in chunks,
-encrypted, so reading it needs the store and its key). A resource handled by any other
-plugin refers to no chunk. The chunk store is opened through the plugin, with its options
-(the passphrase).
+Only plugins that keep content in the chunk store have chunk lists (``ChunkKeeper``):
+the directory plugin (its manifest since v2; since v4 the manifest itself is kept in
+chunks, encrypted, so reading it needs the store and its key), and the image and
+volume-bytes plugins (each image's or volume's ordered chunk list, with its size and
+SHA-256, in the resource's section). A resource handled by any other plugin refers to no
+chunk. The chunk store is opened through a keeper, with its options (the passphrase);
+every keeper of a provider shares the bank's one store, so they must be given the same
+secret.
 """
 
 from __future__ import annotations
@@ -18,8 +21,7 @@ from banks.base import Bank
 from banks.chunks import ChunkStore, ChunkStoreConfigError
 from plugins.base import ProtectionPlugin
 from plugins.checkpoint.checkpoint import Checkpoint
-from plugins.local.directory.protection import DirectoryProtection
-from plugins.local.directory.references import directory_chunk_references
+from plugins.chunk_keeper import ChunkKeeper
 from plugins.provider import Provider
 from plugins.resource import Resource
 
@@ -27,8 +29,9 @@ StoreOpener = Callable[[], Awaitable[ChunkStore]]
 
 
 class ResourceChunks(msgspec.Struct, frozen=True):
-    """The chunks one resource refers to: those its manifest is kept in (none before
-    manifest v4), and chunk id -> paths (files) that use it."""
+    """The chunks one resource refers to: those its manifest is kept in (a directory's
+    since manifest v4; none for images), and chunk id -> what uses it (a directory's
+    file paths, an image's byte ranges)."""
 
     resource: str
     manifest_chunks: list[str]
@@ -39,13 +42,13 @@ class ResourceChunks(msgspec.Struct, frozen=True):
         return set(self.chunks).union(self.manifest_chunks)
 
 
-def chunk_keeper(plugin: ProtectionPlugin) -> DirectoryProtection | None:
+def chunk_keeper(plugin: ProtectionPlugin) -> ChunkKeeper | None:
     """``plugin`` if it keeps chunk lists in the bank's chunk store, else None: the one
     place that says which plugins do."""
-    return plugin if isinstance(plugin, DirectoryProtection) else None
+    return plugin if isinstance(plugin, ChunkKeeper) else None
 
 
-def chunk_plugin(provider: Provider, resource_type: str) -> DirectoryProtection | None:
+def chunk_plugin(provider: Provider, resource_type: str) -> ChunkKeeper | None:
     """The provider's plugin of ``resource_type`` if it keeps chunk lists, else None.
 
     Raises:
@@ -54,26 +57,34 @@ def chunk_plugin(provider: Provider, resource_type: str) -> DirectoryProtection 
     return chunk_keeper(provider.plugin_for(resource_type))
 
 
-def chunk_resources(provider: Provider, checkpoint: Checkpoint) -> list[Resource]:
-    """The checkpoint's resources whose plugin keeps chunk lists, in graph order."""
-    return [r for r in checkpoint.graph.nodes if chunk_plugin(provider, r.type) is not None]
+def chunk_resources(
+    provider: Provider, checkpoint: Checkpoint
+) -> list[tuple[Resource, ChunkKeeper]]:
+    """The checkpoint's resources whose plugin keeps chunk lists, each with that plugin,
+    in graph order."""
+    found = []
+    for resource in checkpoint.graph.nodes:
+        keeper = chunk_plugin(provider, resource.type)
+        if keeper is not None:
+            found.append((resource, keeper))
+    return found
 
 
 async def resource_chunks(
-    checkpoint: Checkpoint, resource: Resource, open_store: StoreOpener
+    keeper: ChunkKeeper, checkpoint: Checkpoint, resource: Resource, open_store: StoreOpener
 ) -> ResourceChunks:
-    """The chunks ``resource`` refers to in ``checkpoint``.
+    """The chunks ``resource`` refers to in ``checkpoint``, as its plugin ``keeper`` says.
 
-    ``open_store`` opens the bank's chunk store if the manifest is kept in it.
+    ``open_store`` opens the bank's chunk store if the chunk list needs it.
 
     Raises:
-        ManifestError: if its manifest is missing or unreadable (ManifestChunkError: a
-            chunk of it is missing or corrupt).
+        ChunkListError: if its chunk list is missing or unreadable (ChunkListChunkError: a
+            chunk of it is missing or corrupt; ManifestError for a directory).
         KeyRequired, WrongKey: the store's key is missing or wrong.
         BankError: if the bank cannot be read.
     """
-    found = await directory_chunk_references(checkpoint, resource, open_store)
-    return ResourceChunks(resource.key, found.manifest_chunks, found.files)
+    found = await keeper.chunk_references(checkpoint, resource, open_store)
+    return ResourceChunks(resource.key, found.list_chunks, found.chunks)
 
 
 def opened_once(open_store: StoreOpener) -> StoreOpener:

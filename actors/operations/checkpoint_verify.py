@@ -35,7 +35,8 @@ from actors.operations.checkpoint_chunks import (
 from banks.chunks import ChunkStore, verify_references
 from plugins.checkpoint.checkpoint import Checkpoint, CheckpointStatus
 from plugins.checkpoint.store import CheckpointStore
-from plugins.local.directory.errors import ManifestChunkError, ManifestError
+from plugins.chunk_keeper import ChunkKeeper
+from plugins.errors import ChunkListChunkError, ChunkListError
 from plugins.provider import Provider
 from plugins.resource import Resource
 
@@ -155,13 +156,13 @@ async def verify_checkpoint(
 
 async def verify_resources(
     checkpoint: Checkpoint,
-    resources: Sequence[Resource],
+    resources: Sequence[tuple[Resource, ChunkKeeper]],
     open_store: Callable[[], Awaitable[ChunkStore]],
     *,
     sample: float,
     seed: int | None = None,
 ) -> Findings:
-    """Check the manifests of ``resources`` (all kept by chunk plugins) and their chunks.
+    """Check the chunk lists of ``resources`` (each with its chunk plugin) and their chunks.
 
     ``open_store`` opens the bank's chunk store; it is called once at most, and only if a
     manifest is kept in chunks or names one.
@@ -176,15 +177,15 @@ async def verify_resources(
     users: dict[str, dict[str, list[str]]] = {}  # chunk id -> resource key -> files
     manifest_chunks: set[str] = set()  # read in full with their manifests already
     open_once = opened_once(open_store)
-    for resource in resources:
+    for resource, keeper in resources:
         try:
-            found = await resource_chunks(checkpoint, resource, open_once)
-        except ManifestChunkError as error:
+            found = await resource_chunks(keeper, checkpoint, resource, open_once)
+        except ChunkListChunkError as error:
             problems.append(Problem(checkpoint=checkpoint.id, resource=resource.key,
                                     chunk=error.chunk_id, reason=error.reason,
                                     in_manifest=True))
             continue
-        except ManifestError as error:
+        except ChunkListError as error:
             problems.append(Problem(checkpoint=checkpoint.id, resource=resource.key,
                                     chunk=None, reason=str(error)))
             continue

@@ -90,7 +90,8 @@ class ResourceVerifier(ProtectionPlugin):
         if chunks is None:  # activity() hands this out for chunk plugins only
             raise StrongboxError(f"{type(self.plugin).__name__} keeps no chunk lists")
         found = await verify_resources(
-            checkpoint, [resource], lambda: chunks.chunk_store(checkpoint.bank, create=False),
+            checkpoint, [(resource, chunks)],
+            lambda: chunks.chunk_store(checkpoint.bank, create=False),
             sample=parameters.sample, seed=parameters.seed)
         if found.problems:
             raise ResourceVerificationFailed(checkpoint.id, resource.key, found.problems)

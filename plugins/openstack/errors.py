@@ -11,6 +11,12 @@
         ├── CloudResourceFailed         a resource went to an error state while we waited
         ├── CloudWaitTimeout            a resource did not reach the wanted state in time
         └── ChecksumMismatch            restored bytes differ from the protected ones
+    └── StoredBytesError                an image's or volume's chunk list in the bank is unusable
+        └── StoredChunkError            a chunk of those bytes is missing or corrupt (named)
+
+``StoredBytesError`` is a ``ChunkListError`` and ``StoredChunkError`` a
+``ChunkListChunkError`` too (``plugins.errors``), so verify and garbage collection report
+them as they report a directory's.
 
 ``translate`` maps keystoneauth and openstacksdk exceptions into this tree. Messages are
 built from the service, the call and the resource id plus the server's own error text,
@@ -21,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from plugins.errors import PluginError
+from plugins.errors import ChunkListChunkError, ChunkListError, PluginError
 from plugins.redaction import scrub
 
 
@@ -90,6 +96,29 @@ class CloudWaitTimeout(OpenStackError):
 
 class ChecksumMismatch(OpenStackError):
     """The bytes uploaded on restore do not have the checksum saved at protect time."""
+
+
+class StoredBytesError(ChunkListError):
+    """The chunk list of an image's (or a volume's) bytes in a checkpoint is missing,
+    malformed, not the one the protect recorded, or of a layout the store refuses."""
+
+    def __init__(self, resource_key: str, checkpoint_id: str, reason: str) -> None:
+        self.resource_key = resource_key
+        self.checkpoint_id = checkpoint_id
+        self.reason = reason
+        super().__init__(f"stored bytes of {resource_key} in checkpoint {checkpoint_id}: {reason}")
+
+
+class StoredChunkError(StoredBytesError, ChunkListChunkError):
+    """A chunk of an image's (or a volume's) bytes is missing or fails its checks."""
+
+    def __init__(self, resource_key: str, checkpoint_id: str, chunk_id: str, offset: int,
+                 reason: str) -> None:
+        self.chunk_id = chunk_id
+        self.offset = offset
+        super().__init__(resource_key, checkpoint_id,
+                         f"chunk {chunk_id} (at byte {offset}): {reason}")
+        self.reason = reason  # the chunk's own verdict, as verify reports it
 
 
 def translate(
@@ -166,5 +195,7 @@ __all__ = [
     "CloudUnavailable",
     "CloudWaitTimeout",
     "OpenStackError",
+    "StoredBytesError",
+    "StoredChunkError",
     "translate",
 ]

@@ -1,4 +1,10 @@
-"""Moving image bytes between Glance and a bank section, in bounded memory.
+"""Image bytes as raw segments of a bank section: the layout before the chunk store.
+
+Protects now go through the chunk store (``image_chunks``). This module keeps the old
+layout's two halves: :func:`upload_image`, which restores checkpoints written before
+(``ImageSavedInfo.layout == "segments"``, unencrypted stores only: ``image_bytes``), and
+:func:`download_image`, which wrote them and still writes them for the tests that check
+old checkpoints restore (no plugin calls it any more).
 
 Download: the image is read in ``chunk_size`` pieces (each read in the SDK pool) and
 written as segments ``data/00000001``, ``data/00000002`` ... of at most ``segment_size``

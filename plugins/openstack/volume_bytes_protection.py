@@ -2,12 +2,16 @@
 
 Karbor's ``volume_glance`` plugin. Protect: a temporary snapshot, a temporary volume from
 it (an attached volume cannot be uploaded consistently in place), ``upload-to-image`` of
-that volume, the image streamed into the bank (``image_transfer``), and every temporary
-resource deleted, on success or failure. Restore: an image rebuilt from the bank bytes
-(checksum verified), a new volume created from it, the image deleted. Delete: the bank
-section.
+that volume, the image streamed through the chunker into the bank's chunk store (the
+image plugin's ``protect_bytes``: deduplicated, so an unchanged volume adds next to
+nothing), and every temporary resource deleted, on success or failure. Restore: an image
+rebuilt from the chunks (each chunk and the SHA-256 of the whole checked as they stream,
+then Glance's checksums), a new volume created from it, the image deleted. Delete: the
+bank section (the chunks stay for garbage collection).
 
-Bank section: ``data/<n>`` segments, then ``saved_info`` (``VolumeBytesSavedInfo``).
+Bank section: ``image_chunks`` (the chunk list, bound to this volume's key), then
+``saved_info`` (``VolumeBytesSavedInfo``). Checkpoints written before hold ``data/<n>``
+segments instead; they restore as before from an unencrypted store.
 """
 
 from __future__ import annotations
@@ -18,12 +22,15 @@ from typing import Any
 import msgspec
 import structlog
 
+from banks.base import Bank
+from banks.chunks import ChunkStore, ChunkStoreOptions
 from banks.option_schema import combine_schemas
 from plugins.checkpoint.checkpoint import Checkpoint
+from plugins.chunk_keeper import ChunkReferences, StoreOpener
 from plugins.context import ActivityContext
+from plugins.openstack.image_bytes import TransferOptions
 from plugins.openstack.image_options import ByteOptions, chunk_and_segment
 from plugins.openstack.image_protection import IMAGE_FAILED, ImageProtection, ImageSavedInfo
-from plugins.openstack.image_transfer import download_image
 from plugins.openstack.protection_base import (
     OpenStackOptions,
     OpenStackProtection,
@@ -63,7 +70,8 @@ class VolumeBytesSavedInfo(msgspec.Struct, frozen=True, kw_only=True):
 class VolumeBytesProtection(OpenStackProtection):
     """Copies Cinder volumes into the bank through Glance.
 
-    Plugin options: ``chunk_size``, ``segment_size`` (as the image plugin).
+    Plugin options: ``chunk_size``, ``bytes_in_flight``, the chunk store's options and
+    ``segment_size`` (as the image plugin).
     """
 
     supported_resource_types = frozenset({VOLUME})
@@ -71,7 +79,8 @@ class VolumeBytesProtection(OpenStackProtection):
     RestoreParameters = VolumeRestoreParameters
     SavedInfo = VolumeBytesSavedInfo
     service = "cinder"
-    Options = combine_schemas("VolumeBytesOptions", OpenStackOptions, ByteOptions)
+    Options = combine_schemas("VolumeBytesOptions", OpenStackOptions, ByteOptions,
+                              TransferOptions, ChunkStoreOptions)
     default_poll_interval = 5.0
 
     def __init__(self, config: Mapping[str, str] | None = None) -> None:
@@ -79,6 +88,19 @@ class VolumeBytesProtection(OpenStackProtection):
         self.chunk_size, self.segment_size = chunk_and_segment(self.config)
         # the image half of the work is the image plugin's, on the same cloud settings
         self.images = ImageProtection(config)
+
+    async def chunk_store(self, bank: Bank, *, create: bool) -> ChunkStore:
+        """The bank's chunk store (``ChunkKeeper``), the image half's."""
+        return await self.images.chunk_store(bank, create=create)
+
+    async def chunk_references(self, checkpoint: Checkpoint, resource: Resource,
+                               open_store: StoreOpener) -> ChunkReferences:
+        """The chunks of the volume's bytes (``ChunkKeeper``).
+
+        Raises:
+            StoredBytesError: the chunk list is missing or unusable.
+        """
+        return await self.images.chunk_references(checkpoint, resource, open_store)
 
     async def close(self) -> None:
         """Close both plugins' clouds."""
@@ -138,14 +160,13 @@ class VolumeBytesProtection(OpenStackProtection):
             async for _ in image_wait.steps():
                 yield
             image = image_wait.item
-            digests, segments = await download_image(
-                self.cloud, context, image_id, section, chunk_size=self.chunk_size,
-                segment_size=self.segment_size, total=image.size, checksum=image.checksum)
+            stored = await self.images.protect_bytes(checkpoint, context, resource, image)
+            digests = stored.digests
             image_info = ImageSavedInfo(
                 image_id=image_id, name=None, disk_format=image.disk_format,
                 container_format=image.container_format, size=digests.size,
-                checksum=digests.md5.hexdigest(), hash_algo="sha512",
-                hash_value=digests.sha512.hexdigest(), segments=segments)
+                checksum=digests.md5_hex(image.checksum), hash_algo="sha512",
+                hash_value=digests.sha512.hexdigest(), segments=0, layout="chunks")
             await self.save_info(section, VolumeBytesSavedInfo(
                 volume_id=resource.id, name=volume.name, size=int(volume.size or 0),
                 volume_type=volume.volume_type, availability_zone=volume.availability_zone,
@@ -153,7 +174,8 @@ class VolumeBytesProtection(OpenStackProtection):
         finally:
             await self._remove(context, temporary)
         log.info("volume_bytes_protected", operation_id=context.operation_id,
-                 resource=resource.key, bytes=digests.size)
+                 resource=resource.key, bytes=digests.size, chunks=len(stored.chunks),
+                 new_bytes=stored.stats.new_plaintext_bytes)
 
     async def _remove(self, context: ActivityContext, temporary: dict[str, str]) -> None:
         """Delete the temporary image, volume and snapshot (in that order: dependents first)."""
@@ -231,7 +253,8 @@ class VolumeBytesProtection(OpenStackProtection):
         resource: Resource,
         parameters: Any,
     ) -> None:
-        """Remove the volume's bytes and description from the bank."""
+        """Remove the volume's chunk list and description; the chunks may be shared, so
+        they stay for garbage collection."""
         await checkpoint.bank_section(resource).delete_all()
 
 

@@ -30,6 +30,9 @@ PLUGINS = (
     "os-share-snapshot",
     "os-database-backup",
 )
+# the plugins that keep bytes in the bank's chunk store, encrypted unless told otherwise
+CHUNK_PLUGINS = ("os-image", "os-volume-bytes")
+TEST_PASSPHRASE = "cloud-tier passphrase"
 PROTECTABLES = (
     "OS::Keystone::Project",
     "OS::Nova::Server",
@@ -53,6 +56,8 @@ def write_provider(
 
     ``connection`` goes into every plugin and protectable section (auth options, or
     ``cloud``); ``options`` adds per-plugin options (``{"os-volume-backup": {...}}``).
+    A chunk-keeping plugin (``os-image``, ``os-volume-bytes``) given no ``encryption``,
+    ``passphrase`` or ``key_file`` gets the tier's test passphrase.
     """
     directory.mkdir(parents=True, exist_ok=True)
     auth = "".join(f"{key} = {value}\n" for key, value in connection.items())
@@ -64,6 +69,8 @@ def write_provider(
     )
     for name in plugins:
         extra = {"poll_interval": "1", "timeout": "900", **(options or {}).get(name, {})}
+        if name in CHUNK_PLUGINS and not {"encryption", "passphrase", "key_file"} & set(extra):
+            extra["passphrase"] = TEST_PASSPHRASE  # they keep bytes in the encrypted store
         text += f"\n[{name}]\n{auth}" + "".join(f"{k} = {v}\n" for k, v in extra.items())
     for resource_type in PROTECTABLES:
         text += f"\n[protectable:{resource_type}]\n{auth}"

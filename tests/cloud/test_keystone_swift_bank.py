@@ -10,6 +10,7 @@ import pytest
 
 from actors.operations.engine import Engine
 from banks.errors import BankError
+from banks.sealed import SealedBank
 from banks.swift.bank import SwiftBank
 from tests.cloud.keystone_swift import object_sizes
 from tests.cloud.openstack_provider import shipped_provider
@@ -24,9 +25,13 @@ async def test_the_shipped_swift_bank_finds_swift_in_the_catalog_and_keeps_objec
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     use_cloud(devcloud, monkeypatch)
+    # os-image keeps chunks, encrypted: the engine hands out the bank sealed, over Swift
+    monkeypatch.setenv("STRONGBOX_PASSPHRASE", "swift bank passphrase")
     providers = shipped_provider(tmp_path / "providers", {})
     async with Engine.embedded(providers) as engine:
-        bank = await engine.bank(engine.provider("OpenStack"))
+        sealed = await engine.bank(engine.provider("OpenStack"))
+        assert isinstance(sealed, SealedBank)
+        bank = sealed.inner  # the Swift bank itself: objects as they are stored
         assert isinstance(bank, SwiftBank)
         key = f"/probe/{tmp_path.name}"
         await bank.put(key, b"through keystone")

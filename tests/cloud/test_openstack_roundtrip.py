@@ -24,7 +24,7 @@ import structlog
 
 from actors.operations.engine import Engine
 from actors.wire.requests import DeleteRequest, ProtectRequest, ResourceRef, RestoreRequest
-from banks.keys import encode_segment
+from banks.sealed import SealedBank
 from banks.swift.bank import SwiftBank
 from plugins.checkpoint.checkpoint import Checkpoint, checkpoint_prefix
 from plugins.openstack.resource_types import (
@@ -95,11 +95,16 @@ async def test_a_project_is_protected_lost_and_restored_equivalent(
         require(devcloud, service)
     # the demo user's own credentials; each request names the project it acts for
     use_cloud(devcloud, monkeypatch)
+    # os-image keeps the image bytes in the bank's encrypted chunk store (and so the bank
+    # is sealed): the secret comes from the environment, as a deployment would give it
+    monkeypatch.setenv("STRONGBOX_PASSPHRASE", "round-trip passphrase")
     providers = shipped_provider(tmp_path / "providers", {})
     with cloud_project(devcloud, "strongbox-roundtrip") as project:
         built = build(project)
         async with Engine.embedded(providers) as engine:
-            assert isinstance(await engine.bank(engine.provider()), SwiftBank)
+            bank = await engine.bank(engine.provider())
+            # sealed (the chunk store is encrypted), over the shipped Swift bank
+            assert isinstance(bank, SealedBank) and isinstance(bank.inner, SwiftBank)
             _, protected = await run(engine, ProtectRequest(
                 project_id=project.id, resources=[ResourceRef(PROJECT, project.id)]), devcloud)
             assert protected.resource_count == 15  # project, 3+6+2, topology, share, db
@@ -119,8 +124,8 @@ async def test_a_project_is_protected_lost_and_restored_equivalent(
 
             await run(engine, DeleteRequest(project_id=project.id, checkpoint_id=checkpoint_id),
                       devcloud)
-        assert image_bytes_in_swift(devcloud, checkpoint_id, built) == {
-            image_id: 0 for image_id in built.image_data}
+        # the chunk lists are gone with the sections; the chunks stay for garbage collection
+        assert image_chunk_lists_in_swift(devcloud, checkpoint_id) == []
         conn = project.connection
         assert list(conn.block_storage.backups()) == []
         assert list(conn.block_storage.snapshots()) == []  # no temporary one stayed either
@@ -128,23 +133,23 @@ async def test_a_project_is_protected_lost_and_restored_equivalent(
         assert conn.database.get("/backups").json()["backups"] == []
 
 
-def image_bytes_in_swift(devcloud: DevCloud, checkpoint_id: str,
-                         built: BuiltProject) -> dict[str, int]:
-    """Image id -> bytes of its ``data/`` objects in the Swift container (the bank's
-    account is the project of ``OS_CLOUD``'s user: demo)."""
+def image_chunk_lists_in_swift(devcloud: DevCloud, checkpoint_id: str) -> list[str]:
+    """The names of the checkpoint's ``image_chunks`` objects in the Swift container (the
+    bank's account is the project of ``OS_CLOUD``'s user: demo). Section names are keyed
+    hashes in a sealed bank, so they are found by their last segment."""
     resource_data = f"objects{checkpoint_prefix(checkpoint_id)}resource-data/"
-    conn = devcloud.connect("demo")
-    return {image_id: sum(object_sizes(conn, CONTAINER, f"{resource_data}{section}/data/")
-                          .values())
-            for image_id in built.image_data
-            for section in [encode_segment(Resource(type=IMAGE, id=image_id).key)]}
+    names = object_sizes(devcloud.connect("demo"), CONTAINER, resource_data)
+    return sorted(name for name in names if name.endswith("/image_chunks"))
 
 
 def check_images_in_swift(devcloud: DevCloud, checkpoint_id: str,
                           built: BuiltProject) -> None:
-    """The checkpoint went to the shipped provider's Swift container, every image byte."""
-    assert image_bytes_in_swift(devcloud, checkpoint_id, built) == {
-        image_id: len(data) for image_id, data in built.image_data.items()}
+    """The checkpoint went to the shipped provider's Swift container: a chunk list per
+    image in its section, and at least every image byte in the chunk store (random bytes:
+    encrypted chunks are no smaller)."""
+    assert len(image_chunk_lists_in_swift(devcloud, checkpoint_id)) == len(built.image_data)
+    chunks = object_sizes(devcloud.connect("demo"), CONTAINER, "objects/chunks/data/")
+    assert sum(chunks.values()) >= sum(len(data) for data in built.image_data.values())
 
 
 async def check_network(conn: Any, built: BuiltProject, restored: Restored) -> None:

@@ -1,6 +1,7 @@
 """``os-volume-bytes`` on the real Cinder and Glance: a volume's bytes go through an image
-into the bank and back into a new volume, identical; no temporary image, clone or
-snapshot stays behind, also when the restore fails.
+into the bank's chunk store and back into a new volume, identical; protected again
+unchanged it adds nothing to the store; no temporary image, clone or snapshot stays
+behind, also when the restore fails.
 
 Cinder uploads a raw volume to Glance with a plain copy, but creates a volume from an
 image with ``qemu-img`` (Debian ``qemu-utils``, which ``make test`` installs).
@@ -24,6 +25,7 @@ from tests.cloud.openstack_provider import write_provider
 from tests.cloud.proxied_cloud import faulty_cloud
 from tests.cloud.roundtrip_project import DATA_OFFSET, DATA_SIZE
 from tests.cloud.test_devcloud_smoke import require
+from tests.cloud.test_openstack_image_chunks import bank_bytes
 from tests.devcloud.fixture import DevCloud
 
 pytestmark = pytest.mark.cloud
@@ -67,12 +69,21 @@ async def test_a_volume_goes_through_an_image_into_the_bank_and_back_identical(
                                   block_storage_endpoint_override=(
                                       f"{cinder_proxy.url}/v3/{project.id}"))
         providers = write_provider(tmp_path / "providers", tmp_path / "bank", connection,
-                                   plugins=(PLUGIN,))
+                                   plugins=(PLUGIN,),
+                                   options={PLUGIN: {"passphrase": "cloud-tier passphrase"}})
+        protect = ProtectRequest(project_id=project.id,
+                                 resources=[ResourceRef(VOLUME, volume_id)])
         async with Engine.embedded(providers) as engine:
-            protected = await engine.run(ProtectRequest(
-                project_id=project.id, resources=[ResourceRef(VOLUME, volume_id)]),
-                timeout=TIMEOUT)
+            bank = await engine.bank(engine.provider())
+            first = await engine.run(protect, timeout=TIMEOUT)
+            assert first.status == "succeeded", first.error
+            stored = await bank_bytes(bank)
+            # 1 GiB, all zeros but 192 KiB: one zero chunk and a few of data
+            assert stored < 2 * DATA_SIZE
+            protected = await engine.run(protect, timeout=TIMEOUT)
             assert protected.status == "succeeded", protected.error
+            added = await bank_bytes(bank) - stored
+            assert added <= stored // 100, f"an unchanged volume added {added} bytes"
             assert_only_volumes(project, "data")
             storage.delete_volume(volume_id)
             storage.wait_for_delete(storage.get_volume(volume_id), wait=240)

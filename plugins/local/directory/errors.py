@@ -6,7 +6,9 @@
         ├── DirectoryRestoreError    a restore that cannot proceed (existing file, bad target)
         │   └── UnsafeManifestEntry  an entry that could write outside the target; refused
         └── ManifestError            a manifest that is missing, malformed or of unknown version
+                                     (also a ChunkListError)
             ├── ManifestChunkError   a chunk holding a manifest (v4) is missing or corrupt
+            │                        (also a ChunkListChunkError)
             └── ManifestDowngrade    an older, weaker manifest version in an encrypted store
 
 Every message names the path at fault and the resource (or target) it concerns.
@@ -14,7 +16,7 @@ Every message names the path at fault and the resource (or target) it concerns.
 
 from __future__ import annotations
 
-from plugins.errors import PluginError
+from plugins.errors import ChunkListChunkError, ChunkListError, PluginError
 
 
 class DirectoryPluginError(PluginError):
@@ -44,7 +46,7 @@ class UnsafeManifestEntry(DirectoryRestoreError):
     """A manifest entry that is absolute, climbs with ``..`` or passes through a non-directory."""
 
 
-class ManifestError(DirectoryPluginError):
+class ManifestError(DirectoryPluginError, ChunkListError):
     """The manifest of a checkpoint cannot be used."""
 
     def __init__(self, resource_key: str, reason: str) -> None:
@@ -52,7 +54,7 @@ class ManifestError(DirectoryPluginError):
         super().__init__(f"directory manifest of {resource_key}: {reason}")
 
 
-class ManifestChunkError(ManifestError):
+class ManifestChunkError(ManifestError, ChunkListChunkError):
     """A chunk holding part of a manifest (version 4) is missing or fails its checks."""
 
     def __init__(self, resource_key: str, checkpoint_id: str, chunk_id: str, reason: str) -> None:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal, cast
 
@@ -41,6 +40,7 @@ from banks.option_schema import OptionSchema, between, combine_schemas
 from plugins.access import check_path
 from plugins.base import PluginOptions, ProtectionPlugin
 from plugins.checkpoint.checkpoint import Checkpoint
+from plugins.chunk_keeper import ChunkReferences, ChunkStores, StoreOpener
 from plugins.context import ActivityContext, RequestContext
 from plugins.errors import InvalidParameters
 from plugins.local.directory.access import authorize_directory
@@ -61,6 +61,7 @@ from plugins.local.directory.manifest_chunks import read_manifest, store_manifes
 from plugins.local.directory.parent import UnchangedFiles, previous_manifest
 from plugins.local.directory.placement import PlannedRoot, check_roots, spread_target
 from plugins.local.directory.protectable import DIRECTORY_TYPE
+from plugins.local.directory.references import directory_chunk_references
 from plugins.local.directory.restore import TreeRestorer
 from plugins.local.directory.upload import TreeUploader
 from plugins.local.directory.walk import TreeWalker, walk_tree
@@ -73,8 +74,6 @@ DEFAULT_CHUNK_SIZE = 1 << 20
 CHUNK_SIZE_BOUNDS = (4 << 10, 64 << 20)
 DEFAULT_CONCURRENCY = 4
 CONCURRENCY_BOUNDS = (1, 64)
-# chunk stores kept open per plugin: a provider has one bank, tests make many
-STORES_KEPT = 4
 
 
 class DirectoryParameters(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -195,10 +194,8 @@ class DirectoryProtection(ProtectionPlugin):
             )
         except ChunkStoreError as error:
             raise InvalidParameters("plugin options of [directory]", str(error)) from error
-        # one store per bank: its key is unwrapped (scrypt) and its index listed once.
-        # Keyed by the bank object, most recent last, a few kept: a store refers to its
-        # bank, so a weak-keyed cache could never let either go.
-        self._stores: OrderedDict[int, tuple[Bank, asyncio.Future[ChunkStore]]] = OrderedDict()
+        # one store per bank: its key is unwrapped (scrypt) and its index listed once
+        self._stores = ChunkStores(self.store_settings)
 
     def authorize(self, operation: OperationType, context: RequestContext,
                   resource: Resource, parameters: msgspec.Struct) -> None:
@@ -216,23 +213,21 @@ class DirectoryProtection(ProtectionPlugin):
             KeyRequired, WrongKey: the store is encrypted and the secret is missing or wrong.
             ChunkStoreConfigError: no store (and not ``create``), or a bad configuration.
         """
-        cached = self._stores.get(id(bank))
-        opening = cached[1] if cached is not None else None
-        if opening is None or opening.get_loop() is not asyncio.get_running_loop():
-            opening = asyncio.ensure_future(
-                ChunkStore.open(bank, self.store_settings, create=create)
-            )
-            self._stores[id(bank)] = (bank, opening)
-            while len(self._stores) > STORES_KEPT:
-                self._stores.popitem(last=False)
-        self._stores.move_to_end(id(bank))
-        try:
-            return await asyncio.shield(opening)
-        except BaseException:
-            # a failed open (a wrong passphrase, no store yet) is not cached
-            if self._stores.get(id(bank), (None, None))[1] is opening and opening.done():
-                del self._stores[id(bank)]
-            raise
+        return await self._stores.open(bank, create=create)
+
+    async def chunk_references(
+        self, checkpoint: Checkpoint, resource: Resource, open_store: StoreOpener
+    ) -> ChunkReferences:
+        """The chunks the resource's manifest is kept in, and each chunk its files use
+        (``references.directory_chunk_references``).
+
+        Raises:
+            ManifestError: the manifest is missing or unreadable (ManifestChunkError: a
+                chunk holding it is bad).
+            KeyRequired, WrongKey: the store's key is missing or wrong.
+        """
+        found = await directory_chunk_references(checkpoint, resource, open_store)
+        return ChunkReferences(found.manifest_chunks, found.files)
 
     async def activity_protect_parallel(
         self,

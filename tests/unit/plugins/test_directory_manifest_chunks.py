@@ -156,7 +156,7 @@ async def test_a_flipped_bit_in_a_manifest_chunk_is_named_as_the_manifest(
     resource = directory_resource(marked)
     # a sample of 0 reads no file chunk; the manifest is read whole all the same
     found = await verify_resources(
-        checkpoint_for(bank, resource, writable=False), [resource],
+        checkpoint_for(bank, resource, writable=False), [(resource, PLUGIN)],
         lambda: PLUGIN.chunk_store(bank, create=False), sample=0.0)
     [problem] = found.problems
     assert (problem.chunk, problem.in_manifest, problem.resource) == (bad, True, resource.key)

@@ -77,7 +77,7 @@ async def problems_of(
 ) -> list[Problem]:
     resource = directory_resource(root)
     checkpoint = checkpoint_for(bank, resource, writable=False, checkpoint_id=checkpoint_id)
-    found = await verify_resources(checkpoint, [resource],
+    found = await verify_resources(checkpoint, [(resource, plugin)],
                                    lambda: plugin.chunk_store(bank, create=False), sample=1.0)
     return found.problems
 

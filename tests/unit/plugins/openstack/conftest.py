@@ -26,6 +26,8 @@ def cloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCloud
     fake = FakeCloud()
     fake.handlers.update(volume=cinder, image=glance, compute=nova, network=neutron,
                          share=manila, database=trove)
+    # the image and volume-bytes plugins keep bytes in an encrypted chunk store
+    monkeypatch.setenv("STRONGBOX_PASSPHRASE", "unit-test passphrase")
     clouds = tmp_path / "clouds.yaml"
     clouds.write_text(fake.clouds_yaml())
     monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(clouds))
