@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint chaos bench bench-transport bench-chunks bench-cloud devcloud-up devcloud-down devcloud-status test-cloud
+.PHONY: demo test lint chaos bench bench-transport bench-chunks bench-cloud bench-listing devcloud-up devcloud-down devcloud-status test-cloud
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -118,7 +118,7 @@ async def test_an_update_that_fails_its_checks_changes_nothing(engine_for, tmp_p
     async with engine_of(engine_for, tmp_path) as engine:
         book = PlanBook(engine, clock=ManualClock())
         plan = await book.create(create_request(source), ALICE)
-        with pytest.raises(RequestInvalid, match="schedule.cron"):
+        with pytest.raises(RequestInvalid, match=r"schedule\.cron"):
             await book.update(PlanUpdateRequest(plan=plan.id, schedule=PlanSchedule(
                 cron="every day")), ALICE)
         with pytest.raises(Exception, match="not found"):
