@@ -306,7 +306,8 @@ class Engine:
 
     async def check_protect(self, request: ProtectRequest, *, user_id: str | None = None,
                             paths: PathGrant = UNRESTRICTED,
-                            project: ProjectGrant | None = None) -> ResourceGraph:
+                            project: ProjectGrant | None = None,
+                            trust_id: str | None = None) -> ResourceGraph:
         """Check ``request`` exactly as :meth:`admit` would before starting it (every
         resource resolves, every parameter fits its plugin's schema, every plugin's
         ``authorize`` passes), writing nothing; return the graph it would protect.
@@ -317,7 +318,7 @@ class Engine:
         provider = self.provider(request.provider_id)
         store = await self.store(provider)
         context = _request_context(request, store, user_id=user_id, paths=paths,
-                                   project=project, trust_id=None)
+                                   project=project, trust_id=trust_id)
         acting = CURRENT_REQUEST.set(context)
         try:
             _, graph = await self._prepare(request, provider, store, None, context)

@@ -26,6 +26,7 @@ class Grant(msgspec.Struct, frozen=True, kw_only=True):
     user_id: str | None = None
     paths: PathGrant = UNRESTRICTED
     project: ProjectGrant | None = None
+    trust_id: str | None = None  # a Keystone trust the owner gave (plan.KeystoneOwner)
 
 
 # Raises Forbidden (plugins.errors) naming what the owner may not do.

@@ -212,8 +212,11 @@ class PlanBook:
                 current, history=msgspec.structs.replace(current.history, last_run=run)))
 
     async def _check_protect(self, plan: Plan, requester: Requester) -> None:
+        # a plan made with a Keystone token discovers through its trust, as its slots will
+        keystone = plan.owner.keystone
         await self.engine.check_protect(plan.protect_request(str(uuid.uuid4())),
-                                        user_id=requester.user_id, paths=requester.paths)
+                                        user_id=requester.user_id, paths=requester.paths,
+                                        trust_id=keystone.trust_id if keystone else None)
 
     async def _check_name_free(self, tenant: str, name: str, plan_id: str | None) -> None:
         for _, store in await self.stores():

@@ -23,6 +23,20 @@ from actors.wire.requests import Parameters, ProtectRequest, ResourceRef
 PLAN_VERSION: Final = 1
 
 
+class KeystoneOwner(msgspec.Struct, frozen=True, kw_only=True):
+    """The Keystone identity of a plan created with a token (a provider whose requests need
+    one), and the trust its slots act through: made from the creator's token for this
+    worker fleet's service user, without expiry, deleted with the plan. Keystone ends the
+    trust by itself if the creator loses the roles it delegates."""
+
+    user_id: str
+    user_name: str = ""
+    project_id: str
+    project_name: str = ""
+    roles: list[str]
+    trust_id: str
+
+
 class PlanOwner(msgspec.Struct, frozen=True, kw_only=True):
     """Who created the plan: its scheduled protects act with this identity's rights,
     checked against the policy again at every slot. ``user_id`` None: the local user
@@ -30,11 +44,14 @@ class PlanOwner(msgspec.Struct, frozen=True, kw_only=True):
 
     user_id: str | None = None
     project_id: str | None = None
+    keystone: KeystoneOwner | None = None
 
     @property
     def label(self) -> str:
         """How listings name the owner."""
         who = self.user_id or "local user"
+        if self.keystone is not None:
+            who += f", keystone:{self.keystone.user_name or self.keystone.user_id}"
         return f"{who} ({self.project_id})" if self.project_id else who
 
 

@@ -294,7 +294,7 @@ class PlanScheduler:
         try:
             grant = self.authority(plan, request)
             await self.engine.admit(request, user_id=grant.user_id, paths=grant.paths,
-                                    project=grant.project)
+                                    project=grant.project, trust_id=grant.trust_id)
         except (BankError, StrongboxError, PluginError) as error:
             if isinstance(error, BankError) or getattr(error, "retryable", False):
                 raise  # the bank or broker is away: decide this slot again next pass

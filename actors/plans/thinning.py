@@ -80,7 +80,7 @@ async def thin(engine: Engine, plan: Plan, authority: Authority) -> Thinning:
             project_id=plan.owner.project_id)
         grant = authority(plan, request)
         await engine.admit(request, user_id=grant.user_id, paths=grant.paths,
-                           project=grant.project)
+                           project=grant.project, trust_id=grant.trust_id)
         deleted.append(decision.checkpoint_id)
     if deleted:
         log.info("retention_applied", plan_id=plan.id, deleted=deleted,

@@ -114,9 +114,11 @@ class KeystoneValidator:
             self._cached_at.pop(old, None)
         return info
 
-    async def create_trust(self, token: str, info: TokenInfo, *, lifetime: float) -> str:
+    async def create_trust(self, token: str, info: TokenInfo, *,
+                           lifetime: float | None) -> str:
         """A trust from the token's user to this worker's service user, on the token's
-        project with the token's roles, impersonating, for ``lifetime`` seconds.
+        project with the token's roles, impersonating, for ``lifetime`` seconds (None: until
+        deleted, as a plan's, which its deletion deletes).
 
         Raises:
             Forbidden: Keystone refused (the user may not delegate these roles).
@@ -137,15 +139,17 @@ class KeystoneValidator:
     def _identity(self) -> dict[str, Any]:
         return {"service_type": "identity", "interface": self._interface, "version": (3, 0)}
 
-    def _create_trust(self, token: str, info: TokenInfo, lifetime: float) -> str:
+    def _create_trust(self, token: str, info: TokenInfo, lifetime: float | None) -> str:
         from keystoneauth1 import exceptions  # noqa: PLC0415 -- see from_cloud
 
-        expires = datetime.fromtimestamp(time.time() + lifetime, tz=UTC)
+        expires = None if lifetime is None else \
+            datetime.fromtimestamp(time.time() + lifetime, tz=UTC).strftime(
+                "%Y-%m-%dT%H:%M:%S.%fZ")
         body = {"trust": {
             "trustor_user_id": info.user_id, "trustee_user_id": self._session.get_user_id(),
             "project_id": info.project_id, "impersonation": True,
             "roles": [{"name": role} for role in sorted(info.roles)],
-            "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}}
+            "expires_at": expires}}
         try:
             # as the requester: only a trustor may create its trust
             response = self._session.post("/OS-TRUST/trusts", json=body,

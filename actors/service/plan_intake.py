@@ -7,8 +7,11 @@
   plans (``actors.plans.access``); ``plan_run`` needs ``protect``, and starts the plan's
   protect as operation ``request_id``.
 
-Providers whose requests need a Keystone token are refused: a scheduled slot has no token
-to act with (docs/plans.md, "Not yet").
+On a provider whose requests need a Keystone token (the OpenStack ones), every plan request
+carries its user's token as any request does. ``plan_create`` then asks Keystone for a
+trust from that user to this worker's service user, without expiry, on the token's project
+and roles, and records it in the plan: the plan's slots and retention act through it, as
+Karbor's did; ``plan_delete`` deletes it.
 """
 
 from __future__ import annotations
@@ -18,10 +21,11 @@ from typing import TYPE_CHECKING, Literal
 
 import msgspec
 
-from actors.plans.access import Requester
+from actors.plans.access import Requester, check_access
 from actors.plans.book import PlanBook
-from actors.plans.plan import Plan
+from actors.plans.plan import KeystoneOwner, Plan
 from actors.service.authorization import Authorizer, Decision
+from actors.service.keystone import KeystoneValidator, TokenInfo
 from actors.wire.requests import (
     PlanCreateRequest,
     PlanDeleteRequest,
@@ -49,21 +53,24 @@ class PlanRequests:
     (the worker's scheduler looks at the plans again at once)."""
 
     def __init__(self, engine: Engine, authorizer: Authorizer, *,
-                 changed: Callable[[], None] | None = None) -> None:
+                 changed: Callable[[], None] | None = None,
+                 keystone: KeystoneValidator | None = None) -> None:
         self.engine = engine
         self.authorizer = authorizer
         self.book = PlanBook(engine)
         self.changed = changed
+        self.keystone = keystone
 
-    async def carry_out(self, request: PlanRequest, user_id: str | None) -> PlanOutcome:
-        """Check and carry out one plan request.
+    async def carry_out(self, request: PlanRequest, user_id: str | None, *,
+                        auth_token: str | None = None) -> PlanOutcome:
+        """Check and carry out one plan request; ``auth_token``: its Keystone token.
 
         Raises:
             Forbidden: the policy or the plan's owner refuses it.
             RequestInvalid, PlanNotFound, ResourceNotFound, ...: naming what is wrong.
         """
         if isinstance(request, PlanCreateRequest):
-            outcome = await self._create(request, user_id)
+            outcome = await self._create(request, user_id, auth_token)
         else:
             # the right first (no provider yet), then the plan, then its provider
             first = self.authorizer.decide(request, user_id, provider=None)
@@ -71,13 +78,19 @@ class PlanRequests:
                                            action=_ACTION[type(request)],
                                            provider_id=request.provider_id)
             provider = self._provider(plan.provider_id)
-            decision = self.authorizer.decide(request, user_id, provider=provider)
+            token = await self._token(provider, auth_token)
+            decision = self.authorizer.decide(request, user_id, provider=provider,
+                                              token=token)
             requester = _requester(decision, request)
+            check_access(plan, requester, _ACTION[type(request)])  # the token's project too
             if isinstance(request, PlanRunRequest):
                 plan, protect = await self.book.run_request(
                     plan.id, requester, request_id=request.request_id)
-                admission = await self.engine.admit(protect, user_id=decision.user_id,
-                                                    paths=decision.paths)
+                keystone = plan.owner.keystone
+                admission = await self.engine.admit(
+                    protect, user_id=decision.user_id, paths=decision.paths,
+                    project=decision.project,
+                    trust_id=None if keystone is None else keystone.trust_id)
                 if admission.duplicate is None:
                     await self.book.record_run(plan, admission.operation_id)
                 outcome = PlanOutcome(plan=plan, action="run", decision=decision,
@@ -90,28 +103,52 @@ class PlanRequests:
                 outcome = PlanOutcome(plan=updated, action="updated", decision=decision)
             else:
                 deleted = await self.book.delete(request, requester)
+                if deleted.owner.keystone is not None and self.keystone is not None:
+                    await self.keystone.delete_trust(deleted.owner.keystone.trust_id)
                 outcome = PlanOutcome(plan=deleted, action="deleted", decision=decision)
         if self.changed is not None:
             self.changed()
         return outcome
 
-    async def _create(self, request: PlanCreateRequest, user_id: str | None) -> PlanOutcome:
+    async def _create(self, request: PlanCreateRequest, user_id: str | None,
+                      auth_token: str | None) -> PlanOutcome:
         provider = self._provider(request.provider_id)
-        self.authorizer.decide(request, user_id, provider=provider)
+        token = await self._token(provider, auth_token)
+        self.authorizer.decide(request, user_id, provider=provider, token=token)
         decision = self.authorizer.decide_operation("protect", request, user_id,
-                                                    provider=provider)
+                                                    provider=provider, token=token)
         if request.retention is not None:
-            self.authorizer.decide_operation("delete", request, user_id, provider=provider)
-        plan = await self.book.create(request, _requester(decision, request))
+            self.authorizer.decide_operation("delete", request, user_id, provider=provider,
+                                             token=token)
+        requester = _requester(decision, request)
+        if token is None or auth_token is None or self.keystone is None:
+            plan = await self.book.create(request, requester)
+            return PlanOutcome(plan=plan, action="created", decision=decision)
+        trust_id = await self.keystone.create_trust(auth_token, token, lifetime=None)
+        owner = KeystoneOwner(user_id=token.user_id, user_name=token.user_name,
+                              project_id=token.project_id, project_name=token.project_name,
+                              roles=sorted(token.roles), trust_id=trust_id)
+        project = decision.project.project_id if decision.project else token.project_id
+        try:
+            plan = await self.book.create(request, msgspec.structs.replace(
+                requester, keystone=owner, project_id=project))
+        except BaseException:
+            await self.keystone.delete_trust(trust_id)  # no plan holds it
+            raise
         return PlanOutcome(plan=plan, action="created", decision=decision)
 
     def _provider(self, provider_id: str | None) -> tuple[str, str]:
         provider = self.engine.provider(provider_id)  # ProviderNotFound: rejected
-        if self.authorizer.needs_token((provider.id, provider.name)):
-            raise Forbidden(f"plans on provider {provider.name!r}: its requests need a "
-                            f"Keystone token, which a scheduled slot does not have; plans "
-                            f"on such providers are not supported yet")
         return provider.id, provider.name
+
+    async def _token(self, provider: tuple[str, str], auth_token: str | None) -> TokenInfo | None:
+        """What Keystone says of the request's token, where the provider needs one (a
+        missing token is refused by the policy's decision, naming the header)."""
+        if not self.authorizer.needs_token(provider) or not auth_token:
+            return None
+        if self.keystone is None:
+            raise Forbidden("this worker has no Keystone validator")
+        return await self.keystone.validate(auth_token)
 
 
 _ACTION: dict[type[PlanRequest], str] = {
@@ -121,4 +158,4 @@ _ACTION: dict[type[PlanRequest], str] = {
 
 def _requester(decision: Decision, request: PlanRequest) -> Requester:
     return Requester(user_id=decision.user_id, project_id=request.project_id,
-                     paths=decision.paths)
+                     paths=decision.paths, project=decision.project)

@@ -76,7 +76,7 @@ class RequestIntake:
         self.max_attempts = max_attempts
         self.authorizer = authorizer or Authorizer(None, own_user="guest")
         self.keystone = keystone
-        self.plans = plans or PlanRequests(engine, self.authorizer)
+        self.plans = plans or PlanRequests(engine, self.authorizer, keystone=keystone)
         self.accepted = 0
         self.rejected = 0
         self.duplicates = 0
@@ -112,7 +112,8 @@ class RequestIntake:
         outcome: PlanOutcome | None = None
         try:
             if isinstance(request, PLAN_REQUESTS):
-                outcome = await self.plans.carry_out(request, user_id)
+                outcome = await self.plans.carry_out(request, user_id,
+                                                     auth_token=incoming.auth_token)
             else:
                 provider = self._provider_of(request)
                 token = None

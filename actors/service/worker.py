@@ -159,7 +159,8 @@ async def run_worker(options: WorkerOptions, *, registry: PluginRegistry | None 
         await transport.consume_requests(
             RequestIntake(engine, max_bytes=options.max_request_bytes, authorizer=authorizer,
                           keystone=keystone,
-                          plans=PlanRequests(engine, authorizer, changed=scheduler.poke)),
+                          plans=PlanRequests(engine, authorizer, changed=scheduler.poke,
+                                             keystone=keystone)),
             concurrency=options.request_concurrency)
         status = None
         if options.metrics_port is not None:

@@ -10,21 +10,33 @@ cloud's admin as its service user.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import openstack
 import pytest
 
 from actors.service.worker import WorkerOptions
-from actors.wire.events import OperationFinished, RequestAccepted, RequestRejected
+from actors.wire.events import (
+    OperationFinished,
+    PlanChanged,
+    RequestAccepted,
+    RequestRejected,
+    SlotScheduled,
+    SlotSkipped,
+)
+from actors.wire.plan_fields import PlanSchedule
 from actors.wire.requests import (
     DeleteRequest,
+    PlanCreateRequest,
+    PlanDeleteRequest,
     ProtectRequest,
     ResourceRef,
     RestoreRequest,
@@ -36,7 +48,7 @@ from tests import broker
 from tests.cloud.openstack_provider import write_provider
 from tests.devcloud.fixture import DevCloud
 from tests.helpers.directory_trees import build_awkward_tree, snapshot
-from tests.helpers.request_client import Client, dead_letters, running_worker
+from tests.helpers.request_client import Client, dead_letters, plain, running_worker
 
 DIRECTORY = "Strongbox::Directory"
 IMAGE = "OS::Glance::Image"
@@ -197,24 +209,33 @@ class ImageSite:
     providers: Path
     policy: Path
 
+    @classmethod
+    def write(cls, root: Path, member_operations: str) -> ImageSite:
+        """An OpenStack provider of ``os-image`` whose Keystone members may do
+        ``member_operations``; the worker checks tokens as the dev cloud's admin."""
+        policy = root / "policy.conf"
+        policy.write_text(
+            "[user guest]\noperations = *\nproviders = *\n\n"
+            "[keystone]\ncloud = devcloud-admin\nproviders = OpenStack\n\n"
+            f"[role member]\noperations = {member_operations}\nproviders = OpenStack\n")
+        return cls(write_provider(root / "providers", root / "bank",
+                                  {"cloud": "devcloud-admin"}, plugins=("os-image",)), policy)
+
+
+def private_image(devcloud: DevCloud, size: int) -> Any:
+    """A private image of demo's, of random bytes."""
+    return devcloud.connect("demo").image.create_image(
+        name=f"private-{uuid.uuid4().hex[:6]}", data=os.urandom(size), disk_format="raw",
+        container_format="bare", visibility="private", wait=True)
+
 
 async def test_a_tenants_image_is_protected_with_its_own_authority_not_the_services(
         devcloud: DevCloud, tenants: Tenants, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch, amqp_url: str) -> None:
     demo = devcloud.connect("demo")
     admin = devcloud.connect("admin")
-    original = demo.image.create_image(name=f"private-{uuid.uuid4().hex[:6]}",
-                                       data=os.urandom(64 * 1024), disk_format="raw",
-                                       container_format="bare", visibility="private",
-                                       wait=True)
-    policy = tmp_path / "policy.conf"
-    policy.write_text(
-        "[user guest]\noperations = *\nproviders = *\n\n"
-        "[keystone]\ncloud = devcloud-admin\nproviders = OpenStack\n\n"
-        "[role member]\noperations = protect, restore\nproviders = OpenStack\n")
-    site = ImageSite(write_provider(tmp_path / "providers", tmp_path / "bank",
-                                    {"cloud": "devcloud-admin"}, plugins=("os-image",)),
-                     policy)
+    original = private_image(devcloud, 64 * 1024)
+    site = ImageSite.write(tmp_path, "protect, restore")
     restored_ids: list[str] = []
     try:
         async with worker(devcloud, site, monkeypatch, amqp_url) as namespace:
@@ -241,3 +262,70 @@ async def test_a_tenants_image_is_protected_with_its_own_authority_not_the_servi
     finally:
         for image_id in [original.id, *restored_ids]:
             demo.image.delete_image(image_id, ignore_missing=True)
+
+
+async def next_event(client: Client, wanted: Callable[[Any], bool],
+                     timeout: float = 120) -> Any:
+    async with asyncio.timeout(timeout):
+        async for event in client.subscription:
+            if wanted(event):
+                return event
+    raise AssertionError("unreachable")
+
+
+async def plan_request(client: Client, request: Any, token: str | None) -> Any:
+    """Publish a plan request; its PlanChanged, or its refusal."""
+    await client.transport.publish_request(json.dumps(plain(request)).encode(),
+                                           request_id=request.request_id, auth_token=token)
+    return await next_event(client, lambda e: e.operation_id == request.request_id and
+                            isinstance(e, PlanChanged | RequestRejected), timeout=60)
+
+
+async def test_a_plan_on_an_openstack_provider_acts_through_its_creators_trust(
+        devcloud: DevCloud, tenants: Tenants, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, amqp_url: str) -> None:
+    demo = devcloud.connect("demo")
+    admin = devcloud.connect("admin")
+    original = private_image(devcloud, 32 * 1024)
+    site = ImageSite.write(tmp_path, "protect, restore, plan")
+
+    def trusts() -> set[str]:
+        return {t.id for t in admin.identity.trusts(trustor_user_id=demo.current_user_id)}
+
+    before = trusts()
+    try:
+        async with worker(devcloud, site, monkeypatch, amqp_url) as namespace:
+            client = await Client.connect(amqp_url, namespace)
+            create = PlanCreateRequest(
+                name="images-every-few-seconds", resources=[ResourceRef(IMAGE, original.id)],
+                schedule=PlanSchedule(rrule="FREQ=SECONDLY;INTERVAL=4"))
+            refused_plan = await plan_request(client, create, token=None)
+            assert refused(refused_plan, "needs a Keystone token"), refused_plan
+            created = await plan_request(
+                client, msgspec.structs.replace(create, request_id=str(uuid.uuid4())),
+                token=tenants.demo)
+            assert isinstance(created, PlanChanged) and created.action == "created", created
+            (trust,) = trusts() - before  # the creator's, for the plan, without expiry
+            assert admin.identity.get_trust(trust).expires_at is None
+
+            # a slot comes: its protect acts through the trust and succeeds
+            slot = await next_event(client, lambda e: isinstance(e, SlotScheduled | SlotSkipped)
+                                    and e.plan_id == created.plan_id)
+            assert isinstance(slot, SlotScheduled), slot
+            done = await next_event(client, lambda e: isinstance(e, OperationFinished)
+                                    and e.operation_id == slot.operation_id)
+            assert done.status == "succeeded", done
+
+            # another tenant cannot delete it; its creator can, and the trust goes with it
+            theirs = await plan_request(client, PlanDeleteRequest(plan=created.plan_id),
+                                        token=tenants.other)
+            assert isinstance(theirs, RequestRejected) and "belongs to" in theirs.reason
+            gone = await plan_request(client, PlanDeleteRequest(plan=created.plan_id),
+                                      token=tenants.demo)
+            assert isinstance(gone, PlanChanged) and gone.action == "deleted", gone
+            assert trust not in trusts()
+            await client.close()
+    finally:
+        demo.image.delete_image(original.id, ignore_missing=True)
+        for leftover in trusts() - before:
+            admin.identity.delete_trust(leftover, ignore_missing=True)
