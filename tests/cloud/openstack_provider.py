@@ -46,7 +46,7 @@ PROTECTABLES = (
 
 def write_provider(
     directory: Path,
-    bank: Path,
+    bank: Path | Mapping[str, str],
     connection: Mapping[str, str],
     *,
     plugins: tuple[str, ...] = PLUGINS,
@@ -54,18 +54,22 @@ def write_provider(
 ) -> Path:
     """Write ``openstack.conf`` into ``directory``; return the directory.
 
-    ``connection`` goes into every plugin and protectable section (auth options, or
-    ``cloud``); ``options`` adds per-plugin options (``{"os-volume-backup": {...}}``).
+    ``bank``: a filesystem bank's directory, or a Swift bank's options (``{"auth":
+    "keystone", ...}``). ``connection`` goes into every plugin and protectable section
+    (auth options, or ``cloud``); ``options`` adds per-plugin options
+    (``{"os-volume-backup": {...}}``).
     A chunk-keeping plugin (``os-image``, ``os-volume-bytes``) given no ``encryption``,
     ``passphrase`` or ``key_file`` gets the tier's test passphrase.
     """
     directory.mkdir(parents=True, exist_ok=True)
     auth = "".join(f"{key} = {value}\n" for key, value in connection.items())
+    kind, bank_options = (("filesystem", {"path": str(bank)}) if isinstance(bank, Path)
+                          else ("swift", dict(bank)))
     text = (
         "[provider]\nname = OpenStack\n"
         f"id = {uuid.uuid4()}\ndescription = the shipped plugins on the dev cloud\n"
-        "bank = filesystem\n" + "".join(f"plugin = {name}\n" for name in plugins)
-        + f"\n[filesystem]\npath = {bank}\n"
+        f"bank = {kind}\n" + "".join(f"plugin = {name}\n" for name in plugins)
+        + f"\n[{kind}]\n" + "".join(f"{k} = {v}\n" for k, v in bank_options.items())
     )
     for name in plugins:
         extra = {"poll_interval": "1", "timeout": "900", **(options or {}).get(name, {})}

@@ -1,7 +1,8 @@
 """``os-volume-bytes`` on the real Cinder and Glance: a volume's bytes go through an image
 into the bank's chunk store and back into a new volume, identical; protected again
 unchanged it adds nothing to the store; no temporary image, clone or snapshot stays
-behind, also when the restore fails.
+behind, also when the restore fails. The bank is a Swift bank authenticating through
+Keystone, on the Swift in the dev cloud's catalog (``keystone_swift``).
 
 Cinder uploads a raw volume to Glance with a plain copy, but creates a volume from an
 image with ``qemu-img`` (Debian ``qemu-utils``, which ``make test`` installs).
@@ -18,6 +19,8 @@ import pytest
 
 from actors.operations.engine import Engine
 from actors.wire.requests import ProtectRequest, ResourceRef, RestoreRequest
+from banks.sealed import SealedBank
+from banks.swift.bank import SwiftBank
 from plugins.openstack.resource_types import VOLUME
 from tests.cloud.cloud_project import assert_only_volumes, cloud_project, new_volume
 from tests.cloud.fault_proxy import FaultProxy
@@ -27,6 +30,7 @@ from tests.cloud.roundtrip_project import DATA_OFFSET, DATA_SIZE
 from tests.cloud.test_devcloud_smoke import require
 from tests.cloud.test_openstack_image_chunks import bank_bytes
 from tests.devcloud.fixture import DevCloud
+from tests.swift_server.server import SwiftEndpoint
 
 pytestmark = pytest.mark.cloud
 PLUGIN = "os-volume-bytes"
@@ -50,8 +54,8 @@ def sha256(path: Path) -> str:
 
 
 async def test_a_volume_goes_through_an_image_into_the_bank_and_back_identical(
-    devcloud: DevCloud, cinder_proxy: FaultProxy, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    devcloud: DevCloud, keystone_swift: SwiftEndpoint, cinder_proxy: FaultProxy,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     for service in ("cinder", "glance"):
         require(devcloud, service)
@@ -68,13 +72,16 @@ async def test_a_volume_goes_through_an_image_into_the_bank_and_back_identical(
         connection = faulty_cloud(tmp_path, devcloud, monkeypatch,
                                   block_storage_endpoint_override=(
                                       f"{cinder_proxy.url}/v3/{project.id}"))
-        providers = write_provider(tmp_path / "providers", tmp_path / "bank", connection,
+        # the demo user's own Swift account, found in the catalog as the plugins find Cinder
+        swift = {"auth": "keystone", "container": f"volume-bytes-{project.id}", **connection}
+        providers = write_provider(tmp_path / "providers", swift, connection,
                                    plugins=(PLUGIN,),
                                    options={PLUGIN: {"passphrase": "cloud-tier passphrase"}})
         protect = ProtectRequest(project_id=project.id,
                                  resources=[ResourceRef(VOLUME, volume_id)])
         async with Engine.embedded(providers) as engine:
             bank = await engine.bank(engine.provider())
+            assert isinstance(bank, SealedBank) and isinstance(bank.inner, SwiftBank)
             first = await engine.run(protect, timeout=TIMEOUT)
             assert first.status == "succeeded", first.error
             stored = await bank_bytes(bank)
