@@ -93,6 +93,7 @@ class _BrokerSubscription(MemorySubscription):
         super().__init__(transport, operation_id)  # type: ignore[arg-type]
         self._amqp = transport
         self._channel: Any = None
+        self.queue_name: str | None = None  # the broker queue, once declared
         self.bound: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         # whoever never awaits ``bound`` must not get "exception was never retrieved"
         self.bound.add_done_callback(_retrieve)
@@ -130,6 +131,7 @@ class _BrokerSubscription(MemorySubscription):
     async def _open(self) -> None:
         self._channel = await self._amqp._connection.channel()
         queue = await self._channel.declare_queue(exclusive=True, auto_delete=True)
+        self.queue_name = queue.name
         key = "#" if self.operation_id is None else f"{routing_part(self.operation_id)}.#"
         await queue.bind(self._amqp._events, routing_key=key)
         await queue.consume(self._on_event, no_ack=True)
