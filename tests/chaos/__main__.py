@@ -11,7 +11,8 @@ from pathlib import Path
 from actors.service.logging_setup import configure_logging
 from tests.chaos.broker_node import BrokerNode
 from tests.chaos.cluster import ChaosCluster
-from tests.chaos.trials import Report, Trials, run_dir
+from tests.chaos.report import Report
+from tests.chaos.trials import Trials, run_dir
 
 
 async def run_suite(trials: int, seed: int, base: Path) -> Report:

@@ -74,6 +74,15 @@ class ChaosCluster:
         self.client = await AmqpTransport.connect(self.node.url, namespace=self.namespace,
                                                   shards=SHARDS)
 
+    async def renew_client(self) -> None:
+        """A new client in place of one that may be stuck (a step of a trial hung)."""
+        old, self.client = self.client, None
+        if old is not None:
+            with contextlib.suppress(Exception):  # a stuck client may not even close
+                await asyncio.wait_for(old.close(), timeout=30)
+        self.client = await AmqpTransport.connect(self.node.url, namespace=self.namespace,
+                                                  shards=SHARDS)
+
     async def start_worker(self) -> str:
         """One more worker process, connected through a proxy of its own."""
         self._started += 1

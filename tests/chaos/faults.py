@@ -1,0 +1,53 @@
+"""The faults a chaos trial injects, and how each is applied and undone.
+
+Faults: ``kill`` (SIGKILL a worker), ``stop`` (SIGSTOP a worker past the lease), ``broker``
+(restart the broker node), ``cut`` (cut a worker's broker connection), ``bank_full``
+(the bank's filesystem full until the operation ends), ``hang`` (the host's pre hangs past
+its timeout), ``raise`` (the disk's pre raises after the host was quiesced).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+
+from tests.chaos.cluster import LEASE_TTL, ChaosCluster
+
+FAULTS = ("kill", "stop", "broker", "cut", "bank_full", "hang", "raise")
+PROTECT_ONLY = {"hang", "raise", "bank_full"}  # faults of protect activities or bank writes
+ARMED = {"hang", "raise"}  # armed before the operation starts, by the plugins themselves
+
+Undo = Callable[[], Awaitable[None]]
+
+
+async def inject(cluster: ChaosCluster, fault: str, rng: random.Random) -> Undo | None:
+    """Apply ``fault`` to a running operation; return what undoes it once the operation
+    ended (None: nothing to undo).
+
+    Raises:
+        ValueError: for a fault this module does not know.
+    """
+    victim = rng.choice(sorted(cluster.workers))
+    if fault == "kill":
+        await cluster.kill(victim)
+        await cluster.start_worker()
+        return None
+    if fault == "stop":
+        cluster.pause(victim)
+        await asyncio.sleep(LEASE_TTL * 1.3)  # the fault itself: stopped past the lease
+        cluster.resume(victim)
+        return None
+    if fault == "broker":
+        await asyncio.to_thread(cluster.node.restart, 1.0)
+        return None
+    if fault == "cut":
+        cluster.proxies[victim].cut()
+        return None
+    if fault == "bank_full":
+        await asyncio.to_thread(cluster.fill_bank)
+
+        async def free() -> None:
+            cluster.free_bank()
+        return free
+    raise ValueError(f"unknown fault {fault!r}")
