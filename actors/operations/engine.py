@@ -265,6 +265,7 @@ class Engine:
         operation_id = request.request_id
         if self.host.hosts(operation_id):
             log.info("request_duplicate", operation_id=operation_id)
+            await self._start_again(store.bank, operation_id)
             return Admission(operation_id, duplicate="running on this worker")
         lease = submit_lease_key(operation_id)
         # one owner per attempt: two copies of a request on the same worker must exclude
@@ -278,6 +279,7 @@ class Engine:
         try:
             if await read_spec(store.bank, operation_id) is not None:
                 log.info("request_duplicate", operation_id=operation_id)
+                await self._start_again(store.bank, operation_id)
                 return Admission(operation_id, duplicate="exists")
             context = RequestContext(
                 project_id=project.project_id if project else request.project_id,
@@ -303,6 +305,18 @@ class Engine:
                  checkpoint_id=run.checkpoint_id, resources=len(run.graph))
         await self.host.transport.send(Start(operation_id=operation_id, to=OPERATION_NODE))
         return Admission(operation_id)
+
+    async def _start_again(self, bank: Bank, operation_id: str) -> None:
+        """Send a duplicate's operation its ``Start`` again, unless it has ended.
+
+        The first copy of the request stores the spec, then sends ``Start``; a broker link
+        lost in between fails that send, and the request comes back as a duplicate of an
+        operation that never started (and would wait for its deadline). ``Start`` is
+        idempotent: an operation actor past ``created`` ignores it.
+        """
+        record = await read_operation_record(bank, operation_id)
+        if record is None or record.status == "running":
+            await self.host.transport.send(Start(operation_id=operation_id, to=OPERATION_NODE))
 
     async def _check_cancellable(self, operation_id: str) -> None:
         """A cancel must name an operation that exists and has not ended: a Cancel sent
