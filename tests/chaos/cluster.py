@@ -11,7 +11,6 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
-from typing import BinaryIO
 
 import aio_pika
 import msgspec
@@ -22,6 +21,7 @@ from actors.wire.requests import AnyRequest
 from banks.filesystem.bank import FilesystemBank
 from tests.chaos.broker_node import BrokerNode
 from tests.chaos.plugin import ROOT_ENV
+from tests.chaos.worker_process import WorkerProcess
 from tests.cluster.tcp_proxy import TcpProxy
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -44,13 +44,12 @@ class ChaosCluster:
         self.namespace = f"chaos-{uuid.uuid4().hex[:8]}"
         self.bank_path = root / "bank"
         self.providers = root / "providers"
-        self.workers: dict[str, subprocess.Popen[bytes]] = {}
+        self.workers: dict[str, WorkerProcess] = {}
         self.proxies: dict[str, TcpProxy] = {}
         self.stopped: set[str] = set()
         self.client: AmqpTransport | None = None
         self.tmpfs = False
         self._started = 0
-        self._logs: list[BinaryIO] = []
         self._bank: FilesystemBank | None = None
         os.environ[ROOT_ENV] = str(root)  # the plugins' state, read by this process too
 
@@ -90,39 +89,25 @@ class ChaosCluster:
         proxy = TcpProxy("127.0.0.1", self.node.port)
         await proxy.start()
         self.proxies[worker_id] = proxy
-        self.workers[worker_id] = await asyncio.to_thread(self._spawn, worker_id, proxy.port)
-        await self._wait_started(worker_id)
-        return worker_id
-
-    def _spawn(self, worker_id: str, port: int) -> subprocess.Popen[bytes]:
-        log = open(self.root / f"{worker_id}.log", "wb")  # noqa: SIM115 - lives with the process
-        self._logs.append(log)
-        return subprocess.Popen(
+        worker = await WorkerProcess.spawn(
             [sys.executable, "-m", "tests.chaos.worker_main",
-             "--amqp-url", f"amqp://guest:guest@127.0.0.1:{port}/",
+             "--amqp-url", f"amqp://guest:guest@127.0.0.1:{proxy.port}/",
              "--namespace", self.namespace, "--providers-dir", str(self.providers),
              "--worker-id", worker_id, "--shards", str(SHARDS), "--lease-ttl", str(LEASE_TTL)],
-            cwd=REPOSITORY, stdout=log, stderr=subprocess.STDOUT,
+            cwd=REPOSITORY, log_path=self.root / f"{worker_id}.log",
             env={**os.environ, "PYTHONPATH": str(REPOSITORY), ROOT_ENV: str(self.root)})
-
-    async def _wait_started(self, worker_id: str, timeout: float = 60.0) -> None:
-        async with asyncio.timeout(timeout):
-            while "worker_started" not in self.log_of(worker_id):
-                if self.workers[worker_id].poll() is not None:
-                    raise AssertionError(f"{worker_id} exited: {self.log_of(worker_id)[-3000:]}")
-                await asyncio.sleep(0.1)
-
-    def log_of(self, worker_id: str) -> str:
-        return (self.root / f"{worker_id}.log").read_text(errors="replace")
+        self.workers[worker_id] = worker
+        await worker.started(timeout=60)
+        return worker_id
 
     def crashed(self) -> list[str]:
         """Workers that exited without being killed by the suite."""
-        return [w for w, p in self.workers.items() if p.poll() is not None]
+        return [w for w, p in self.workers.items() if p.exited]
 
     async def kill(self, worker_id: str) -> None:
         process = self.workers.pop(worker_id)
         process.send_signal(signal.SIGKILL)
-        await asyncio.to_thread(process.wait, 10)
+        await process.wait(10)
         await self.proxies.pop(worker_id).close()
 
     def pause(self, worker_id: str) -> None:
@@ -179,15 +164,14 @@ class ChaosCluster:
             process.send_signal(signal.SIGTERM)
         for worker_id, process in list(self.workers.items()):
             try:
-                await asyncio.to_thread(process.wait, 20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+                await process.wait(20)
+            except TimeoutError:
+                process.send_signal(signal.SIGKILL)
+                await process.wait(10)
             await self.proxies.pop(worker_id).close()
         if self.client is not None:
             with contextlib.suppress(Exception):
                 await self.client.close(delete=True)
-        for log in self._logs:
-            log.close()
         if self.tmpfs:
             await asyncio.to_thread(subprocess.run, ["umount", "-l", str(self.bank_path)],
                                     check=False, capture_output=True)

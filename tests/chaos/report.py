@@ -39,8 +39,8 @@ class Report:
                   if not name.startswith("none")]
         median = statistics.median(self.recovery) if self.recovery else 0.0
         worst = max(self.recovery, default=0.0)
-        lines += ["", f"hung operations            {self.hung:>5}"]
-        lines += [f"  {name:<24} {count:>5}" for name, count in sorted(self.hung_steps.items())]
+        lines += ["", f"hung operations            {self.hung:>5}"]  # then at which step
+        lines += [f"  {name:<33} {count:>5}" for name, count in sorted(self.hung_steps.items())]
         lines += [f"data mismatches            {self.mismatches:>5}",
                   f"failed checks              {len(self.failures):>5}",
                   f"fault to recovery (s)      median {median:.1f}, worst {worst:.1f}"]

@@ -112,7 +112,7 @@ class Trials:
         restored = await self._operation(restore, fault if faulted_step == "restore" else None)
         if restored is not None and restored.status == "succeeded":
             try:
-                async with bounded("the comparison", MARGIN):
+                async with bounded("compare", MARGIN):
                     for name in DIRECTORIES:
                         if not await asyncio.to_thread(_same_tree, target / name, source / name):
                             self.report.mismatches += 1
@@ -147,7 +147,7 @@ class Trials:
                 injected_at = time.monotonic()
                 async with bounded(f"inject {fault}", DEADLINE):
                     undo = await inject(cluster, fault, self.random)
-            async with bounded("wait for the end", wait_bound(LEASE_TTL)):
+            async with bounded("end", wait_bound(LEASE_TTL)):
                 ended = await self._wait_end(request.request_id, subscription)
         except StepHung as error:
             hung = error
@@ -165,8 +165,7 @@ class Trials:
             await cluster.renew_client()  # it may be the client that is stuck
             return None
         if not isinstance(ended, RequestRejected) and ended.error == DEADLINE_EXCEEDED:
-            self.report.count_hung(self.count, fault, kind, "wait for the end (its deadline "
-                                   "ended it)")
+            self.report.count_hung(self.count, fault, kind, "end (by its deadline)")
             return None
         if injected_at is not None:
             self.report.recovery.append(time.monotonic() - injected_at)
@@ -220,7 +219,7 @@ class Trials:
         if cluster.crashed():
             self.report.failures.append(f"trial {self.count}: workers exited: "
                                         f"{cluster.crashed()}")
-            async with bounded("restart the workers", MARGIN * cluster.size):
+            async with bounded("restart workers", MARGIN * cluster.size):
                 for worker_id in cluster.crashed():
                     cluster.workers.pop(worker_id)
                     await cluster.proxies.pop(worker_id).close()
@@ -229,7 +228,7 @@ class Trials:
         store = CheckpointStore(await cluster.bank())
         # a protect whose seal could not be written (a full bank) is ended by the reaper
         # once its lease lapses: give it those lease periods, no more
-        async with bounded("the reaper's end of a protect", REAPER_BOUND + MARGIN):
+        async with bounded("reaper", REAPER_BOUND + MARGIN):
             deadline = time.monotonic() + REAPER_BOUND
             while time.monotonic() < deadline and any(  # noqa: ASYNC110 - another process writes it
                     index.status == CheckpointStatus.PROTECTING
@@ -250,7 +249,7 @@ class Trials:
                                                     f"{index.id} fails verify: "
                                                     f"{report.problems[:2]}")
         left: dict[str, int] = {}
-        async with bounded("the queues", MARGIN):
+        async with bounded("queues", MARGIN):
             for _ in range(50):  # acks of the last deliveries may trail the end by a moment
                 depths = await cluster.queue_depths()
                 left = {name: count for name, count in depths.items() if count}
