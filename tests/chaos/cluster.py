@@ -18,28 +18,36 @@ import msgspec
 from actors.transport.amqp import AmqpTransport
 from actors.transport.topology import rejected_requests_queue, requests_queue
 from actors.wire.requests import AnyRequest
+from banks.base import Bank
 from banks.filesystem.bank import FilesystemBank
 from tests.chaos.broker_node import BrokerNode
+from tests.chaos.object_store import S3_PROVIDER_ID, ObjectStore
 from tests.chaos.plugin import ROOT_ENV
 from tests.chaos.worker_process import WorkerProcess
 from tests.cluster.tcp_proxy import TcpProxy
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 SHARDS = 4
-# Long enough to ride out a broker restart (about ten seconds here; production leases are a
-# minute): an operation whose lease lapses is ended from outside by the reaper, which runs no
-# aborts (docs/messaging.md). A SIGSTOP fault outlasts it.
-LEASE_TTL = 15.0
+# Shorter than a broker restart (about ten seconds here; production leases are a minute), so
+# that a protect the restart cuts off is also ended by the reaper, which runs its owed aborts:
+# both ends of a broker fault get exercised. A SIGSTOP fault outlasts it.
+LEASE_TTL = 5.0
 PROVIDER_ID = "chaos-provider"
+# the plugins of every provider of the suite, with their sections
+PLUGINS = ("plugin = directory\nplugin = chaos-host\nplugin = chaos-disk\n"
+           "[directory]\nencryption = none\n[chaos-host]\ntimeout = 3\n"
+           "[chaos-disk]\ntimeout = 30\n")
 BANK_TMPFS = "48m"
 
 
 class ChaosCluster:
     """Workers, broker and bank of one chaos run."""
 
-    def __init__(self, root: Path, node: BrokerNode, *, workers: int = 2) -> None:
+    def __init__(self, root: Path, node: BrokerNode, *, workers: int = 2,
+                 object_store: ObjectStore | None = None) -> None:
         self.root = root
         self.node = node
+        self.object_store = object_store if object_store and object_store.available else None
         self.size = workers
         self.namespace = f"chaos-{uuid.uuid4().hex[:8]}"
         self.bank_path = root / "bank"
@@ -65,9 +73,9 @@ class ChaosCluster:
         self.providers.mkdir()
         (self.providers / "chaos.conf").write_text(
             f"[provider]\nname = Chaos\nid = {PROVIDER_ID}\ndescription = chaos suite\n"
-            "bank = filesystem\nplugin = directory\nplugin = chaos-host\nplugin = chaos-disk\n"
-            f"\n[filesystem]\npath = {self.bank_path}\n\n[directory]\nencryption = none\n"
-            "\n[chaos-host]\ntimeout = 3\n\n[chaos-disk]\ntimeout = 30\n")
+            f"bank = filesystem\n{PLUGINS}\n[filesystem]\npath = {self.bank_path}\n")
+        if self.object_store is not None:
+            (self.providers / "chaos-s3.conf").write_text(self.object_store.provider_file(PLUGINS))
         for _ in range(self.size):
             await self.start_worker()
         self.client = await AmqpTransport.connect(self.node.url, namespace=self.namespace,
@@ -138,7 +146,15 @@ class ChaosCluster:
         await self.client.publish_request(msgspec.json.encode(request),
                                           request_id=request.request_id)
 
-    async def bank(self) -> FilesystemBank:
+    @property
+    def provider_ids(self) -> list[str]:
+        return [PROVIDER_ID] + ([S3_PROVIDER_ID] if self.object_store is not None else [])
+
+    async def bank(self, provider_id: str = PROVIDER_ID) -> Bank:
+        """A provider's bank as the suite reads it (the object store past its proxy)."""
+        if provider_id == S3_PROVIDER_ID:
+            assert self.object_store is not None
+            return self.object_store.bank
         if self._bank is None:
             self._bank = await FilesystemBank.open({"path": str(self.bank_path)})
         return self._bank

@@ -2,8 +2,10 @@
 
 Faults: ``kill`` (SIGKILL a worker), ``stop`` (SIGSTOP a worker past the lease), ``broker``
 (restart the broker node), ``cut`` (cut a worker's broker connection), ``bank_full``
-(the bank's filesystem full until the operation ends), ``hang`` (the host's pre hangs past
-its timeout), ``raise`` (the disk's pre raises after the host was quiesced).
+(the bank's filesystem full until the operation ends), ``bank_503`` (the trial runs on the
+object-store provider, whose store answers 503 for one to eight seconds), ``hang`` (the
+host's pre hangs past its timeout), ``raise`` (the disk's pre raises after the host was
+quiesced).
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ from collections.abc import Awaitable, Callable
 
 from tests.chaos.cluster import LEASE_TTL, ChaosCluster
 
-FAULTS = ("kill", "stop", "broker", "cut", "bank_full", "hang", "raise")
+FAULTS = ("kill", "stop", "broker", "cut", "bank_full", "bank_503", "hang", "raise")
 PROTECT_ONLY = {"hang", "raise", "bank_full"}  # faults of protect activities or bank writes
 ARMED = {"hang", "raise"}  # armed before the operation starts, by the plugins themselves
+# one to eight seconds of 503s: the bank's retries (five attempts over about three seconds)
+# ride out the short ones, the long ones fail the operation
+STORE_DOWN = (1.0, 8.0)
 
 Undo = Callable[[], Awaitable[None]]
 
@@ -50,4 +55,12 @@ async def inject(cluster: ChaosCluster, fault: str, rng: random.Random) -> Undo 
         async def free() -> None:
             cluster.free_bank()
         return free
+    if fault == "bank_503":
+        store = cluster.object_store
+        assert store is not None
+        store.fail_for(rng.uniform(*STORE_DOWN))
+
+        async def heal() -> None:
+            store.heal()
+        return heal
     raise ValueError(f"unknown fault {fault!r}")

@@ -38,6 +38,7 @@ from plugins.checkpoint.operation_record import read_operation_record
 from plugins.checkpoint.store import CheckpointStore
 from tests.chaos.cluster import LEASE_TTL, PROVIDER_ID, ChaosCluster
 from tests.chaos.faults import ARMED, FAULTS, PROTECT_ONLY, Undo, inject
+from tests.chaos.object_store import S3_PROVIDER_ID
 from tests.chaos.plugin import DIRECTORIES, DISK, HOST, chaos_registry, quiesce_marker
 from tests.chaos.report import Report
 from tests.chaos.steps import DEADLINE, MARGIN, StepHung, bounded, wait_bound
@@ -50,12 +51,15 @@ REAPER_BOUND = LEASE_TTL * 4 + 5  # the lease lapses, then a reaper round notice
 class Trials:
     """Runs trials on one cluster; each trial uses a host of its own."""
 
-    def __init__(self, cluster: ChaosCluster, seed: int) -> None:
+    def __init__(self, cluster: ChaosCluster, seed: int,
+                 faults: tuple[str, ...] = FAULTS) -> None:
         self.cluster = cluster
+        self.faults = faults
         self.random = random.Random(seed)
         self.report = Report()
         self.count = 0
         self.fault = ""
+        self.provider = PROVIDER_ID  # the current trial's
 
     async def run(self, trials: int) -> Report:
         for _ in range(trials):
@@ -64,8 +68,9 @@ class Trials:
 
     async def trial(self) -> None:
         self.count += 1
-        fault = self.random.choice(FAULTS)
-        if fault == "bank_full" and not self.cluster.tmpfs:
+        fault = self.random.choice(self.faults)
+        if ((fault == "bank_full" and not self.cluster.tmpfs)
+                or (fault == "bank_503" and self.cluster.object_store is None)):
             self.report.skipped[fault] += 1
             fault = "kill"
         self.report.faults[fault] += 1
@@ -98,15 +103,17 @@ class Trials:
                     self.random.randbytes(size))
 
     async def _steps(self, host: str, fault: str, faulted_step: str) -> None:
+        self.provider = S3_PROVIDER_ID if fault == "bank_503" else PROVIDER_ID
+        ids: dict[str, Any] = {"provider_id": self.provider, "deadline": DEADLINE}
         protect = ProtectRequest(resources=[ResourceRef(HOST, host)],
-                                 parameters={DISK: {"delay": DISK_DELAY}}, deadline=DEADLINE)
+                                 parameters={DISK: {"delay": DISK_DELAY}}, **ids)
         ended = await self._operation(protect, fault if faulted_step == "protect" else None)
         if ended is None or ended.status != "succeeded":
             return
         checkpoint = ended.checkpoint_id
         source = self.cluster.root / "hosts" / host
         target = self.cluster.root / "restored" / host
-        restore = RestoreRequest(checkpoint_id=checkpoint, deadline=DEADLINE, parameters={
+        restore = RestoreRequest(checkpoint_id=checkpoint, **ids, parameters={
             f"Strongbox::Directory#{source / name}": {"target": str(target / name)}
             for name in DIRECTORIES})
         restored = await self._operation(restore, fault if faulted_step == "restore" else None)
@@ -120,7 +127,7 @@ class Trials:
             except StepHung as hung:
                 self.report.count_hung(self.count, fault, "restore check", hung.step)
         shutil.rmtree(target, ignore_errors=True)
-        await self._operation(DeleteRequest(checkpoint_id=checkpoint, deadline=DEADLINE),
+        await self._operation(DeleteRequest(checkpoint_id=checkpoint, **ids),
                               fault if faulted_step == "delete" else None)
 
     async def _operation(self, request: AnyRequest, fault: str | None) -> Any:
@@ -176,6 +183,9 @@ class Trials:
             reason = ended.reason if isinstance(ended, RequestRejected) else ended.error
             if not reason:
                 self.report.failures.append(f"trial {self.count}: {kind} {status} names no cause")
+            elif fault == "bank_503" and "bank" not in reason.lower():
+                self.report.failures.append(f"trial {self.count}: {kind} {status} under 503s "
+                                            f"names no bank error: {reason[:200]}")
             self.report.errors.append(f"trial {self.count} ({fault}): {kind} {status}: "
                                       f"{(reason or '')[:200]}")
         return ended
@@ -183,7 +193,7 @@ class Trials:
     async def _wait_end(self, request_id: str, subscription: EventSubscription) -> Any:
         """The operation's end: its OperationFinished or refusal, else its record (events
         published while the broker was down are lost; the record is in the bank)."""
-        bank = await self.cluster.bank()
+        bank = await self.cluster.bank(self.provider)
         events: asyncio.Queue[Any] = asyncio.Queue()
 
         async def collect() -> None:
@@ -225,16 +235,36 @@ class Trials:
                     await cluster.proxies.pop(worker_id).close()
                 while len(cluster.workers) < cluster.size:
                     await cluster.start_worker()
-        store = CheckpointStore(await cluster.bank())
+        for provider_id in cluster.provider_ids:
+            await self._check_checkpoints(provider_id)
+        left: dict[str, int] = {}
+        async with bounded("queues", MARGIN):
+            for _ in range(50):  # acks of the last deliveries may trail the end by a moment
+                depths = await cluster.queue_depths()
+                left = {name: count for name, count in depths.items() if count}
+                if not left:
+                    break
+                await asyncio.sleep(0.1)
+        if left:
+            self.report.failures.append(f"trial {self.count}: queues not empty: {left}")
+
+    async def _check_checkpoints(self, provider_id: str) -> None:
+        """No checkpoint of the provider left protecting; every available one verifies.
+
+        Raises:
+            StepHung: naming the check that did not finish in its bound.
+        """
+        cluster = self.cluster
+        store = CheckpointStore(await cluster.bank(provider_id))
         # a protect whose seal could not be written (a full bank) is ended by the reaper
         # once its lease lapses: give it those lease periods, no more
         async with bounded("reaper", REAPER_BOUND + MARGIN):
             deadline = time.monotonic() + REAPER_BOUND
             while time.monotonic() < deadline and any(  # noqa: ASYNC110 - another process writes it
                     index.status == CheckpointStatus.PROTECTING
-                    for index in await store.list(PROVIDER_ID)):
+                    for index in await store.list(provider_id)):
                 await asyncio.sleep(0.5)
-            indexes = await store.list(PROVIDER_ID)
+            indexes = await store.list(provider_id)
         async with bounded("verify", DEADLINE):
             for index in indexes:
                 if index.status == CheckpointStatus.PROTECTING:
@@ -248,16 +278,6 @@ class Trials:
                         self.report.failures.append(f"trial {self.count}: checkpoint "
                                                     f"{index.id} fails verify: "
                                                     f"{report.problems[:2]}")
-        left: dict[str, int] = {}
-        async with bounded("queues", MARGIN):
-            for _ in range(50):  # acks of the last deliveries may trail the end by a moment
-                depths = await cluster.queue_depths()
-                left = {name: count for name, count in depths.items() if count}
-                if not left:
-                    break
-                await asyncio.sleep(0.1)
-        if left:
-            self.report.failures.append(f"trial {self.count}: queues not empty: {left}")
 
 
 @dataclass
