@@ -82,7 +82,7 @@ SUBMIT_LEASE_TTL = 300.0
 class Admission:
     """What became of a submitted request: the operation it names, and, when it started
     nothing because that operation exists, ``duplicate`` saying how (``exists``,
-    ``being submitted``, ``running on this worker``)."""
+    ``running on this worker``)."""
 
     operation_id: str
     duplicate: str | None = None
@@ -238,6 +238,8 @@ class Engine:
             RequestInvalid, ResourceTypeNotSupported, ResourceNotFound, ResourceGraphLoop,
             InvalidParameters, CheckpointNotFound, InvalidCheckpointState: before anything runs.
             OperationNotFound: a cancel names no operation a bank of ours knows.
+            OperationUnavailable: another delivery of the request is being submitted
+                (retryable: try again later).
             Forbidden: a plugin refused a resource or a path ``paths`` does not grant (the
                 bank's own storage is never granted), before anything is written.
 
@@ -274,8 +276,13 @@ class Engine:
         try:
             await store.bank.acquire_lease(lease, attempt, SUBMIT_LEASE_TTL)
         except LeaseHeld:
-            log.info("request_duplicate", operation_id=operation_id, reason="being submitted")
-            return Admission(operation_id, duplicate="being submitted")
+            # not a duplicate to drop: the attempt holding the lease may fail (a bank error
+            # after it took the lease, and its release failed too), and this copy would then
+            # be the only one left. Retried later: by then it exists, or this copy submits it.
+            log.info("request_being_submitted", operation_id=operation_id)
+            raise OperationUnavailable(
+                f"operation {operation_id!r} is being submitted by another delivery of its "
+                f"request") from None
         try:
             if await read_spec(store.bank, operation_id) is not None:
                 log.info("request_duplicate", operation_id=operation_id)

@@ -22,7 +22,7 @@ from plugins.checkpoint.operation_record import (
     read_operation_record,
     write_operation_record,
 )
-from plugins.checkpoint.operation_spec import read_spec
+from plugins.checkpoint.operation_spec import read_spec, submit_lease_key
 from tests.fakes import node
 
 HANG = {"Test::Node": {"hang_at": "protect_parallel"}}
@@ -102,6 +102,32 @@ async def test_a_duplicate_of_a_request_whose_start_was_lost_starts_its_operatio
         assert admitted.duplicate == "running on this worker"
         finished = await engine.wait(request.request_id, timeout=10)
         assert finished.status == "succeeded" and len(lost) == 1
+
+
+async def test_a_request_whose_submit_lease_is_held_is_retried_not_dropped(engine_for) -> None:
+    # another delivery took the lease and failed (its release failed too): this copy is
+    # then the only one left, and must not be acked as a duplicate
+    async with engine_for("recording") as engine:
+        request = ProtectRequest(resources=[ResourceRef("Test::Node", "1")])
+        engine.build_graph = _one_node  # type: ignore[method-assign]
+        bank = await engine.bank(engine.provider())
+        lease = submit_lease_key(request.request_id)
+        await bank.acquire_lease(lease, "w-gone:attempt", 300)
+        intake = RequestIntake(engine)
+        body = msgspec.json.encode(request)
+        held = await intake(IncomingRequest(body))
+        assert held.retry and not held.accepted
+        assert "being submitted by another delivery" in (held.reason or "")
+        assert await read_spec(bank, request.request_id) is None
+        await bank.release_lease(lease, "w-gone:attempt")  # it expired
+        again = await intake(IncomingRequest(body, attempt=2))
+        assert again.accepted and intake.accepted == 1
+        finished = await engine.wait(request.request_id, timeout=10)
+        assert finished.status == "succeeded"
+
+
+async def _one_node(*_args, **_kwargs) -> ResourceGraph:
+    return ResourceGraph([node(1)], [[]])
 
 
 async def test_a_retryable_failure_is_retried_a_bounded_number_of_times_then_rejected(
