@@ -25,6 +25,7 @@ from actors.errors import OperationNotFound, OperationUnavailable, RequestInvali
 from actors.operations.deadlines import absolute_deadline
 from actors.operations.verify import ResourceVerifier, verification_graph, verify_parameters
 from actors.operations.waiting import RecordReader, wait_for_end
+from actors.runtime.held_lease import hold_lease
 from actors.runtime.host import ActorHost
 from actors.runtime.operation_actor import CANCELLED_REASON
 from actors.runtime.operation_end import entry_of
@@ -74,8 +75,10 @@ from plugins.resource import Resource
 
 log = structlog.get_logger(__name__)
 
-# Long enough to cover discovery of a large project; released as soon as the spec is stored.
-SUBMIT_LEASE_TTL = 300.0
+# Renewed every third of it while a request is admitted (discovery of a large project may
+# take minutes) and released once the spec is stored: a worker that dies admitting one
+# holds its copies back for at most this long (they are retried meanwhile).
+SUBMIT_LEASE_TTL = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,7 +277,7 @@ class Engine:
         # each other too (a lease admits its own owner again)
         attempt = f"{self.host.worker_id}:{uuid.uuid4().hex[:8]}"
         try:
-            await store.bank.acquire_lease(lease, attempt, SUBMIT_LEASE_TTL)
+            release = await hold_lease(store.bank, lease, attempt, SUBMIT_LEASE_TTL)
         except LeaseHeld:
             # not a duplicate to drop: the attempt holding the lease may fail (a bank error
             # after it took the lease, and its release failed too), and this copy would then
@@ -303,7 +306,7 @@ class Engine:
                              spec_graph)
             await write_deadline(store.bank, entry_of(run))
         finally:
-            await store.bank.release_lease(lease, attempt)
+            await release()
         await self._set_up_plugins(run.plugins)
         self._operation_banks[operation_id] = store.bank
         self.host.register(run)

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from actors.runtime.held_lease import hold_lease
 from actors.runtime.operation_end import DEADLINE_EXCEEDED, end_operation
 from actors.runtime.owed_aborts import run_owed_aborts
 from actors.wire.events import OperationFinished
@@ -127,31 +128,15 @@ def reaper_lease_key(operation_id: str) -> str:
 async def _claimed(engine: Engine, bank: Bank, key: str, ttl: float) -> AsyncIterator[bool]:
     """Hold the lease at ``key`` while reaping, renewed until done; yield False (and hold
     nothing) if another owner has it."""
-    owner = f"reaper:{engine.host.worker_id}"
     try:
-        await bank.acquire_lease(key, owner, ttl)
+        release = await hold_lease(bank, key, f"reaper:{engine.host.worker_id}", ttl)
     except LeaseHeld:
         yield False
         return
-    renewing = (asyncio.create_task(_renew(bank, key, owner, ttl), name=f"reaper-lease {key}")
-                if ttl > 0 else None)  # a lease that lapses at once is not renewed
     try:
         yield True
     finally:
-        if renewing is not None:
-            renewing.cancel()
-            await asyncio.gather(renewing, return_exceptions=True)
-        with contextlib.suppress(Exception):  # it lapses by itself
-            await bank.release_lease(key, owner)
-
-
-async def _renew(bank: Bank, key: str, owner: str, ttl: float) -> None:
-    while True:
-        await asyncio.sleep(ttl / 3)
-        try:
-            await bank.renew_lease(key, owner, ttl)
-        except Exception as error:  # a lapse lets another reaper in: aborts are at-least-once
-            log.warning("reaper_lease_renew_failed", key=key, error=str(error))
+        await release()
 
 
 async def _owed_aborts(engine: Engine, operation_id: str | None) -> list[str]:
