@@ -1,5 +1,6 @@
 """The chaos suite's cluster: a private broker node, worker processes each behind a TCP
-proxy that can be cut, and a filesystem bank on a small tmpfs that can be filled."""
+proxy that can be cut, a filesystem bank on a small tmpfs that can be filled, and (where
+Swift runs) a second provider on an object store behind a fault proxy."""
 
 from __future__ import annotations
 
