@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -138,6 +139,13 @@ class ChaosCluster:
                 filler.write(block)
                 filler.flush()
         return True
+
+    def bank_usage(self) -> float:
+        """The share of the bank's tmpfs in use (0 without one: the disk is large)."""
+        if not self.tmpfs:
+            return 0.0
+        usage = shutil.disk_usage(self.bank_path)
+        return usage.used / usage.total
 
     def free_bank(self) -> None:
         (self.bank_path / "filler").unlink(missing_ok=True)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from actors.operations.bank_gc import collect_bank_garbage
 from actors.operations.checkpoint_verify import verify_checkpoint
 from actors.operations.engine import Engine
 from actors.runtime.operation_end import DEADLINE_EXCEEDED
@@ -46,6 +47,7 @@ from tests.helpers.directory_trees import snapshot
 
 DISK_DELAY = 1.5  # keeps a protect in flight while its fault lands
 REAPER_BOUND = LEASE_TTL * 4 + 5  # the lease lapses, then a reaper round notices
+GC_AT = 0.5  # the share of the bank's tmpfs in use past which a trial's checks collect
 
 
 class Trials:
@@ -108,7 +110,7 @@ class Trials:
         protect = ProtectRequest(resources=[ResourceRef(HOST, host)],
                                  parameters={DISK: {"delay": DISK_DELAY}}, **ids)
         ended = await self._operation(protect, fault if faulted_step == "protect" else None)
-        if ended is None or ended.status != "succeeded":
+        if getattr(ended, "status", None) != "succeeded":  # hung, failed, or rejected
             return
         checkpoint = ended.checkpoint_id
         source = self.cluster.root / "hosts" / host
@@ -117,7 +119,7 @@ class Trials:
             f"Strongbox::Directory#{source / name}": {"target": str(target / name)}
             for name in DIRECTORIES})
         restored = await self._operation(restore, fault if faulted_step == "restore" else None)
-        if restored is not None and restored.status == "succeeded":
+        if getattr(restored, "status", None) == "succeeded":
             try:
                 async with bounded("compare", MARGIN):
                     for name in DIRECTORIES:
@@ -237,6 +239,8 @@ class Trials:
                     await cluster.start_worker()
         for provider_id in cluster.provider_ids:
             await self._check_checkpoints(provider_id)
+        if cluster.bank_usage() > GC_AT:
+            await self._collect_garbage()
         left: dict[str, int] = {}
         async with bounded("queues", MARGIN):
             for _ in range(50):  # acks of the last deliveries may trail the end by a moment
@@ -247,6 +251,24 @@ class Trials:
                 await asyncio.sleep(0.1)
         if left:
             self.report.failures.append(f"trial {self.count}: queues not empty: {left}")
+
+    async def _collect_garbage(self) -> None:
+        """Delete the chunks no checkpoint refers to (a delete leaves them to ``bank gc``):
+        without it a long run fills the small bank by itself. A collection after the
+        faults must work: one refused or failing is a failed check.
+
+        Raises:
+            StepHung: if it did not finish in its bound.
+        """
+        cluster = self.cluster
+        async with bounded("gc", DEADLINE):
+            try:
+                async with Engine.embedded(cluster.providers,
+                                           registry=chaos_registry()) as engine:
+                    await collect_bank_garbage(engine, provider=PROVIDER_ID, grace=0.0)
+            except Exception as error:
+                self.report.failures.append(f"trial {self.count}: bank gc failed: "
+                                            f"{type(error).__name__}: {error}")
 
     async def _check_checkpoints(self, provider_id: str) -> None:
         """No checkpoint of the provider left protecting; every available one verifies.
