@@ -26,6 +26,7 @@ from actors.operations.bank_sealing import seal_bank
 from actors.operations.deadlines import absolute_deadline
 from actors.operations.verify import ResourceVerifier, verification_graph, verify_parameters
 from actors.operations.waiting import RecordReader, wait_for_end
+from actors.runtime.held_lease import hold_lease
 from actors.runtime.host import ActorHost
 from actors.runtime.operation_actor import CANCELLED_REASON
 from actors.runtime.operation_end import entry_of
@@ -75,15 +76,17 @@ from plugins.resource import Resource
 
 log = structlog.get_logger(__name__)
 
-# Long enough to cover discovery of a large project; released as soon as the spec is stored.
-SUBMIT_LEASE_TTL = 300.0
+# Renewed every third of it while a request is admitted (discovery of a large project may
+# take minutes) and released once the spec is stored: a worker that dies admitting one
+# holds its copies back for at most this long (they are retried meanwhile).
+SUBMIT_LEASE_TTL = 30.0
 
 
 @dataclass(frozen=True, slots=True)
 class Admission:
     """What became of a submitted request: the operation it names, and, when it started
     nothing because that operation exists, ``duplicate`` saying how (``exists``,
-    ``being submitted``, ``running on this worker``)."""
+    ``running on this worker``)."""
 
     operation_id: str
     duplicate: str | None = None
@@ -240,6 +243,8 @@ class Engine:
             RequestInvalid, ResourceTypeNotSupported, ResourceNotFound, ResourceGraphLoop,
             InvalidParameters, CheckpointNotFound, InvalidCheckpointState: before anything runs.
             OperationNotFound: a cancel names no operation a bank of ours knows.
+            OperationUnavailable: another delivery of the request is being submitted
+                (retryable: try again later).
             Forbidden: a plugin refused a resource or a path ``paths`` does not grant (the
                 bank's own storage is never granted), before anything is written.
 
@@ -267,19 +272,26 @@ class Engine:
         operation_id = request.request_id
         if self.host.hosts(operation_id):
             log.info("request_duplicate", operation_id=operation_id)
+            await self._start_again(store.bank, operation_id)
             return Admission(operation_id, duplicate="running on this worker")
         lease = submit_lease_key(operation_id)
         # one owner per attempt: two copies of a request on the same worker must exclude
         # each other too (a lease admits its own owner again)
         attempt = f"{self.host.worker_id}:{uuid.uuid4().hex[:8]}"
         try:
-            await store.bank.acquire_lease(lease, attempt, SUBMIT_LEASE_TTL)
+            release = await hold_lease(store.bank, lease, attempt, SUBMIT_LEASE_TTL)
         except LeaseHeld:
-            log.info("request_duplicate", operation_id=operation_id, reason="being submitted")
-            return Admission(operation_id, duplicate="being submitted")
+            # not a duplicate to drop: the attempt holding the lease may fail (a bank error
+            # after it took the lease, and its release failed too), and this copy would then
+            # be the only one left. Retried later: by then it exists, or this copy submits it.
+            log.info("request_being_submitted", operation_id=operation_id)
+            raise OperationUnavailable(
+                f"operation {operation_id!r} is being submitted by another delivery of its "
+                f"request") from None
         try:
             if await read_spec(store.bank, operation_id) is not None:
                 log.info("request_duplicate", operation_id=operation_id)
+                await self._start_again(store.bank, operation_id)
                 return Admission(operation_id, duplicate="exists")
             context = _request_context(request, store, user_id=user_id, paths=paths,
                                        project=project, trust_id=trust_id)
@@ -294,7 +306,7 @@ class Engine:
                              spec_graph)
             await write_deadline(store.bank, entry_of(run))
         finally:
-            await store.bank.release_lease(lease, attempt)
+            await release()
         await self._set_up_plugins(run.plugins)
         self._operation_banks[operation_id] = store.bank
         self.host.register(run)
@@ -326,6 +338,18 @@ class Engine:
             CURRENT_REQUEST.reset(acting)
         assert graph is not None  # a protect's spec graph
         return graph
+
+    async def _start_again(self, bank: Bank, operation_id: str) -> None:
+        """Send a duplicate's operation its ``Start`` again, unless it has ended.
+
+        The first copy of the request stores the spec, then sends ``Start``; a broker link
+        lost in between fails that send, and the request comes back as a duplicate of an
+        operation that never started (and would wait for its deadline). ``Start`` is
+        idempotent: an operation actor past ``created`` ignores it.
+        """
+        record = await read_operation_record(bank, operation_id)
+        if record is None or record.status == "running":
+            await self.host.transport.send(Start(operation_id=operation_id, to=OPERATION_NODE))
 
     async def _check_cancellable(self, operation_id: str) -> None:
         """A cancel must name an operation that exists and has not ended: a Cancel sent

@@ -57,8 +57,10 @@ def entry_of(run: OperationRun) -> DeadlineEntry:
 
 
 async def end_operation(bank: Bank, transport: Transport, entry: DeadlineEntry, *,
-                        status: str, reason: str, worker: str) -> OperationFinished | None:
-    """End a running operation with ``status`` (failed | cancelled) and ``reason``.
+                        status: str, reason: str, worker: str,
+                        abort_failures: list[str] | None = None) -> OperationFinished | None:
+    """End a running operation with ``status`` (failed | cancelled) and ``reason``;
+    ``abort_failures`` lists the aborts run for it that failed (``<type>#<id>: <error>``).
 
     Returns the ``OperationFinished`` published, or None if the operation had already
     ended (its deadline entry is then removed, nothing else changes).
@@ -91,11 +93,12 @@ async def end_operation(bank: Bank, transport: Transport, entry: DeadlineEntry, 
         id=operation_id, type=entry.type, provider_id=entry.provider_id,
         checkpoint_id=entry.checkpoint_id, status=status, started_at=started_at,
         finished_at=now, resource_count=entry.resource_count, error=reason,
-        request_id=operation_id, worker=worker))
+        request_id=operation_id, worker=worker, abort_failures=abort_failures or []))
     event = OperationFinished(
         operation_id=operation_id, operation_type=entry.type,
         checkpoint_id=entry.checkpoint_id, status=status, error=reason,
-        resource_count=entry.resource_count, duration=now - started_at)
+        resource_count=entry.resource_count, duration=now - started_at,
+        abort_failures=abort_failures or [])
     log.warning("operation_ended_from_outside", operation_id=operation_id, status=status,
                 reason=reason, worker=worker, checkpoint_id=entry.checkpoint_id)
     await transport.publish(event)

@@ -14,11 +14,13 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 RABBITMQ_USER = "rabbitmq"
+READY = b"Starting broker... completed"  # what rabbitmq-server prints once it serves
 
 
 def _free_port() -> int:
@@ -39,7 +41,7 @@ class BrokerNode:
         self.root = Path(tempfile.mkdtemp(prefix="strongbox-chaos-broker-"))
         self.restarts = 0
         self._process: subprocess.Popen[bytes] | None = None
-        self._log: BinaryIO | None = None
+        self._output: _Output | None = None
 
     @property
     def url(self) -> str:
@@ -66,18 +68,14 @@ class BrokerNode:
                "RABBITMQ_MNESIA_BASE": str(self.root / "mnesia"),
                "RABBITMQ_LOG_BASE": str(self.root / "log"),
                "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.root / "enabled_plugins")}
-        self._log = open(self.root / "server.out", "ab")  # noqa: SIM115 - closed by stop()
-        self._process = subprocess.Popen(["rabbitmq-server"], env=env, stdout=self._log,
+        self._process = subprocess.Popen(["rabbitmq-server"], env=env, stdout=subprocess.PIPE,
                                          stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while True:  # the node registers with epmd a moment after the process starts
-            if self._process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited: {self._tail()}")
-            if self._ctl("await_startup", timeout=30, check=False):
-                return
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{self.name} did not start in {timeout} s: {self._tail()}")
-            time.sleep(0.5)
+        assert self._process.stdout is not None
+        self._output = _Output(self._process.stdout, self.root / "server.out")
+        if not self._output.settled.wait(timeout):
+            raise RuntimeError(f"{self.name} did not start in {timeout} s: {self._tail()}")
+        if not self._output.ready:
+            raise RuntimeError(f"{self.name} exited: {self._tail()}")
 
     def stop(self) -> None:
         """Stop the node (the broker goes away: a fault when workers are connected)."""
@@ -90,9 +88,9 @@ class BrokerNode:
             self._process.kill()
             self._process.wait(timeout=10)
         self._process = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        if self._output is not None:
+            self._output.close()
+            self._output = None
 
     def restart(self, down_for: float = 1.0) -> None:
         """Stop, stay down ``down_for`` seconds, start again."""
@@ -117,3 +115,36 @@ class BrokerNode:
     def _tail(self) -> str:
         path = self.root / "server.out"
         return path.read_bytes()[-2000:].decode(errors="replace") if path.exists() else ""
+
+
+class _Output:
+    """The node's output, copied to its log by a thread as it comes; ``settled`` is set
+    when the node says it serves (``ready``) or its output ends (it exited)."""
+
+    def __init__(self, stream: IO[bytes], log_path: Path) -> None:
+        self.ready = False
+        self.settled = threading.Event()
+        self._stream = stream
+        self._log = open(log_path, "ab")  # noqa: SIM115 - closed when the copy ends
+        self._thread = threading.Thread(target=self._copy, name=f"copy {log_path}", daemon=True)
+        self._thread.start()
+
+    def _copy(self) -> None:
+        try:
+            for line in self._stream:
+                self._log.write(line)
+                self._log.flush()
+                if not self.ready and READY in line:
+                    self.ready = True
+                    self.settled.set()
+        except (OSError, ValueError):  # the stream was closed under us: the node is gone
+            pass
+        finally:
+            self.settled.set()
+            self._log.close()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Wait for the copy to reach the end of the output (the node stopped)."""
+        self._thread.join(timeout)
+        if not self._thread.is_alive():  # else a child still holds the pipe: leave it be
+            self._stream.close()

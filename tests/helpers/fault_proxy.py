@@ -10,7 +10,8 @@ store. For each request the proxy reads the head and body, then asks its ``rule`
 - ``"cut"``: forward, but relay only the first :data:`CUT_AFTER` bytes of the answer
   and close (a transfer that breaks off).
 
-Only for tests: request bodies must carry a Content-Length (every client here does).
+Only for tests: request bodies must carry a Content-Length (every client here does). A
+request that expects ``100 Continue`` gets it from the proxy at once.
 """
 
 from __future__ import annotations
@@ -107,6 +108,10 @@ class FaultProxy:
                     ),
                     0,
                 )
+                if any(h.lower().replace(" ", "") == "expect:100-continue" for h in headers):
+                    # botocore asks before a PUT's body and waits a second for the answer
+                    writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                    await writer.drain()
                 body = await reader.readexactly(length) if length else b""
                 action = self.rule(method, path)
                 self.seen.append(Seen(method, path, action))
@@ -133,7 +138,8 @@ class FaultProxy:
         *,
         cut: bool,
     ) -> None:
-        kept = [h for h in headers if not h.lower().startswith("connection:")]
+        # the body goes up with the head: the upstream need not say 100 Continue again
+        kept = [h for h in headers if not h.lower().startswith(("connection:", "expect:"))]
         head = "\r\n".join([f"{method} {path} HTTP/1.1", *kept, "Connection: close", "", ""])
         up_reader, up_writer = await asyncio.open_connection(self.upstream_host, self.upstream_port)
         try:

@@ -54,10 +54,15 @@ class SwiftEndpoint:
 class SwiftServer:
     """One in-process Swift cluster in a child process; ``start()`` then ``stop()``."""
 
-    def __init__(self, keystone: Mapping[str, str] | None = None) -> None:
+    def __init__(self, keystone: Mapping[str, str] | None = None,
+                 parent: Path | None = None) -> None:
         """``keystone``: the ``[filter:authtoken]`` options of a service user (auth_url,
-        username, password, ...), for a cluster that authenticates through Keystone."""
+        username, password, ...), for a cluster that authenticates through Keystone.
+        ``parent``: where the cluster's directory (rings, object data) goes; the temp
+        directory by default (a tmpfs makes every write several times faster: Swift syncs
+        each object and container update to disk)."""
         self.keystone = dict(keystone) if keystone is not None else None
+        self.parent = parent
         self.endpoint: SwiftEndpoint | None = None
         self.startup_seconds: float | None = None
         self._process: subprocess.Popen[bytes] | None = None
@@ -76,7 +81,7 @@ class SwiftServer:
             SwiftServerError: if the cluster exits or is not ready within ``timeout``.
         """
         python, source = ensure_swift()
-        self._workdir = Path(tempfile.mkdtemp(prefix="strongbox-swift-"))
+        self._workdir = Path(tempfile.mkdtemp(prefix="strongbox-swift-", dir=self.parent))
         stderr_path = self._workdir / "swift.log"
         started = time.monotonic()
         with stderr_path.open("wb") as stderr:

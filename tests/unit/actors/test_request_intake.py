@@ -7,10 +7,13 @@ import asyncio
 import json
 
 import msgspec
+import pytest
 
+from actors.errors import TransportError
 from actors.service.request_intake import RequestIntake
 from actors.transport.base import IncomingRequest
 from actors.wire.events import Event, OperationStarted, RequestDuplicate, RequestRejected
+from actors.wire.messages import Start
 from actors.wire.requests import CancelRequest, ProtectRequest, ResourceRef
 from banks.errors import BankUnavailable
 from plugins.checkpoint.graph import ResourceGraph
@@ -19,7 +22,7 @@ from plugins.checkpoint.operation_record import (
     read_operation_record,
     write_operation_record,
 )
-from plugins.checkpoint.operation_spec import read_spec
+from plugins.checkpoint.operation_spec import read_spec, submit_lease_key
 from tests.fakes import node
 
 HANG = {"Test::Node": {"hang_at": "protect_parallel"}}
@@ -73,6 +76,58 @@ async def test_a_duplicate_request_starts_nothing_and_an_event_says_the_operatio
         await engine.cancel(request.request_id)
         await engine.wait(request.request_id, timeout=10)
         await subscription.close()
+
+
+async def test_a_duplicate_of_a_request_whose_start_was_lost_starts_its_operation(
+        engine_for) -> None:
+    # the broker link lost between storing the spec and sending Start: the request comes
+    # back (a retry) as a duplicate of an operation that never started
+    async with engine_for("recording") as engine:
+        transport = engine.host.transport
+        send = transport.send
+        lost: list[Start] = []
+
+        async def lose_the_first_start(message) -> None:
+            if isinstance(message, Start) and not lost:
+                lost.append(message)
+                raise TransportError("publishing 1 actor messages failed: link lost")
+            await send(message)
+
+        transport.send = lose_the_first_start  # type: ignore[method-assign]
+        request = ProtectRequest(resources=[])
+        graph = ResourceGraph([node(1)], [[]])
+        with pytest.raises(TransportError):
+            await engine.submit(request, graph=graph)
+        admitted = await engine.admit(request, graph=graph)
+        assert admitted.duplicate == "running on this worker"
+        finished = await engine.wait(request.request_id, timeout=10)
+        assert finished.status == "succeeded" and len(lost) == 1
+
+
+async def test_a_request_whose_submit_lease_is_held_is_retried_not_dropped(engine_for) -> None:
+    # another delivery took the lease and failed (its release failed too): this copy is
+    # then the only one left, and must not be acked as a duplicate
+    async with engine_for("recording") as engine:
+        request = ProtectRequest(resources=[ResourceRef("Test::Node", "1")])
+        engine.build_graph = _one_node  # type: ignore[method-assign]
+        bank = await engine.bank(engine.provider())
+        lease = submit_lease_key(request.request_id)
+        await bank.acquire_lease(lease, "w-gone:attempt", 300)
+        intake = RequestIntake(engine)
+        body = msgspec.json.encode(request)
+        held = await intake(IncomingRequest(body))
+        assert held.retry and not held.accepted
+        assert "being submitted by another delivery" in (held.reason or "")
+        assert await read_spec(bank, request.request_id) is None
+        await bank.release_lease(lease, "w-gone:attempt")  # it expired
+        again = await intake(IncomingRequest(body, attempt=2))
+        assert again.accepted and intake.accepted == 1
+        finished = await engine.wait(request.request_id, timeout=10)
+        assert finished.status == "succeeded"
+
+
+async def _one_node(*_args, **_kwargs) -> ResourceGraph:
+    return ResourceGraph([node(1)], [[]])
 
 
 async def test_a_retryable_failure_is_retried_a_bounded_number_of_times_then_rejected(
