@@ -126,7 +126,11 @@ async def test_a_worker_killed_mid_abort_leaves_the_abort_to_the_survivor(
         owed = await check_aborts(graph, marks, exactly_once=False)
         assert slow in owed and f"{PROJECT}#{SERVERS}" in owed
         rows = await asyncio.to_thread(read_marks, str(marks), slow)
-        # begun on the victim, cut off by the kill, run again (whole) on the survivor
-        assert [(what, pid) for what, _, pid in rows[1:]] == [
-            ("abort_started", victim_pid), ("abort_started", survivor_pid),
-            ("abort_ended", survivor_pid)], rows
+        # begun on the victim, cut off by the kill, run again (whole) on the survivor. The
+        # kill follows the victim's abort_started event, which the runtime publishes just
+        # before it calls the plugin: on a loaded machine it can land before the plugin
+        # wrote its own mark, so the victim's row may be missing, never the survivor's.
+        after = [(what, pid) for what, _, pid in rows[1:]]
+        assert after[-2:] == [("abort_started", survivor_pid),
+                              ("abort_ended", survivor_pid)], rows
+        assert after[:-2] in ([], [("abort_started", victim_pid)]), rows
