@@ -5,6 +5,7 @@ derived from the chunk store's master key (``ObjectKeys``); ``envelope`` is the 
 form. See ``docs/checkpoint-format.md`` ("Sealed objects").
 """
 
+from banks.sealed.bank import Placement, SealedBank, SealingLayout
 from banks.sealed.envelope import Purpose, is_sealed
 from banks.sealed.errors import (
     PlaintextRefused,
@@ -13,7 +14,6 @@ from banks.sealed.errors import (
     SealingUnavailable,
 )
 from banks.sealed.object_keys import ObjectKeys
-from banks.sealed.sealed_bank import Placement, SealedBank, SealingLayout
 
 __all__ = [
     "ObjectKeys",
