@@ -30,6 +30,7 @@ from plugins.openstack.byte_budget import ByteBudget
 from plugins.openstack.chunk_feed import ChunkFeed
 from plugins.openstack.cloud import OpenStackCloud
 from plugins.openstack.errors import ChecksumMismatch
+from plugins.openstack.glance_download import open_download
 from plugins.openstack.image_manifest import ImageChunkList
 
 
@@ -105,18 +106,7 @@ async def store_image(
         BankError: a chunk could not be stored.
     """
 
-    def fetch(connection: Any) -> Any:
-        from openstack import exceptions  # noqa: PLC0415 -- SDK imported only when used
-
-        response = connection.image.download_image(image_id, stream=True,
-                                                   chunk_size=chunk_size)
-        # the SDK's streaming download returns an error response as it is: without this
-        # check a 500's body would be stored as the image
-        exceptions.raise_from_response(response)
-        return response
-
-    response = await cloud.call(context.project_id, "glance", "download image", image_id,
-                                fetch)
+    response = await open_download(cloud, context, image_id, chunk_size=chunk_size)
     digests = ImageDigests.checking(checksum, hash_algo, hash_value)
     stats = WriteStats()
     try:

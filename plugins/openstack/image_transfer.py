@@ -29,6 +29,7 @@ from banks.section import BankSection
 from plugins.context import ActivityContext
 from plugins.openstack.cloud import OpenStackCloud
 from plugins.openstack.errors import ChecksumMismatch
+from plugins.openstack.glance_download import open_download
 
 SEGMENT_PREFIX = "data/"
 
@@ -73,18 +74,7 @@ async def download_image(
         BankError: a segment could not be written.
     """
 
-    def fetch(connection: Any) -> Any:
-        from openstack import exceptions  # noqa: PLC0415 -- SDK imported only when used
-
-        response = connection.image.download_image(image_id, stream=True,
-                                                   chunk_size=chunk_size)
-        # the SDK's streaming download returns an error response as it is: without this
-        # check a 500's body would be copied into the bank as the image
-        exceptions.raise_from_response(response)
-        return response
-
-    response = await cloud.call(context.project_id, "glance", "download image", image_id,
-                                fetch)
+    response = await open_download(cloud, context, image_id, chunk_size=chunk_size)
     digests, segments = await _copy_into(cloud, context, image_id, response, section,
                                          chunk_size=chunk_size, segment_size=segment_size,
                                          total=total)

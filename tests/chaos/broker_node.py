@@ -95,7 +95,7 @@ class BrokerNode:
     def restart(self, down_for: float = 1.0) -> None:
         """Stop, stay down ``down_for`` seconds, start again."""
         self.stop()
-        time.sleep(down_for)
+        time.sleep(down_for)  # the fault itself: the broker down (run in a thread)
         self.start()
         self.restarts += 1
 
