@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +31,9 @@ from plugins.openstack.chunk_feed import ChunkFeed
 from plugins.openstack.cloud import OpenStackCloud
 from plugins.openstack.errors import ChecksumMismatch
 from plugins.openstack.glance_download import open_download
+from plugins.openstack.hash_lane import HashLane
 from plugins.openstack.image_manifest import ImageChunkList
+from plugins.openstack.read_ahead import read_ahead
 
 
 @dataclass
@@ -59,12 +61,24 @@ class ImageDigests:
             return cls()
         return cls(md5=hashlib.md5())
 
+    # SHA-256 runs beside SHA-512, in a thread of its own (see plugins.openstack.hash_lane)
+    _lane: HashLane | None = field(default=None, repr=False)
+
     def update(self, piece: bytes) -> None:
+        """Add ``piece`` (blocking: called in the reading thread)."""
         self.size += len(piece)
-        self.sha256.update(piece)
+        if self._lane is None:
+            self._lane = HashLane(self.sha256)
+        self._lane.update(piece)
         self.sha512.update(piece)
         if self.md5 is not None:
             self.md5.update(piece)
+
+    def finish(self) -> None:
+        """Wait for every piece to be hashed (blocking); ``sha256`` is whole after."""
+        if self._lane is not None:
+            self._lane.result()
+            self._lane = None
 
     def md5_hex(self, glance: str | None) -> str:
         """The MD5 computed, else Glance's (whose bytes SHA-512 checked instead)."""
@@ -96,9 +110,9 @@ async def store_image(
     """Stream image ``image_id`` from Glance into ``store``; return its chunks and digests.
 
     ``checksum`` (MD5) and ``hash_value`` (of ``hash_algo``, if ``sha512``) are Glance's:
-    the bytes read must have them. One piece is read ahead of the one the store chunks;
-    ``budget``, if given, is asked for each piece's bytes while it is in this function's
-    hands (two pieces at most).
+    the bytes read must have them. Pieces are read ahead of the store up to what its
+    chunker cuts at once (twice its largest chunk: see :mod:`read_ahead`); ``budget``, if
+    given, is asked for each piece's bytes while it is in this function's hands.
 
     Raises:
         OpenStackError: the download failed (naming the image).
@@ -109,6 +123,7 @@ async def store_image(
     response = await open_download(cloud, context, image_id, chunk_size=chunk_size)
     digests = ImageDigests.checking(checksum, hash_algo, hash_value)
     stats = WriteStats()
+    depth = max(2, -(-2 * store.chunker_params.max_size // chunk_size))
     try:
         pieces = response.iter_content(chunk_size=chunk_size)
 
@@ -130,29 +145,25 @@ async def store_image(
                     budget.release(chunk_size)
             return piece
 
-        async def body() -> AsyncIterator[bytes]:
-            # one piece read (and hashed, in the pool) ahead while the store chunks this one:
-            # the hashing overlaps the chunker's and the encoders' work
-            upcoming = asyncio.ensure_future(read_next())
+        def taken(piece: bytes) -> None:
+            # the store has taken the piece into its chunker when it asks for the next
+            if budget is not None:
+                budget.release(chunk_size)
+
+        async def body() -> AsyncGenerator[bytes, None]:
             done = 0
-            try:
-                while (piece := await upcoming) is not None:
-                    upcoming = asyncio.ensure_future(read_next())
+            async with contextlib.aclosing(read_ahead(read_next, depth, taken=taken)) as ahead:
+                async for piece in ahead:
                     done += len(piece)
                     context.progress(done, total)
                     yield piece
-                    # the store has taken the piece into its chunker when it asks again
-                    if budget is not None:
-                        budget.release(chunk_size)
-            finally:
-                # the read under way uses the response: let it end before the response closes
-                with contextlib.suppress(Exception):
-                    if await upcoming is not None and budget is not None:
-                        budget.release(chunk_size)
 
-        chunks = await store.write_stream(body(), stats)
+        async with contextlib.aclosing(body()) as stream:
+            # closed here, not when collected: its reads end before the response closes
+            chunks = await store.write_stream(stream, stats)
     finally:
         await cloud.run(response.close)
+        await cloud.run(digests.finish)
     _check_glance_digests(image_id, digests, checksum, hash_algo, hash_value)
     return StoredImage(digests, chunks, stats)
 

@@ -82,7 +82,7 @@ def context() -> ActivityContext:
 async def test_200_mb_stream_into_the_store_holding_a_few_chunks_at_most() -> None:
     store = await ChunkStore.open(ForgetfulBank(), SETTINGS)
     download = Download(TOTAL)
-    budget = ByteBudget(8 * MIB)
+    budget = ByteBudget(64 * MIB)  # more than the reads ahead need: they bound themselves
     tracemalloc.start()
     try:
         stored = await store_image(DirectCloud(download), context(), "img", store,  # type: ignore[arg-type]
@@ -94,7 +94,9 @@ async def test_200_mb_stream_into_the_store_holding_a_few_chunks_at_most() -> No
     assert stored.digests.sha256.hexdigest() == download.sha256.hexdigest()
     assert sum(ref.size for ref in stored.chunks) == TOTAL
     assert stored.stats.new_chunks == len(stored.chunks)  # random: every chunk new
-    assert budget.in_use == 0 and budget.peak <= 2 * MIB  # a piece read ahead of another
+    # read ahead: what the chunker cuts at once (twice its 4 MiB largest chunk), the piece
+    # being read and the one the store holds included
+    assert budget.in_use == 0 and budget.peak <= 8 * MIB
     # the chunker holds up to three 4 MiB chunks, the store four in flight with their
     # encoded copies: a few tens of MiB, whatever the size of the image
     assert peak < 32 * MIB, f"peak {peak / MIB:.1f} MiB while storing {TOTAL // MIB} MiB"
