@@ -98,7 +98,10 @@ bench-chunks: $(BIN)/.installed
 CLOUD_STATE ?= $(HOME)/.cache/strongbox/devcloud/bench-state
 CLOUD_PORT_OFFSET ?= 30000
 SIZE_MIB ?= 1024
+# then again behind a 1 Gbit/s link to Glance (tc on loopback, as root; LINK_GBIT= skips it)
+LINK_GBIT ?= 1
 bench-cloud: $(BIN)/.installed $(VENV)/.system-tools
 	$(BIN)/python -m tests.devcloud --state $(CLOUD_STATE) --port-offset $(CLOUD_PORT_OFFSET) \
 	  up --services keystone,glance,placement,cinder
-	PYTHONPATH=. $(BIN)/python -m bench.cloud_bench --state $(CLOUD_STATE) --size-mib $(SIZE_MIB)
+	PYTHONPATH=. $(BIN)/python -m bench.cloud_bench --state $(CLOUD_STATE) --size-mib $(SIZE_MIB) \
+	  $(foreach rate,$(LINK_GBIT),--link-gbit $(rate))

@@ -1,7 +1,7 @@
 """A Cinder volume's bytes through the chunk store (``os-volume-bytes``), on the dev cloud.
 
     python -m bench.cloud_bench --state DIR [--size-mib 1024] [--seed 1] [--rewrite 0.05]
-                                [--compression-level N]
+                                [--compression-level N] [--link-gbit G ...]
 
 Against the dev cloud running in ``DIR`` (``python -m tests.devcloud --state DIR up
 --services keystone,glance,placement,cinder``; ``make bench-cloud`` starts it), in a
@@ -17,6 +17,9 @@ random, 44 % compressible, 12 % zeros) is
 5. restored into a new volume, checked byte for byte against the volume,
 6. protected and restored with ``os-volume-backup`` (Cinder's posix backup driver), for
    comparison.
+7. with ``--link-gbit G`` (repeatable), behind a G Gbit/s link: Glance's port shaped with
+   ``tc`` (``bench.link_shaper``, as root), the raw download, a protect into a new bank,
+   one unchanged and a restore again, each compared with that link's raw download.
 
 Each step's wall time covers the whole operation (snapshot, clone, upload-to-image and
 clean-up for the protects; image rebuild and Cinder's volume-from-image for the restore);
@@ -46,6 +49,7 @@ from typing import Any
 from actors.operations.engine import Engine
 from actors.wire.requests import ProtectRequest, ResourceRef, RestoreRequest
 from bench import dataset
+from bench.link_shaper import shaped_link
 from plugins.openstack import image_protection
 from plugins.openstack.image_protection import ImageProtection
 from plugins.openstack.resource_types import VOLUME
@@ -179,7 +183,8 @@ async def timed_run(engine: Engine, request: Any, name: str, measure: Callable[[
 
 
 async def bench(devcloud: DevCloud, work: Path, size: int, *, fraction: float,
-                seed: int, options: dict[str, str]) -> tuple[list[Step], int, int]:
+                seed: int, options: dict[str, str],
+                links: list[float]) -> tuple[list[Step], dict[float, list[Step]], int, int]:
     steps: list[Step] = []
     stored_phases, sent_phases = Phases(), Phases()
     ImageProtection.protect_bytes = stored_phases.wrap(  # type: ignore[method-assign]
@@ -219,7 +224,45 @@ async def bench(devcloud: DevCloud, work: Path, size: int, *, fraction: float,
             steps.append(step)
         steps[-1].identical = same_volume(devcloud, project, "bench-restored", original)
         steps += await volume_backup(devcloud, project, work, volume_id, original)
-    return steps, downloaded, changed
+        linked: dict[float, list[Step]] = {}
+        for gbit in links:
+            with shaped_link(devcloud.config.port("glance"), gbit):
+                linked[gbit] = await link_pass(
+                    devcloud, project, work / f"link-{gbit}", volume_id, original=original,
+                    options=options, stored_phases=stored_phases, sent_phases=sent_phases)
+    return steps, linked, downloaded, changed
+
+
+async def link_pass(devcloud: DevCloud, project: CloudProject, work: Path, volume_id: str, *,
+                    original: str, options: dict[str, str], stored_phases: Phases,
+                    sent_phases: Phases) -> list[Step]:
+    """Behind a shaped link: the raw download, a protect into a new bank, one unchanged,
+    a restore (the volume as the loopback steps left it)."""
+    baseline, _ = raw_download(project, volume_id)
+    steps = [baseline]
+    bank = work / "bank"
+    providers = write_provider(work / "providers", bank, devcloud.auth("demo"),
+                               plugins=("os-volume-bytes",),
+                               options={"os-volume-bytes": {"passphrase": PASSPHRASE,
+                                                            **options}})
+    async with Engine.embedded(providers) as engine:
+        protected = None
+        for name in ("os-volume-bytes protect", "protect again, unchanged"):
+            step, protected = await timed_run(
+                engine, ProtectRequest(project_id=project.id,
+                                       resources=[ResourceRef(VOLUME, volume_id)]),
+                name, lambda: tree_bytes(bank), stored_phases)
+            steps.append(step)
+        assert protected is not None
+        name = f"bench-restored-{work.name}"
+        step, _ = await timed_run(engine, RestoreRequest(
+            project_id=project.id, checkpoint_id=protected.checkpoint_id,
+            parameters={VOLUME: {"restore_name": name}}),
+            "os-volume-bytes restore", lambda: 0, sent_phases)
+    step.added = None
+    step.identical = same_volume(devcloud, project, name, original)
+    steps.append(step)
+    return steps
 
 
 def new_volume_of(project: CloudProject, size: int) -> str:
@@ -260,13 +303,13 @@ def same_volume(devcloud: DevCloud, project: CloudProject, name: str, original: 
     return same
 
 
-def print_table(steps: list[Step], size: int, changed: int) -> None:
+def print_table(steps: list[Step], size: int, title: str) -> None:
+    """One table; its first step is the raw download the others are compared with."""
     baseline = steps[0]
     raw_rate = size / baseline.seconds / MB
     header = (f"{'step':<30}{'wall s':>8}{'MB/s':>8}{'transfer MB/s':>15}{'vs raw':>8}"
               f"{'bank +MB':>10}{'+% of vol':>10}{'CPU s':>7}{'same':>6}")
-    lines = [f"volume: {size / MB:.0f} MB ({size // MIB} MiB), {changed / MB:.1f} MB rewritten;"
-             f" raw Glance download {raw_rate:.1f} MB/s", header, "-" * len(header)]
+    lines = [f"{title}; raw Glance download {raw_rate:.1f} MB/s", header, "-" * len(header)]
     for step in steps:
         transfer = (f"{size / step.transfer_seconds / MB:>15.1f}"
                     f"{size / step.transfer_seconds / MB / raw_rate:>8.2f}"
@@ -276,7 +319,7 @@ def print_table(steps: list[Step], size: int, changed: int) -> None:
         same = {None: "", True: "yes", False: "NO"}[step.identical]
         lines.append(f"{step.name:<30}{step.seconds:>8.1f}{size / step.seconds / MB:>8.1f}"
                      f"{transfer}{added}{step.cpu_seconds:>7.1f}{same:>6}")
-    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.write("\n".join(lines) + "\n\n")
 
 
 def main() -> None:
@@ -286,6 +329,8 @@ def main() -> None:
     parser.add_argument("--rewrite", type=float, default=0.05, help="fraction rewritten")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--compression-level", type=int, help="zstd level (default: 3)")
+    parser.add_argument("--link-gbit", type=float, action="append", default=[],
+                        help="also run behind a link of this many Gbit/s (tc, as root)")
     args = parser.parse_args()
     options = ({"compression_level": str(args.compression_level)}
                if args.compression_level is not None else {})
@@ -297,12 +342,15 @@ def main() -> None:
     devcloud = DevCloud(config=config, services=SERVICES)
     size = args.size_mib * MIB
     with tempfile.TemporaryDirectory(prefix="cloud-bench-") as work:
-        steps, downloaded, changed = asyncio.run(
+        steps, linked, downloaded, changed = asyncio.run(
             bench(devcloud, Path(work), size, fraction=args.rewrite, seed=args.seed,
-                  options=options))
+                  options=options, links=args.link_gbit))
     if downloaded != -(-size // GIB) * GIB:
         sys.stderr.write(f"note: Glance served {downloaded} bytes for the volume\n")
-    print_table(steps, downloaded, changed)
+    volume = f"volume: {downloaded / MB:.0f} MB ({downloaded // MIB} MiB)"
+    print_table(steps, downloaded, f"{volume}, {changed / MB:.1f} MB rewritten; loopback")
+    for gbit, link_steps in linked.items():
+        print_table(link_steps, downloaded, f"{volume}; Glance behind a {gbit:g} Gbit/s link")
 
 
 if __name__ == "__main__":
