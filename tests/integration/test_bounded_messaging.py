@@ -16,8 +16,7 @@ from actors.errors import TransportError
 from actors.operations.engine import Engine
 from actors.runtime.operation_end import DEADLINE_EXCEEDED
 from actors.service.reaper import reap_overdue
-from actors.transport import amqp
-from actors.transport.amqp import AmqpTransport
+from actors.transport.amqp import AmqpTransport, retry
 from actors.transport.base import MAX_HANDLER_ATTEMPTS, MessageHandler
 from actors.transport.topology import ATTEMPTS_HEADER, REASON_HEADER
 from actors.wire.messages import Cancel, Message, ParentPreDone, Start, decode_messages
@@ -98,7 +97,7 @@ async def get_all(url: str, queue_name: str) -> list[aio_pika.abc.AbstractIncomi
 
 async def test_a_shard_message_whose_handler_always_fails_fails_the_operation_and_is_dead_lettered(
         amqp_url, tmp_path, registry, monkeypatch):
-    monkeypatch.setattr(amqp, "RETRY_DELAY", 0.05)
+    monkeypatch.setattr(retry, "RETRY_DELAY", 0.05)
     PoisonAmqp.attempts = 0
     namespace = broker.new_namespace()
     async with engine_over(amqp_url, tmp_path, registry, PoisonAmqp, namespace) as engine:
