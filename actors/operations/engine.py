@@ -18,13 +18,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import structlog
 
 from actors.errors import OperationNotFound, OperationUnavailable, RequestInvalid
-from actors.operations.bank_sealing import seal_bank
 from actors.operations.deadlines import absolute_deadline
-from actors.operations.verify import ResourceVerifier, verification_graph, verify_parameters
+from actors.operations.operation_setup import (
+    OPERATION_OF,
+    OperationRequest,
+    journal_writer,
+    operation_graph,
+    request_context,
+    spec_of,
+)
+from actors.operations.parameters import validate_parameters
+from actors.operations.provider_access import ProviderAccess
+from actors.operations.verify import ResourceVerifier, verify_parameters
 from actors.operations.waiting import RecordReader, wait_for_end
 from actors.runtime.held_lease import hold_lease
 from actors.runtime.host import ActorHost
@@ -41,21 +49,20 @@ from actors.wire.requests import (
     EngineRequest,
     Parameters,
     ProtectRequest,
-    ResourceRef,
     RestoreRequest,
     VerifyRequest,
 )
 from banks.base import Bank
 from banks.errors import InvalidKey, LeaseHeld
 from plugins.access import UNRESTRICTED, PathGrant, ProjectGrant, merge_forbidden
-from plugins.base import OperationType, ProtectablePlugin, ProtectionPlugin
+from plugins.base import OperationType, ProtectionPlugin
 from plugins.checkpoint.checkpoint import (
     Checkpoint,
     CheckpointIndex,
     CheckpointStatus,
     ResourceStatus,
 )
-from plugins.checkpoint.graph import ResourceGraph, build_graph
+from plugins.checkpoint.graph import ResourceGraph
 from plugins.checkpoint.journal import Journal
 from plugins.checkpoint.operation_deadline import write_deadline
 from plugins.checkpoint.operation_record import OperationRecord, read_operation_record
@@ -70,9 +77,7 @@ from plugins.checkpoint.store import CheckpointStore
 from plugins.context import CURRENT_REQUEST, RequestContext
 from plugins.errors import CheckpointNotFound
 from plugins.provider import Provider, ProviderSet, load_providers
-from plugins.provider.protectables import ProtectableSet
 from plugins.registry import PluginRegistry
-from plugins.resource import Resource
 
 log = structlog.get_logger(__name__)
 
@@ -92,16 +97,13 @@ class Admission:
     duplicate: str | None = None
 
 
-class Engine:
+class Engine(ProviderAccess):
     """Submits operations to an actor host and answers questions about checkpoints."""
 
     def __init__(self, providers: ProviderSet, host: ActorHost,
                  registry: PluginRegistry | None = None) -> None:
-        self.providers = providers
+        super().__init__(providers, registry)
         self.host = host
-        self.registry = registry if registry is not None else PluginRegistry()
-        self._banks: dict[str, Bank] = {}
-        self._protectables: dict[str, ProtectableSet] = {}
         self._set_up: dict[int, ProtectionPlugin] = {}
         self._operation_banks: dict[str, Bank] = {}
         self._verifiers: dict[int, ResourceVerifier] = {}
@@ -136,91 +138,6 @@ class Engine:
         self._set_up.clear()
         for bank in self._banks.values():
             await bank.close()
-
-    # -- providers, banks, protectables -----------------------------------------------
-
-    def provider(self, id_or_name: str | None = None) -> Provider:
-        """The named provider, or the default one.
-
-        Raises:
-            ProviderNotFound: listing the providers there are.
-        """
-        return self.providers.get(id_or_name) if id_or_name else self.providers.default()
-
-    async def bank(self, provider: Provider) -> Bank:
-        """The provider's bank, opened once; sealed if its chunk store is encrypted
-        (``actors/operations/bank_sealing.py``)."""
-        bank = self._banks.get(provider.id)
-        if bank is None:
-            bank = self._banks[provider.id] = seal_bank(provider, await provider.open_bank())
-        return bank
-
-    async def store(self, provider: Provider) -> CheckpointStore:
-        """The checkpoints of the provider's bank."""
-        return CheckpointStore(await self.bank(provider))
-
-    def protectables(self, provider: Provider) -> ProtectableSet:
-        """The protectable plugins, configured from the provider's file (the ones that
-        did not load are in its ``broken``)."""
-        found = self._protectables.get(provider.id)
-        if found is None:
-            found = self._protectables[provider.id] = provider.protectables(self.registry)
-        return found
-
-    def protectable(self, provider: Provider, resource_type: str) -> ProtectablePlugin:
-        """The protectable for one type.
-
-        Raises:
-            ResourceTypeNotSupported: listing the known types.
-            ProtectableUnavailable: if its protectable did not load (naming why).
-        """
-        return self.protectables(provider).require(resource_type)
-
-    async def list_resources(self, resource_type: str, *, provider: str | None = None,
-                             context: RequestContext | None = None) -> list[Resource]:
-        """Every resource of a type."""
-        plugin = self.protectable(self.provider(provider), resource_type)
-        return await plugin.list_resources(context or RequestContext())
-
-    async def show_resource(self, resource_type: str, resource_id: str, *,
-                            provider: str | None = None,
-                            context: RequestContext | None = None) -> Resource:
-        """One resource.
-
-        Raises:
-            ResourceNotFound: if it does not exist.
-        """
-        plugin = self.protectable(self.provider(provider), resource_type)
-        return await plugin.show_resource(context or RequestContext(), resource_id)
-
-    async def build_graph(self, refs: Sequence[ResourceRef], *, provider: str | None = None,
-                          context: RequestContext | None = None) -> ResourceGraph:
-        """Resolve the selected resources and walk their dependents into a graph.
-
-        Raises:
-            ResourceTypeNotSupported, ResourceNotFound, ResourceGraphLoop.
-            ProtectableUnavailable: if the protectable of a selected type, or of a type this
-                provider's plugins protect (so one its graphs may hold), did not load: a
-                graph walked without it would leave out resources without a word.
-        """
-        chosen = self.provider(provider)
-        context = context or RequestContext()
-        protectables = self.protectables(chosen)
-        protectables.check_available([*(ref.type for ref in refs), *chosen.type_map])
-        by_parent: dict[str, list[ProtectablePlugin]] = {}
-        for plugin in protectables.values():
-            for parent_type in plugin.get_parent_resource_types():
-                by_parent.setdefault(parent_type, []).append(plugin)
-
-        async def dependents(parent: Resource) -> list[Resource]:
-            found: list[Resource] = []
-            for plugin in by_parent.get(parent.type, ()):
-                found.extend(await plugin.get_dependent_resources(context, parent))
-            return found
-
-        selected = [await self.protectable(chosen, ref.type).show_resource(context, ref.id)
-                    for ref in refs]
-        return await build_graph(selected, dependents)
 
     # -- operations -------------------------------------------------------------------
 
@@ -293,7 +210,7 @@ class Engine:
                 log.info("request_duplicate", operation_id=operation_id)
                 await self._start_again(store.bank, operation_id)
                 return Admission(operation_id, duplicate="exists")
-            context = _request_context(request, store, user_id=user_id, paths=paths,
+            context = request_context(request, store, user_id=user_id, paths=paths,
                                        project=project, trust_id=trust_id)
             acting = CURRENT_REQUEST.set(context)  # discovery acts with the request's authority
             try:
@@ -302,7 +219,7 @@ class Engine:
                 CURRENT_REQUEST.reset(acting)
             run.deadline = absolute_deadline(run.operation_type, request.deadline, provider,
                                              now=run.started_at)
-            await write_spec(store.bank, _spec_of(run, self.host.worker_id, request),
+            await write_spec(store.bank, spec_of(run, self.host.worker_id, request),
                              spec_graph)
             await write_deadline(store.bank, entry_of(run))
         finally:
@@ -329,7 +246,7 @@ class Engine:
         """
         provider = self.provider(request.provider_id)
         store = await self.store(provider)
-        context = _request_context(request, store, user_id=user_id, paths=paths,
+        context = request_context(request, store, user_id=user_id, paths=paths,
                                    project=project, trust_id=trust_id)
         acting = CURRENT_REQUEST.set(context)
         try:
@@ -388,7 +305,7 @@ class Engine:
             parameters = request.parameters
             plan_id = request.plan_id
         else:
-            operation_type = _OPERATION_OF[type(request)]
+            operation_type = OPERATION_OF[type(request)]
             expect = ({CheckpointStatus.AVAILABLE, CheckpointStatus.ERROR}
                       if operation_type == "delete" else {CheckpointStatus.AVAILABLE})
             checkpoint = await store.open(request.checkpoint_id,
@@ -397,7 +314,7 @@ class Engine:
             if context.project is not None:  # a token established the project
                 context.project.check_owner(checkpoint.id, checkpoint.index.project_id,
                                             operation_type)
-            graph = _operation_graph(operation_type, checkpoint.graph)
+            graph = operation_graph(operation_type, checkpoint.graph)
             checkpoint_id = request.checkpoint_id
             parameters = {}
             if isinstance(request, RestoreRequest):
@@ -426,7 +343,7 @@ class Engine:
             operation_id=operation_id, operation_type=operation_type, provider_id=provider.id,
             checkpoint_id=checkpoint_id, graph=graph, plugins=plugins, parameters=validated,
             store=store,
-            journal=Journal(store.bank, operation_id, _journal_writer(self.host.worker_id)),
+            journal=Journal(store.bank, operation_id, journal_writer(self.host.worker_id)),
             request=context, request_id=operation_id, checkpoint=checkpoint,
             raw_parameters=parameters,
             started_at=time.time() if started_at is None else started_at)
@@ -471,7 +388,7 @@ class Engine:
         else:
             checkpoint = await store.open(spec.checkpoint_id, operation_id=operation_id,
                                           writable=spec.type == "delete")
-            graph = _operation_graph(spec.type, checkpoint.graph)
+            graph = operation_graph(spec.type, checkpoint.graph)
         run = self._make_run(provider, store, operation_id=operation_id,
                              operation_type=spec.type, checkpoint_id=spec.checkpoint_id,
                              graph=graph, parameters=spec.parameters,
@@ -582,94 +499,5 @@ class Engine:
         return index, graph, await store.read_resource_states(checkpoint_id)
 
 
-def _request_context(request: EngineRequest, store: CheckpointStore, *, user_id: str | None,
-                     paths: PathGrant, project: ProjectGrant | None,
-                     trust_id: str | None) -> RequestContext:
-    """Who the operation acts for, its paths never including the bank's own storage."""
-    return RequestContext(
-        project_id=project.project_id if project else request.project_id,
-        user_id=user_id, project=project, trust_id=trust_id,
-        paths=merge_forbidden(paths, [store.bank.local_path or ""]))
-
-
-def _journal_writer(worker_id: str) -> str:
-    """A journal writer name of its own for each loading of an operation: a worker that
-    loads an operation again (after losing the broker) must not overwrite the segments it
-    wrote before, which are numbered per writer from 1."""
-    return f"{worker_id}.{uuid.uuid4().hex[:8]}"
-
-
-OperationRequest = ProtectRequest | RestoreRequest | DeleteRequest | VerifyRequest
-_OPERATION_OF: dict[type[OperationRequest], OperationType] = {
-    ProtectRequest: "protect", RestoreRequest: "restore", DeleteRequest: "delete",
-    VerifyRequest: "verify"}
-
-
-def _operation_graph(operation: OperationType, stored: ResourceGraph) -> ResourceGraph:
-    """The graph an operation on a stored checkpoint runs: a verify drops the edges."""
-    return verification_graph(stored) if operation == "verify" else stored
-
-
-def _spec_of(run: OperationRun, worker: str, request: OperationRequest) -> OperationSpec:
-    return OperationSpec(
-        id=run.operation_id, type=run.operation_type, provider_id=run.provider_id,
-        checkpoint_id=run.checkpoint_id, project_id=run.request.project_id,
-        request_id=request.request_id, parameters=run.raw_parameters, submitted_by=worker,
-        user_id=run.request.user_id, paths=run.request.paths, trust_id=run.request.trust_id,
-        deadline=run.deadline, plan_id=run.plan_id)
-
-
-def validate_parameters(operation: OperationType, graph: ResourceGraph,
-                        plugins: Sequence[ProtectionPlugin],
-                        parameters: Parameters) -> list[msgspec.Struct]:
-    """Each node's parameters: ``parameters[type]`` overlaid by what its plugin derives
-    from them for that node (``per_resource_parameters``), overlaid by
-    ``parameters["type#id"]``, converted into its plugin's schema.
-
-    Raises:
-        RequestInvalid: if a key names no type or resource of the graph.
-        InvalidParameters: naming the resource and the field, if a value fails its schema.
-    """
-    types = graph.types()
-    for key in parameters:
-        resource_type, _, resource_id = key.partition("#")
-        if resource_id and graph.find(resource_type, resource_id) is None:
-            raise RequestInvalid(f"parameters key {key!r} names no resource of the graph")
-        if not resource_id and resource_type not in types:
-            raise RequestInvalid(f"parameters key {key!r} names no resource type of the graph "
-                                 f"(types: {', '.join(sorted(types))})")
-    derived = _derived_parameters(operation, graph, plugins, parameters)
-    by_type: dict[tuple[int, str], msgspec.Struct] = {}
-    validated: list[msgspec.Struct] = []
-    for resource, plugin in zip(graph.nodes, plugins, strict=True):
-        specific = {**derived.get(resource.key, {}), **parameters.get(resource.key, {})}
-        if not specific:
-            cache_key = (id(plugin), resource.type)
-            value = by_type.get(cache_key)
-            if value is None:
-                value = by_type[cache_key] = plugin.validate_parameters(
-                    operation, resource, parameters.get(resource.type, {}))
-        else:
-            merged = {**parameters.get(resource.type, {}), **specific}
-            value = plugin.validate_parameters(operation, resource, merged)
-        validated.append(value)
-    return validated
-
-
-def _derived_parameters(operation: OperationType, graph: ResourceGraph,
-                        plugins: Sequence[ProtectionPlugin],
-                        parameters: Parameters) -> dict[str, dict[str, Any]]:
-    """What each plugin derives per resource from the parameters given for a whole type."""
-    groups: dict[tuple[int, str], tuple[ProtectionPlugin, list[Resource]]] = {}
-    for resource, plugin in zip(graph.nodes, plugins, strict=True):
-        if resource.type in parameters:
-            groups.setdefault((id(plugin), resource.type), (plugin, []))[1].append(resource)
-    derived: dict[str, dict[str, Any]] = {}
-    for (_, resource_type), (plugin, resources) in groups.items():
-        derived.update(plugin.per_resource_parameters(operation, resources,
-                                                      parameters[resource_type]))
-    return derived
-
-
 __all__ = ["Admission", "DeleteRequest", "Engine", "ProtectRequest", "RestoreRequest",
-           "VerifyRequest", "validate_parameters"]
+           "VerifyRequest"]

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from actors.operations.engine import Engine, OperationRequest
+from actors.operations.engine import Engine
+from actors.operations.operation_setup import OperationRequest
 from actors.testing.orderings import PHASES, check_seed_orderings
 from actors.wire.events import Event
 from actors.wire.requests import DeleteRequest, ProtectRequest, ResourceRef, RestoreRequest

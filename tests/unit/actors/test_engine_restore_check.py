@@ -3,7 +3,7 @@ resource, and every plugin's check of all its resources."""
 
 from __future__ import annotations
 
-from actors.operations.engine import validate_parameters
+from actors.operations.parameters import validate_parameters
 from actors.wire.requests import ProtectRequest, RestoreRequest
 from plugins.checkpoint.graph import ResourceGraph
 from tests.fakes import RestoreCheckingProtection, node
