@@ -8,10 +8,11 @@ before it is handed on. So memory holds a few chunks whatever the image's size:
 ``buffered`` counts the bytes fetched or being fetched and the chunk the thread holds,
 and ``peak_buffered`` the most there ever were (what the tests assert).
 
-The SHA-256 of the whole image is computed in the sending thread (``hashlib`` releases
-the GIL), not on the loop. A chunk that is missing or fails its checks ends the feed with
-:class:`StoredChunkError` naming the resource, the chunk and its offset; it is kept in
-``failure`` too, since requests may wrap what the iterator raises.
+The SHA-256 of the whole image is computed beside the sending thread, in a hash lane of
+its own (``hashlib`` releases the GIL), not on the loop. A chunk that is missing or fails
+its checks ends the feed with :class:`StoredChunkError` naming the resource, the chunk
+and its offset; it is kept in ``failure`` too, since requests may wrap what the iterator
+raises.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from collections.abc import Callable, Iterator
 from banks.chunks import ChunkNotFound, ChunkRef, ChunkStore, CorruptChunk
 from plugins.openstack.byte_budget import ByteBudget
 from plugins.openstack.errors import StoredChunkError
+from plugins.openstack.hash_lane import HashLane
 
 
 class ChunkFeed:
@@ -56,6 +58,7 @@ class ChunkFeed:
         self._window: deque[tuple[ChunkRef, int, asyncio.Task[bytes]]] = deque()
         self._held = 0  # size of the chunk the thread holds
         self.sha256 = hashlib.sha256()
+        self._lane = HashLane(self.sha256)  # whole once the iteration has ended
         self.sent = 0
         self.buffered = 0
         self.peak_buffered = 0
@@ -69,8 +72,9 @@ class ChunkFeed:
         while True:
             chunk = asyncio.run_coroutine_threadsafe(self._next(), self._loop).result()
             if chunk is None:
+                self._lane.result()
                 return
-            self.sha256.update(chunk)
+            self._lane.update(chunk)
             self.sent += len(chunk)
             yield chunk
 
@@ -124,6 +128,7 @@ class ChunkFeed:
         """Stop the fetches under way and give back what they held (on the loop); a later
         ``next()`` of the thread ends the body."""
         self._closed = True
+        self._lane.close()
         self._release(self._held)
         self._held = 0
         window, self._window = self._window, deque()
