@@ -27,6 +27,7 @@ import structlog
 from actors.errors import OperationUnavailable
 from actors.runtime.activity_runner import ActivityRunner
 from actors.runtime.deadline_watch import DeadlineWatch
+from actors.runtime.held_lease import renewal_pause
 from actors.runtime.operation_actor import OperationActor
 from actors.runtime.operation_end import DEADLINE_EXCEEDED, end_operation, entry_of, lease_owner
 from actors.runtime.operation_run import OperationRun
@@ -298,32 +299,38 @@ class ActorHost:
         return ProgressReporter(self.transport, fields, self.progress_interval)
 
     async def _keep_leases(self) -> None:
-        """Renew the checkpoint lease of every protect this worker carries a live part of,
-        and let go of operations whose local part is over, or that are still here a lease
-        period past their deadline (the reaper ends those)."""
+        """Renew the checkpoint lease of every protect this worker carries a live part of
+        (a third of the lease apart; soon again after a renewal the bank refused), and let
+        go of operations whose local part is over, or that are still here a lease period
+        past their deadline (the reaper ends those)."""
+        renewed = True
         while True:
-            await asyncio.sleep(self.lease_ttl / 3)
+            await asyncio.sleep(renewal_pause(self.lease_ttl, renewed=renewed))
             for operation_id in self.deadlines.overdue(grace=self.lease_ttl):
                 self.let_go(operation_id)
             now = time.monotonic()
+            renewed = True
             for operation_id, hosted in list(self._hosted.items()):
                 if hosted.live():
                     if hosted.run.operation_type == "protect":
-                        await self._renew(hosted.run)
+                        renewed = await self._renew(hosted.run) and renewed
                 elif now - hosted.last_message > self.lease_ttl:
                     # finished elsewhere (or all local actors are): a late message reloads it
                     self._hosted.pop(operation_id, None)
                     self.deadlines.disarm(operation_id)
 
-    async def _renew(self, run: OperationRun) -> None:
+    async def _renew(self, run: OperationRun) -> bool:
+        """Renew the protect's checkpoint lease; False if the bank refused (it is tried
+        again soon)."""
         try:
             await run.store.bank.renew_lease(checkpoint_lease_key(run.checkpoint_id),
                                              lease_owner(run.operation_id), self.lease_ttl)
         except Exception as error:  # keep trying: a lapse is visible, not fatal
             metrics.LEASE_RENEWALS.labels("failed").inc()
             log.warning("lease_renew_failed", checkpoint_id=run.checkpoint_id, error=str(error))
-        else:
-            metrics.LEASE_RENEWALS.labels("renewed").inc()
+            return False
+        metrics.LEASE_RENEWALS.labels("renewed").inc()
+        return True
 
     # -- deadlines and messages given up -----------------------------------------------
 

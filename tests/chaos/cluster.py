@@ -14,11 +14,9 @@ import sys
 import uuid
 from pathlib import Path
 
-import aio_pika
 import msgspec
 
 from actors.transport.amqp import AmqpTransport
-from actors.transport.topology import rejected_requests_queue, requests_queue
 from actors.wire.requests import AnyRequest
 from banks.base import Bank
 from banks.filesystem.bank import FilesystemBank
@@ -167,20 +165,6 @@ class ChaosCluster:
         if self._bank is None:
             self._bank = await FilesystemBank.open({"path": str(self.bank_path)})
         return self._bank
-
-    async def queue_depths(self) -> dict[str, int]:
-        """Messages left in the namespace's queues (the dead letters included)."""
-        connection = await aio_pika.connect(self.node.url)
-        depths: dict[str, int] = {}
-        async with connection:
-            channel = await connection.channel()
-            names = [f"{self.namespace}.actors.shard.{n}" for n in range(SHARDS)]
-            names += [requests_queue(self.namespace), rejected_requests_queue(self.namespace),
-                      f"{self.namespace}.dead"]
-            for name in names:
-                queue = await channel.declare_queue(name, passive=True)
-                depths[name] = queue.declaration_result.message_count or 0
-        return depths
 
     async def close(self) -> None:
         for worker_id in list(self.stopped):

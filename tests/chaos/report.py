@@ -21,6 +21,8 @@ class Report:
     skipped: Counter[str] = field(default_factory=Counter)
     by_fault: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)  # why each failed operation failed
+    retention_deletes: int = 0  # checkpoints the suite's retention deleted
+    dead_letters_taken: int = 0  # of requests the suite saw refused
 
     def count_hung(self, trial: int, fault: str | None, what: str, step: str) -> None:
         """``what`` (an operation, or a check) did not get past ``step`` in its bound."""
@@ -43,7 +45,9 @@ class Report:
         lines += [f"  {name:<33} {count:>5}" for name, count in sorted(self.hung_steps.items())]
         lines += [f"data mismatches            {self.mismatches:>5}",
                   f"failed checks              {len(self.failures):>5}",
-                  f"fault to recovery (s)      median {median:.1f}, worst {worst:.1f}"]
+                  f"fault to recovery (s)      median {median:.1f}, worst {worst:.1f}",
+                  f"deleted by retention       {self.retention_deletes:>5}",
+                  f"refused, dead-lettered     {self.dead_letters_taken:>5}"]
         if self.skipped:
             lines.append(f"faults not available here: {dict(self.skipped)}")
         return "\n".join(lines)

@@ -4,10 +4,12 @@ must pass.
 
 After each trial: the operation ended within its deadline (never hung); a succeeded protect
 restores byte-identical; a failed operation names its cause and no host stays quiesced;
-no checkpoint is left ``protecting``; every ``available`` checkpoint verifies; nothing is
-left in the queues. Every step runs under a bound of its own (``tests.chaos.steps``): one
-that does not finish in it counts as hung, names the step, and the trial goes on to its
-checks with a new client.
+no checkpoint is left ``protecting``; every ``available`` checkpoint verifies
+(``tests.chaos.checks``); the suite's retention deletes the failed checkpoints
+(``tests.chaos.retention``); nothing is left in the queues but the dead letters of the
+requests the suite saw refused, which it takes (``tests.chaos.queue_check``). Every step
+runs under a bound of its own (``tests.chaos.steps``): one that does not finish in it
+counts as hung, names the step, and the trial goes on to its checks with a new client.
 """
 
 from __future__ import annotations
@@ -21,9 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from actors.operations.bank_gc import collect_bank_garbage
-from actors.operations.checkpoint_verify import verify_checkpoint
-from actors.operations.engine import Engine
 from actors.runtime.operation_end import DEADLINE_EXCEEDED
 from actors.transport.base import EventSubscription
 from actors.wire.events import OperationFinished, RequestRejected
@@ -34,19 +33,24 @@ from actors.wire.requests import (
     ResourceRef,
     RestoreRequest,
 )
-from plugins.checkpoint.checkpoint import CheckpointStatus
-from plugins.checkpoint.operation_record import read_operation_record
-from plugins.checkpoint.store import CheckpointStore
-from tests.chaos.cluster import LEASE_TTL, PROVIDER_ID, ChaosCluster
+from tests.chaos.checks import (
+    REAPER_BOUND,
+    collect_garbage,
+    read_record,
+    unprotected,
+    unverified,
+)
+from tests.chaos.cluster import LEASE_TTL, PROVIDER_ID, SHARDS, ChaosCluster
 from tests.chaos.faults import ARMED, FAULTS, PROTECT_ONLY, Undo, inject
 from tests.chaos.object_store import S3_PROVIDER_ID
-from tests.chaos.plugin import DIRECTORIES, DISK, HOST, chaos_registry, quiesce_marker
+from tests.chaos.plugin import DIRECTORIES, DISK, HOST, quiesce_marker
+from tests.chaos.queue_check import ExpectedDeadLetters, unexpected_in_queues
 from tests.chaos.report import Report
+from tests.chaos.retention import apply_retention
 from tests.chaos.steps import DEADLINE, MARGIN, StepHung, bounded, wait_bound
 from tests.helpers.directory_trees import snapshot
 
 DISK_DELAY = 1.5  # keeps a protect in flight while its fault lands
-REAPER_BOUND = LEASE_TTL * 4 + 5  # the lease lapses, then a reaper round notices
 GC_AT = 0.5  # the share of the bank's tmpfs in use past which a trial's checks collect
 
 
@@ -62,10 +66,12 @@ class Trials:
         self.count = 0
         self.fault = ""
         self.provider = PROVIDER_ID  # the current trial's
+        self.dead_letters = ExpectedDeadLetters()  # of the requests the suite saw refused
 
     async def run(self, trials: int) -> Report:
         for _ in range(trials):
             await self.trial()
+        self.report.dead_letters_taken = self.dead_letters.count
         return self.report
 
     async def trial(self) -> None:
@@ -178,19 +184,26 @@ class Trials:
             return None
         if injected_at is not None:
             self.report.recovery.append(time.monotonic() - injected_at)
+        self._count(request, kind, fault, ended)
+        return ended
+
+    def _count(self, request: AnyRequest, kind: str, fault: str | None, ended: Any) -> None:
+        """Count an operation's end, and check that a failure or refusal names its cause."""
+        if isinstance(ended, RequestRejected):  # set aside with its reason: expected there
+            self.dead_letters.expect(request.request_id, ended.reason)
         status = "rejected" if isinstance(ended, RequestRejected) else ended.status
         self.report.outcomes[f"{kind} {status}"] += 1
         self.report.by_fault[f"{fault or 'none'}: {kind} {status}"] += 1
-        if status != "succeeded":
-            reason = ended.reason if isinstance(ended, RequestRejected) else ended.error
-            if not reason:
-                self.report.failures.append(f"trial {self.count}: {kind} {status} names no cause")
-            elif fault == "bank_503" and "bank" not in reason.lower():
-                self.report.failures.append(f"trial {self.count}: {kind} {status} under 503s "
-                                            f"names no bank error: {reason[:200]}")
-            self.report.errors.append(f"trial {self.count} ({fault}): {kind} {status}: "
-                                      f"{(reason or '')[:200]}")
-        return ended
+        if status == "succeeded":
+            return
+        reason = ended.reason if isinstance(ended, RequestRejected) else ended.error
+        if not reason:
+            self.report.failures.append(f"trial {self.count}: {kind} {status} names no cause")
+        elif fault == "bank_503" and "bank" not in reason.lower():
+            self.report.failures.append(f"trial {self.count}: {kind} {status} under 503s "
+                                        f"names no bank error: {reason[:200]}")
+        self.report.errors.append(f"trial {self.count} ({fault}): {kind} {status}: "
+                                  f"{(reason or '')[:200]}")
 
     async def _wait_end(self, request_id: str, subscription: EventSubscription) -> Any:
         """The operation's end: its OperationFinished or refusal, else its record (events
@@ -211,7 +224,7 @@ class Trials:
                         return await events.get()
                 except TimeoutError:
                     pass
-                record = await _record(bank, request_id)
+                record = await read_record(bank, request_id)
                 if record is not None and record.status != "running":
                     return _Ended(record.status, record.checkpoint_id, record.error)
         finally:
@@ -219,18 +232,17 @@ class Trials:
             await asyncio.gather(collector, return_exceptions=True)
 
     async def _check_cluster(self, host: str) -> None:
-        """After a trial: nothing quiesced, protecting, unverifiable or queued.
+        """After a trial: nothing quiesced, protecting, unverifiable or queued; then the
+        suite's retention, and the garbage collection once the bank is half full.
 
         Raises:
             StepHung: naming the check that did not finish in its bound.
         """
         cluster = self.cluster
         if quiesce_marker(host).exists():
-            self.report.failures.append(f"trial {self.count} ({self.fault}): host {host} left "
-                                        f"quiesced")
+            self._failed([f"({self.fault}): host {host} left quiesced"])
         if cluster.crashed():
-            self.report.failures.append(f"trial {self.count}: workers exited: "
-                                        f"{cluster.crashed()}")
+            self._failed([f"workers exited: {cluster.crashed()}"])
             async with bounded("restart workers", MARGIN * cluster.size):
                 for worker_id in cluster.crashed():
                     cluster.workers.pop(worker_id)
@@ -238,68 +250,26 @@ class Trials:
                 while len(cluster.workers) < cluster.size:
                     await cluster.start_worker()
         for provider_id in cluster.provider_ids:
-            await self._check_checkpoints(provider_id)
+            # a protect whose seal could not be written (a full bank) is ended by the
+            # reaper once its lease lapses: give it those lease periods, no more
+            async with bounded("reaper", REAPER_BOUND + MARGIN):
+                indexes = await unprotected(cluster, provider_id)
+            async with bounded("verify", DEADLINE):
+                self._failed(await unverified(cluster, indexes))
+            async with bounded("retention", DEADLINE):
+                deleted, failed = await apply_retention(cluster.providers, provider_id,
+                                                        indexes)
+            self.report.retention_deletes += deleted
+            self._failed(failed)
         if cluster.bank_usage() > GC_AT:
-            await self._collect_garbage()
-        left: dict[str, int] = {}
+            async with bounded("gc", DEADLINE):
+                self._failed(await collect_garbage(cluster))
         async with bounded("queues", MARGIN):
-            for _ in range(50):  # acks of the last deliveries may trail the end by a moment
-                depths = await cluster.queue_depths()
-                left = {name: count for name, count in depths.items() if count}
-                if not left:
-                    break
-                await asyncio.sleep(0.1)
-        if left:
-            self.report.failures.append(f"trial {self.count}: queues not empty: {left}")
+            self._failed(await unexpected_in_queues(cluster.node.url, cluster.namespace,
+                                                    SHARDS, self.dead_letters))
 
-    async def _collect_garbage(self) -> None:
-        """Delete the chunks no checkpoint refers to (a delete leaves them to ``bank gc``):
-        without it a long run fills the small bank by itself. A collection after the
-        faults must work: one refused or failing is a failed check.
-
-        Raises:
-            StepHung: if it did not finish in its bound.
-        """
-        cluster = self.cluster
-        async with bounded("gc", DEADLINE):
-            try:
-                async with Engine.embedded(cluster.providers,
-                                           registry=chaos_registry()) as engine:
-                    await collect_bank_garbage(engine, provider=PROVIDER_ID, grace=0.0)
-            except Exception as error:
-                self.report.failures.append(f"trial {self.count}: bank gc failed: "
-                                            f"{type(error).__name__}: {error}")
-
-    async def _check_checkpoints(self, provider_id: str) -> None:
-        """No checkpoint of the provider left protecting; every available one verifies.
-
-        Raises:
-            StepHung: naming the check that did not finish in its bound.
-        """
-        cluster = self.cluster
-        store = CheckpointStore(await cluster.bank(provider_id))
-        # a protect whose seal could not be written (a full bank) is ended by the reaper
-        # once its lease lapses: give it those lease periods, no more
-        async with bounded("reaper", REAPER_BOUND + MARGIN):
-            deadline = time.monotonic() + REAPER_BOUND
-            while time.monotonic() < deadline and any(  # noqa: ASYNC110 - another process writes it
-                    index.status == CheckpointStatus.PROTECTING
-                    for index in await store.list(provider_id)):
-                await asyncio.sleep(0.5)
-            indexes = await store.list(provider_id)
-        async with bounded("verify", DEADLINE):
-            for index in indexes:
-                if index.status == CheckpointStatus.PROTECTING:
-                    self.report.failures.append(f"trial {self.count}: checkpoint {index.id} "
-                                                f"left protecting")
-                elif index.status == CheckpointStatus.AVAILABLE:
-                    async with Engine.embedded(cluster.providers,
-                                               registry=chaos_registry()) as engine:
-                        report = await verify_checkpoint(engine, index.id)
-                    if not report.ok:
-                        self.report.failures.append(f"trial {self.count}: checkpoint "
-                                                    f"{index.id} fails verify: "
-                                                    f"{report.problems[:2]}")
+    def _failed(self, problems: list[str]) -> None:
+        self.report.failures += [f"trial {self.count}: {problem}" for problem in problems]
 
 
 @dataclass
@@ -311,13 +281,6 @@ class _Ended:
 
 def _same_tree(restored: Path, original: Path) -> bool:
     return snapshot(restored) == snapshot(original)
-
-
-async def _record(bank: Any, operation_id: str) -> Any:
-    try:
-        return await read_operation_record(bank, operation_id)
-    except Exception:  # a full bank, a torn read: ask again next second
-        return None
 
 
 def run_dir(base: Path) -> Path:
