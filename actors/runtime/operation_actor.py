@@ -323,7 +323,8 @@ class OperationActor:
             if run.operation_type == "protect":
                 states = await summarize(run)
                 await run.store.write_resource_states(run.checkpoint_id, states)
-                await run.store.transition(run.checkpoint_id, CheckpointStatus.AVAILABLE)
+                await run.store.transition(run.checkpoint_id, CheckpointStatus.AVAILABLE,
+                                           only_from=CheckpointStatus.PROTECTING)
             elif run.operation_type == "delete":
                 await run.store.purge_data(run.checkpoint_id)
                 await run.store.transition(run.checkpoint_id, CheckpointStatus.DELETED)
@@ -366,11 +367,13 @@ class OperationActor:
             if run.operation_type == "protect" and run.checkpoint is not None:
                 await run.store.write_resource_states(run.checkpoint_id, await summarize(run))
                 await run.store.transition(run.checkpoint_id, CheckpointStatus.ERROR,
-                                           error=error, error_resource=self._error_resource)
+                                           error=error, error_resource=self._error_resource,
+                                           only_from=CheckpointStatus.PROTECTING)
             elif run.operation_type == "delete":
                 with contextlib.suppress(Exception):  # may never have become deleting
                     await run.store.transition(run.checkpoint_id, CheckpointStatus.ERROR,
-                                               error=error, error_resource=self._error_resource)
+                                               error=error, error_resource=self._error_resource,
+                                               only_from=CheckpointStatus.DELETING)
         except Exception as seal_error:
             log.error("operation_error_seal_failed", operation_id=run.operation_id,
                       error=str(seal_error))

@@ -83,7 +83,8 @@ async def end_operation(bank: Bank, transport: Transport, entry: DeadlineEntry, 
         ours = index is not None and (entry.type == "delete"
                                       or index.protect_operation_id == operation_id)
         if index is not None and ours and index.status == in_progress:
-            await store.transition(entry.checkpoint_id, CheckpointStatus.ERROR, error=reason)
+            await store.transition(entry.checkpoint_id, CheckpointStatus.ERROR, error=reason,
+                                   only_from=in_progress)
         if entry.type == "protect":
             await bank.release_lease(checkpoint_lease_key(entry.checkpoint_id),
                                      lease_owner(operation_id))

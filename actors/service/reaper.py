@@ -72,7 +72,8 @@ async def reap_abandoned(engine: Engine, *, lease_ttl: float) -> list[str]:
                 if not claimed:
                     continue  # another worker reaps it, or its own came back
                 failures = await _owed_aborts(engine, index.protect_operation_id)
-                await store.transition(index.id, CheckpointStatus.ERROR, error=ABANDONED)
+                await store.transition(index.id, CheckpointStatus.ERROR, error=ABANDONED,
+                                       only_from=CheckpointStatus.PROTECTING)
                 reaped.append(index.id)
                 metrics.CHECKPOINTS_REAPED.inc()
                 log.warning("checkpoint_reaped", checkpoint_id=index.id,

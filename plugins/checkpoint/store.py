@@ -22,6 +22,10 @@ from plugins.checkpoint.checkpoint import (
 from plugins.checkpoint.graph import ResourceGraph
 from plugins.errors import CheckpointError, CheckpointNotFound, InvalidCheckpointState
 
+# where a checkpoint whose data a delete purged can be left: that delete failed after the
+# purge (``error``) or was cut off before it ended (``deleting``)
+PURGEABLE = frozenset({CheckpointStatus.ERROR, CheckpointStatus.DELETING})
+
 _index_decoder = msgspec.json.Decoder(CheckpointIndex)
 _resources_decoder = msgspec.json.Decoder(list[ResourceStatus])
 # Listing keys sort newest first: milliseconds counted down from this horizon (year 2286).
@@ -118,20 +122,40 @@ class CheckpointStore:
             if index.status not in allowed:
                 wanted = " or ".join(sorted(s.value for s in allowed))
                 raise InvalidCheckpointState(checkpoint_id, index.status, f"it must be {wanted}")
-        graph = await self.read_graph(checkpoint_id)
+        try:
+            graph = await self.read_graph(checkpoint_id)
+        except CheckpointNotFound:
+            if index.status not in PURGEABLE:
+                raise
+            # A delete purged the data (graph first among it) and then failed or was cut
+            # off before the index said ``deleted``: nothing of the checkpoint is left to
+            # act on. Opened with no resources, a delete finishes the job and a garbage
+            # collection counts no chunk for it; refused, both failed on it forever.
+            graph = ResourceGraph([], [])
         return Checkpoint(self.bank, index, graph, operation_id=operation_id, writable=writable)
 
     async def transition(self, checkpoint_id: str, to: CheckpointStatus, *,
                          error: str | None = None,
-                         error_resource: str | None = None) -> CheckpointIndex:
+                         error_resource: str | None = None,
+                         only_from: CheckpointStatus | None = None) -> CheckpointIndex:
         """Move the checkpoint to ``to`` along an allowed edge; idempotent when already there.
 
+        ``only_from``: the status the caller's own operation left it in. A protect ends its
+        checkpoint only from ``protecting``: a worker that was stopped past its lease and
+        comes back must not turn a checkpoint that another operation has since taken over
+        (a delete made it ``deleting``) into ``error``, stranding that delete half-way.
+
         Raises:
-            InvalidCheckpointState: if the edge is not in ALLOWED_TRANSITIONS.
+            InvalidCheckpointState: if the edge is not in ALLOWED_TRANSITIONS, or the
+                checkpoint is not ``only_from``.
         """
         index = await self.read_index(checkpoint_id)
         if index.status == to:
             return index
+        if only_from is not None and index.status != only_from:
+            raise InvalidCheckpointState(
+                checkpoint_id, index.status,
+                f"it is no longer {only_from}: another operation has taken it over")
         if to not in ALLOWED_TRANSITIONS[index.status]:
             raise InvalidCheckpointState(checkpoint_id, index.status, f"it cannot become {to}")
         index.status = to
