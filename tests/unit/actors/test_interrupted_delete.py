@@ -15,8 +15,10 @@ from pathlib import Path
 import pytest
 
 from actors.operations.bank_gc import collect_bank_garbage
+from actors.operations.engine import Engine
 from actors.wire.requests import DeleteRequest
 from plugins.checkpoint.checkpoint import CheckpointStatus
+from plugins.checkpoint.store import CheckpointStore
 from plugins.errors import InvalidCheckpointState
 from tests.helpers.checkpoint_chunks import stored_chunks
 from tests.unit.actors.test_bank_gc import protect, sections
@@ -30,12 +32,16 @@ def source(tmp_path: Path) -> Path:
     return root
 
 
+async def protected(engine: Engine, source: Path) -> tuple[str, CheckpointStore]:
+    """A checkpoint of ``source``, and the store it is in."""
+    return await protect(engine, source), await engine.store(engine.provider())
+
+
 async def test_a_delete_cut_off_after_its_purge_can_be_finished_and_gc_runs_past_it(
     engine_for, tmp_path: Path, source: Path
 ) -> None:
     async with engine_for("noop", bank="filesystem", sections=sections(tmp_path / "bank")) as e:
-        checkpoint_id = await protect(e, source)
-        store = await e.store(e.provider())
+        checkpoint_id, store = await protected(e, source)
         # what a delete that failed after its purge leaves: the index alone, in error
         await store.transition(checkpoint_id, CheckpointStatus.DELETING)
         await store.purge_data(checkpoint_id)
@@ -56,8 +62,7 @@ async def test_a_protect_ends_its_checkpoint_only_from_protecting(
     engine_for, tmp_path: Path, source: Path
 ) -> None:
     async with engine_for("noop", bank="filesystem", sections=sections(tmp_path / "bank")) as e:
-        checkpoint_id = await protect(e, source)
-        store = await e.store(e.provider())
+        checkpoint_id, store = await protected(e, source)
         await store.transition(checkpoint_id, CheckpointStatus.DELETING)  # a delete took it
         # the late protect's end, as its worker would write it on coming back
         with pytest.raises(InvalidCheckpointState, match="no longer protecting"):
