@@ -6,6 +6,14 @@ object is written, so one bank write covers many resources under load while a lo
 entry is written at once. Segments live at
 ``/operations/<operation id>/journal/<writer>/<sequence>`` so that several workers can
 write one operation's journal without coordinating.
+
+A segment whose bank is unavailable (after the bank's own retries) is tried again for up
+to ``RETRY_WINDOW`` before its entries are given up: an actor rebuilt from the journal
+(another worker taking its shard over) knows only what was written, and an entry lost to
+a store's hiccup of a few seconds left an operation that had failed and stopped looking
+as if it had neither, waiting for messages already sent (found by the chaos suite's
+``bank_503``: a protect that then ran until its deadline). The waiters wait meanwhile, so
+the delivery that led to the entry is not acked and its shard is not handed on.
 """
 
 from __future__ import annotations
@@ -18,11 +26,16 @@ import msgspec
 import structlog
 
 from banks.base import Bank
+from banks.errors import BankUnavailable
 from banks.keys import encode_segment
 
 log = structlog.get_logger(__name__)
 
 EntryState = Literal["done", "failed", "cancelled", "skipped"]
+
+# how long a segment is tried again while its bank is unavailable, and the pause between
+RETRY_WINDOW = 30.0
+RETRY_PAUSE = 1.0
 
 
 class JournalEntry(msgspec.Struct, array_like=True, frozen=True):
@@ -87,7 +100,7 @@ class Journal:
             self._sequence += 1
             key = f"{self._prefix}{self._sequence:010d}"
             try:
-                await self._bank.put(key, _encoder.encode(batch))
+                await self._put(key, _encoder.encode(batch))
             except Exception as error:  # every waiter must learn the write failed
                 log.error("journal_write_failed", key=key, entries=len(batch), error=str(error))
                 for waiter in waiters:
@@ -97,6 +110,19 @@ class Journal:
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_result(None)
+
+    async def _put(self, key: str, data: bytes) -> None:
+        """Write one segment, again while the bank is unavailable (see the module)."""
+        started = time.monotonic()
+        while True:
+            try:
+                await self._bank.put(key, data)
+                return
+            except BankUnavailable as error:
+                if time.monotonic() - started + RETRY_PAUSE > RETRY_WINDOW:
+                    raise
+                log.warning("journal_write_retried", key=key, error=str(error))
+                await asyncio.sleep(RETRY_PAUSE)
 
     async def sync(self) -> None:
         """Return once every entry appended so far is stored (or its write failed)."""
