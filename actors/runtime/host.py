@@ -196,8 +196,11 @@ class ActorHost:
         metrics.MESSAGES_HANDLED.inc(type(message).__name__)
         if message.to == OPERATION_NODE:
             if not hosted.operation_checked:
-                hosted.operation_checked = True
+                # checked only once the snapshot is read: a read the bank refused fails
+                # this delivery, and its redelivery must try the recovery again, not
+                # drive an actor that never saw the journal
                 snapshot = await self._snapshot_for(hosted, message)
+                hosted.operation_checked = True
                 if snapshot is not None:
                     outbox = Outbox()
                     hosted.operation.recover(snapshot, outbox)
@@ -209,8 +212,9 @@ class ActorHost:
             return None
         actor = hosted.actors[message.to]
         if actor is None:
+            snapshot = await self._snapshot_for(hosted, message)  # before the actor exists,
+            # for the same reason as the operation's: a failed read leaves no actor behind
             actor = hosted.actors[message.to] = ResourceActor(self, hosted.run, message.to)
-            snapshot = await self._snapshot_for(hosted, message)
             if snapshot is not None:
                 outbox = Outbox()
                 actor.recover(snapshot, outbox)
