@@ -5,8 +5,8 @@ computed), and chunked by the store in another thread. Read one piece at a time,
 turn with the chunker, the two never overlap: the chunker takes about eight pieces at
 once (it cuts twice its largest chunk), and the reader then waits for it, and it for
 the reader. :func:`read_ahead` runs the reads as a task of their own that keeps up to
-``depth`` pieces ready, so both threads work at once: on two cores this doubled an
-unchanged image's transfer rate.
+``depth`` pieces ready, so both threads work at once: on two shared cores an unchanged
+1 GiB image went from 225 to 284 MB/s (an A/B run in one process).
 
 Memory: at most ``depth`` pieces at once, counting the one being read and the one the
 consumer holds. The reads stop when the consumer stops (however it stops), and the read under
